@@ -1,0 +1,248 @@
+//! The eframe app: top bar (name, view switcher, theme), side panel (controls + notes), central
+//! view, and a status line naming the render and compute backends.
+//!
+//! Data flow per frame: controls mutate [`AppState`] → the active view recomputes what changed
+//! (`crate::pe` on the CPU, burn jobs on the compute device) → textures → egui draws.
+
+use egui::{Align, Layout, RichText};
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+use crate::compute::{ComputeBackend, ComputeDevice};
+use crate::status::{RenderBackend, Status};
+use crate::theme::{SIDE_PANEL_WIDTH_PT, ThemeChoice};
+use crate::views::ViewId;
+use crate::views::sinusoidal::{SinusoidalState, SinusoidalView};
+
+/// Everything the user can set; serialised into the URL hash.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppState {
+    pub view: ViewId,
+    pub theme: ThemeChoice,
+    pub sinusoidal: SinusoidalState,
+    /// `embed=1`: only the view and its essential controls (for iframes).
+    pub embed: bool,
+}
+
+pub struct PosLensApp {
+    theme: ThemeChoice,
+    view: ViewId,
+    embed: bool,
+    sinusoidal: SinusoidalView,
+    compute: Option<ComputeDevice>,
+    render_backend: RenderBackend,
+    frames: u64,
+    last_frame_ms: f32,
+    /// Notes from reading the URL (clamped values etc.), shown until dismissed.
+    notes: Vec<String>,
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    last_hash: String,
+}
+
+impl PosLensApp {
+    /// Build the app from eframe's creation context and an initial URL hash.
+    pub fn new(cc: &eframe::CreationContext<'_>, hash: &str) -> Self {
+        let (state, notes) = crate::url_state::from_hash(hash);
+        let render_state = cc.wgpu_render_state.as_ref();
+        let render_backend = render_state.map(|rs| RenderBackend::from_wgpu(rs.adapter.get_info().backend)).unwrap_or_default();
+        let compute = crate::compute::select_device(render_state);
+        log::info!("render backend {render_backend:?}; compute {:?} ({})", compute.backend, compute.note);
+        cc.egui_ctx.set_visuals(state.theme.visuals());
+        Self::from_parts(state, notes, Some(compute), render_backend)
+    }
+
+    /// Build without a window (tests): `compute` may be `None` to skip burn entirely.
+    pub fn from_parts(state: AppState, notes: Vec<String>, compute: Option<ComputeDevice>, render_backend: RenderBackend) -> Self {
+        Self {
+            theme: state.theme,
+            view: state.view,
+            embed: state.embed,
+            sinusoidal: SinusoidalView::new(state.sinusoidal),
+            compute,
+            render_backend,
+            frames: 0,
+            last_frame_ms: 0.0,
+            notes,
+            last_hash: String::new(),
+        }
+    }
+
+    pub fn state(&self) -> AppState {
+        AppState { view: self.view, theme: self.theme, sinusoidal: self.sinusoidal.state.clone(), embed: self.embed }
+    }
+
+    /// The URL hash of the current state (the web entry mirrors it into `location.hash`).
+    pub fn hash(&self) -> String {
+        crate::url_state::to_hash(&self.state())
+    }
+
+    fn compute_backend(&self) -> ComputeBackend {
+        self.compute.as_ref().map_or(ComputeBackend::Cpu, |c| c.backend)
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("PosLens").strong().size(18.0).color(self.theme.accent_text()));
+            ui.label(RichText::new("positional encodings, live").color(self.theme.weak_text()));
+            ui.separator();
+            for v in ViewId::ALL {
+                ui.selectable_value(&mut self.view, v, v.title());
+            }
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                let label = match self.theme {
+                    ThemeChoice::Dark => "☀ light",
+                    ThemeChoice::Light => "🌙 dark",
+                };
+                if ui.button(label).on_hover_text("Switch colour theme").clicked() {
+                    self.theme = self.theme.toggled();
+                    ui.ctx().set_visuals(self.theme.visuals());
+                }
+            });
+        });
+    }
+
+    fn status_line_ui(&self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!("render: {}", self.render_backend.label()));
+            ui.separator();
+            let compute = self.compute.as_ref();
+            let color = match self.compute_backend() {
+                ComputeBackend::Wgpu => self.theme.ok(),
+                _ => self.theme.warn(),
+            };
+            ui.colored_label(color, format!("compute: burn {}", self.compute_backend().label()))
+                .on_hover_text(compute.map_or("no burn device", |c| c.note.as_str()));
+            if let Some(c) = compute
+                && c.backend != ComputeBackend::Wgpu
+            {
+                ui.label(RichText::new(&c.note).color(self.theme.weak_text()));
+            }
+            ui.separator();
+            match self.sinusoidal.check() {
+                None => {
+                    ui.spinner();
+                }
+                Some(Ok(c)) if c.passed => {
+                    ui.colored_label(self.theme.ok(), format!("✔ burn softmax row matches CPU (max |Δ| = {:.1e})", c.max_abs_diff));
+                }
+                Some(Ok(c)) => {
+                    ui.colored_label(self.theme.error(), format!("✘ burn softmax row differs from CPU (max |Δ| = {:.1e})", c.max_abs_diff));
+                }
+                Some(Err(e)) => {
+                    ui.colored_label(self.theme.error(), format!("✘ {e}"));
+                }
+            }
+            ui.separator();
+            ui.label(RichText::new(format!("frame {:.1} ms", self.last_frame_ms)).color(self.theme.weak_text()));
+        });
+    }
+
+    fn errors(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if let Some(Err(e)) = self.sinusoidal.check() {
+            errors.push(e.clone());
+        }
+        if let Some(Ok(c)) = self.sinusoidal.check()
+            && !c.passed
+        {
+            errors.push(format!("burn/CPU mismatch: max |Δ| = {}", c.max_abs_diff));
+        }
+        if let Some(e) = self.sinusoidal.error() {
+            errors.push(e.to_owned());
+        }
+        errors
+    }
+
+    /// One frame of UI; returns the rectangle of the length slider.
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) -> egui::Rect {
+        let started = Instant::now();
+        let ctx = ui.ctx().clone();
+        self.handle_keys(&ctx);
+        let mut len_rect = egui::Rect::NOTHING;
+        if !self.embed {
+            egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
+            egui::Panel::bottom("status_line").show(ui, |ui| self.status_line_ui(ui));
+        }
+        egui::Panel::left("controls").resizable(false).exact_size(SIDE_PANEL_WIDTH_PT).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.add_space(6.0);
+                len_rect = self.sinusoidal.controls_ui(ui).rect;
+                if !self.notes.is_empty() {
+                    ui.add_space(10.0);
+                    ui.colored_label(self.theme.warn(), "Link adjusted:");
+                    for n in &self.notes {
+                        ui.label(RichText::new(format!("• {n}")).small().color(self.theme.warn()));
+                    }
+                    if ui.small_button("dismiss").clicked() {
+                        self.notes.clear();
+                    }
+                }
+                ui.add_space(10.0);
+                ui.label(
+                    RichText::new("Keys: ← → change the length.").small().color(self.theme.weak_text()),
+                );
+            });
+        });
+        self.sinusoidal.update(&ctx, self.compute.as_ref());
+        egui::CentralPanel::default().show(ui, |ui| match self.view {
+            ViewId::Sinusoidal => self.sinusoidal.ui(ui, self.theme),
+        });
+        self.frames += 1;
+        self.last_frame_ms = started.elapsed().as_secs_f32() * 1000.0;
+        len_rect
+    }
+
+    fn handle_keys(&mut self, ctx: &egui::Context) {
+        let (right, left) = ctx.input(|i| (i.key_pressed(egui::Key::ArrowRight), i.key_pressed(egui::Key::ArrowLeft)));
+        if ctx.memory(|m| m.focused().is_some()) {
+            return; // a focused widget (e.g. a slider) owns the arrow keys
+        }
+        let s = &mut self.sinusoidal.state;
+        if right {
+            s.seq_len = (s.seq_len * 2).min(*crate::views::sinusoidal::SEQ_LEN_RANGE.end());
+        }
+        if left {
+            s.seq_len = (s.seq_len / 2).max(*crate::views::sinusoidal::SEQ_LEN_RANGE.start());
+        }
+        s.sanitize();
+    }
+
+    /// The status that `window.poslens.status()` reports.
+    pub fn status(&self, len_rect: egui::Rect) -> Status {
+        let mut controls = std::collections::BTreeMap::new();
+        if len_rect.is_positive() {
+            controls.insert("seq_len".to_owned(), [len_rect.min.x, len_rect.min.y, len_rect.width(), len_rect.height()]);
+        }
+        let check = self.sinusoidal.check();
+        Status {
+            ready: self.frames > 0 && (check.is_some() || self.compute.is_none()),
+            view: self.view.key().to_owned(),
+            render_backend: self.render_backend,
+            compute_backend: self.compute_backend().label().to_owned(),
+            compute_note: self.compute.as_ref().map(|c| c.note.clone()).unwrap_or_default(),
+            seq_len: self.sinusoidal.state.seq_len,
+            d_model: self.sinusoidal.state.d_model,
+            frame_ms: self.last_frame_ms,
+            frames: self.frames,
+            errors: self.errors(),
+            compute_check: check.and_then(|c| c.as_ref().ok()).cloned(),
+            controls,
+            state_hash: self.hash(),
+        }
+    }
+}
+
+impl eframe::App for PosLensApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let len_rect = self.frame_ui(ui);
+        crate::status::publish(self.status(len_rect));
+        #[cfg(target_arch = "wasm32")]
+        {
+            let hash = self.hash();
+            if hash != self.last_hash {
+                crate::web::set_location_hash(&hash);
+                self.last_hash = hash;
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The native command line: no subcommand opens the app window; `pe …` prints numbers.
+
+pub mod pe;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "poslens", version, about = "PosLens: positional encodings in transformers, live")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Initial state as a URL hash, e.g. "view=sinusoidal&len=512" (window mode only).
+    #[arg(long, default_value = "")]
+    state: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Open the app in a native window (the default).
+    Gui,
+    /// Print positional-encoding numbers as JSON or CSV.
+    Pe(pe::PeArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None | Some(Command::Gui) => run_gui(&cli.state),
+        Some(Command::Pe(args)) => match pe::run(&args) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn run_gui(state: &str) -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_title("PosLens").with_inner_size([1280.0, 820.0]),
+        ..Default::default()
+    };
+    let state = state.to_owned();
+    match eframe::run_native("PosLens", options, Box::new(move |cc| Ok(Box::new(crate::app::PosLensApp::new(cc, &state))))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: could not open a window: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! PosLens: an interactive explainer of positional encodings in transformers.
+//!
+//! `pe` is the pure maths (no egui, no burn); `compute` runs tensor work with burn; `widgets`
+//! and `views` draw with egui; `app` ties them together; `web` / `cli` are the entry points.
+//! See ARCHITECTURE.md for the module map and data flow.
+
+pub mod app;
+pub mod compute;
+pub mod pe;
+pub mod status;
+pub mod theme;
+pub mod url_state;
+pub mod views;
+pub mod widgets;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;
+
+#[cfg(target_arch = "wasm32")]
+mod web;

@@ -1,0 +1,99 @@
+//! The app's self-report, read by `window.poslens.status()` in the browser (tests, benchmarks).
+//!
+//! One `Status` value is rewritten at the end of every frame. It is plain data: the JS hook
+//! serialises it to JSON on demand, it never mutates the app.
+
+use std::cell::RefCell;
+
+use serde::Serialize;
+
+/// Which wgpu backend eframe renders with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderBackend {
+    Webgpu,
+    Webgl2,
+    #[default]
+    Native,
+}
+
+impl RenderBackend {
+    pub fn from_wgpu(backend: eframe::egui_wgpu::wgpu::Backend) -> Self {
+        use eframe::egui_wgpu::wgpu::Backend;
+        match backend {
+            Backend::BrowserWebGpu => Self::Webgpu,
+            Backend::Gl if cfg!(target_arch = "wasm32") => Self::Webgl2,
+            _ => Self::Native,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Webgpu => "WebGPU",
+            Self::Webgl2 => "WebGL2",
+            Self::Native => "native",
+        }
+    }
+}
+
+/// A rectangle in CSS pixels (`[x, y, width, height]`), for tests that drive real pointer input.
+pub type CssRect = [f32; 4];
+
+/// Everything `window.poslens.status()` reports. Field names are a public contract (README).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Status {
+    /// First frame drawn and the burn check finished (either way).
+    pub ready: bool,
+    pub view: String,
+    pub render_backend: RenderBackend,
+    pub compute_backend: String,
+    /// Why that compute backend (e.g. "WebGPU unavailable … CPU fallback").
+    pub compute_note: String,
+    pub seq_len: usize,
+    pub d_model: usize,
+    /// CPU time of the app's last frame (compute + UI), in milliseconds.
+    pub frame_ms: f32,
+    pub frames: u64,
+    pub errors: Vec<String>,
+    /// burn softmax row vs CPU reference, when available.
+    pub compute_check: Option<crate::compute::softmax_check::SoftmaxCheck>,
+    /// Screen rectangles of named controls (CSS px), so a test can drag them for real.
+    pub controls: std::collections::BTreeMap<String, CssRect>,
+    /// The URL-hash form of the current state.
+    pub state_hash: String,
+}
+
+thread_local! {
+    static STATUS: RefCell<Status> = RefCell::new(Status::default());
+}
+
+/// Replace the published status.
+pub fn publish(status: Status) {
+    STATUS.with(|s| *s.borrow_mut() = status);
+}
+
+/// Add an error that happened outside a frame (e.g. start-up).
+pub fn push_error(message: impl Into<String>) {
+    STATUS.with(|s| s.borrow_mut().errors.push(message.into()));
+}
+
+/// The current status as a JSON string.
+pub fn to_json() -> String {
+    STATUS.with(|s| serde_json::to_string(&*s.borrow()).unwrap_or_else(|e| format!("{{\"errors\":[\"status serialisation: {e}\"]}}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_json_has_the_documented_fields() {
+        publish(Status { ready: true, view: "sinusoidal".into(), seq_len: 64, frames: 3, ..Default::default() });
+        let v: serde_json::Value = serde_json::from_str(&to_json()).expect("valid JSON");
+        for key in ["ready", "view", "render_backend", "compute_backend", "seq_len", "frame_ms", "frames", "errors"] {
+            assert!(v.get(key).is_some(), "missing {key} in {v}");
+        }
+        assert_eq!(v["render_backend"], "native");
+        assert_eq!(v["seq_len"], 64);
+    }
+}

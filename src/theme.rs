@@ -1,0 +1,152 @@
+//! Design tokens: every colour and spacing constant PosLens uses lives here and nowhere else.
+//!
+//! Colormaps come from the maintained `colorous` crate (d3-scale-chromatic ports):
+//! *viridis* (perceptually uniform, colour-blind safe) for non-negative quantities such as
+//! attention weights, and the diverging *RdBu* (blue = negative, red = positive, safe for the
+//! common red–green deficiencies) for signed quantities such as encoding values and logits.
+
+use egui::{Color32, Visuals};
+use serde::{Deserialize, Serialize};
+
+/// Light or dark theme, part of the serialised app state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThemeChoice {
+    #[default]
+    Dark,
+    Light,
+}
+
+impl ThemeChoice {
+    pub fn visuals(self) -> Visuals {
+        let mut visuals = match self {
+            Self::Dark => Visuals::dark(),
+            Self::Light => Visuals::light(),
+        };
+        visuals.selection.bg_fill = self.accent();
+        visuals.hyperlink_color = self.accent_text();
+        if self == Self::Dark {
+            visuals.panel_fill = Color32::from_rgb(0x16, 0x18, 0x1d);
+            visuals.window_fill = Color32::from_rgb(0x1c, 0x1f, 0x26);
+            visuals.extreme_bg_color = Color32::from_rgb(0x0f, 0x11, 0x15);
+        } else {
+            visuals.panel_fill = Color32::from_rgb(0xf6, 0xf6, 0xf3);
+            visuals.extreme_bg_color = Color32::WHITE;
+        }
+        visuals
+    }
+
+    pub fn toggled(self) -> Self {
+        match self {
+            Self::Dark => Self::Light,
+            Self::Light => Self::Dark,
+        }
+    }
+
+    /// Brand accent (selection fill).
+    pub fn accent(self) -> Color32 {
+        match self {
+            Self::Dark => Color32::from_rgb(0x3b, 0x6e, 0xa8),
+            Self::Light => Color32::from_rgb(0x9c, 0xc3, 0xea),
+        }
+    }
+
+    /// Accent used for text and links; readable on the panel fill.
+    pub fn accent_text(self) -> Color32 {
+        match self {
+            Self::Dark => Color32::from_rgb(0x7f, 0xb8, 0xf0),
+            Self::Light => Color32::from_rgb(0x1f, 0x5a, 0x96),
+        }
+    }
+
+    /// Secondary, explanatory text.
+    pub fn weak_text(self) -> Color32 {
+        match self {
+            Self::Dark => Color32::from_gray(0xa8),
+            Self::Light => Color32::from_gray(0x55),
+        }
+    }
+
+    pub fn ok(self) -> Color32 {
+        match self {
+            Self::Dark => Color32::from_rgb(0x6c, 0xc6, 0x8a),
+            Self::Light => Color32::from_rgb(0x1d, 0x7a, 0x3c),
+        }
+    }
+
+    pub fn warn(self) -> Color32 {
+        match self {
+            Self::Dark => Color32::from_rgb(0xf0, 0xb4, 0x5a),
+            Self::Light => Color32::from_rgb(0x9a, 0x5b, 0x00),
+        }
+    }
+
+    pub fn error(self) -> Color32 {
+        match self {
+            Self::Dark => Color32::from_rgb(0xf2, 0x7a, 0x7a),
+            Self::Light => Color32::from_rgb(0xb0, 0x1c, 0x1c),
+        }
+    }
+}
+
+/// Width of the left control panel, in points.
+pub const SIDE_PANEL_WIDTH_PT: f32 = 300.0;
+/// Width of a colour bar, in points.
+pub const COLORBAR_WIDTH_PT: f32 = 14.0;
+/// Space reserved for axis labels around a heatmap, in points.
+pub const AXIS_MARGIN_PT: f32 = 44.0;
+
+/// A colormap from `colorous`, mapping `t ∈ [0, 1]` to a colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Colormap {
+    /// Sequential, perceptually uniform: for weights in `[0, 1]`.
+    Viridis,
+    /// Sequential, perceptually uniform, darker low end.
+    Magma,
+    /// Diverging blue–white–red: for signed values centred on zero.
+    RdBu,
+}
+
+impl Colormap {
+    /// Colour at `t` (clamped to `[0, 1]`; NaN maps to the low end).
+    pub fn eval(self, t: f32) -> Color32 {
+        let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) } as f64;
+        let c = match self {
+            Self::Viridis => colorous::VIRIDIS.eval_continuous(t),
+            Self::Magma => colorous::MAGMA.eval_continuous(t),
+            // colorous' RdBu runs red → blue; flip so that positive values are red.
+            Self::RdBu => colorous::RED_BLUE.eval_continuous(1.0 - t),
+        };
+        Color32::from_rgb(c.r, c.g, c.b)
+    }
+
+    /// A 256-entry lookup table, so that per-cell colouring is an index, not a spline evaluation.
+    pub fn lut(self) -> [Color32; 256] {
+        std::array::from_fn(|i| self.eval(i as f32 / 255.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rdbu_is_blue_for_negative_and_red_for_positive() {
+        let low = Colormap::RdBu.eval(0.0);
+        let high = Colormap::RdBu.eval(1.0);
+        assert!(low.b() > low.r(), "low end should be blue, got {low:?}");
+        assert!(high.r() > high.b(), "high end should be red, got {high:?}");
+    }
+
+    #[test]
+    fn viridis_gets_brighter() {
+        let lum = |c: Color32| 0.2126 * c.r() as f32 + 0.7152 * c.g() as f32 + 0.0722 * c.b() as f32;
+        let lut = Colormap::Viridis.lut();
+        assert!(lut.windows(32).all(|w| lum(w[31]) > lum(w[0])));
+    }
+
+    #[test]
+    fn nan_and_out_of_range_inputs_are_clamped() {
+        assert_eq!(Colormap::Magma.eval(f32::NAN), Colormap::Magma.eval(0.0));
+        assert_eq!(Colormap::Magma.eval(7.0), Colormap::Magma.eval(1.0));
+    }
+}

@@ -1,0 +1,83 @@
+//! The browser entry point: starts eframe's `WebRunner` on `#poslens_canvas` and installs the
+//! read-only JS hook `window.poslens.status()`.
+
+use eframe::wasm_bindgen::{self, JsCast as _, prelude::*};
+
+thread_local! {
+    static RUNNER: std::cell::RefCell<Option<eframe::WebRunner>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called automatically when the wasm module loads.
+#[wasm_bindgen(start)]
+pub fn start() {
+    eframe::WebLogger::init(log::LevelFilter::Info).ok();
+    if let Err(e) = install_status_hook() {
+        log::error!("could not install window.poslens: {e:?}");
+    }
+    wasm_bindgen_futures::spawn_local(async {
+        if let Err(message) = run().await {
+            log::error!("{message}");
+            crate::status::push_error(message.clone());
+            show_fatal(&message);
+        }
+    });
+}
+
+async fn run() -> Result<(), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let document = window.document().ok_or("no document")?;
+    let canvas = document
+        .get_element_by_id("poslens_canvas")
+        .ok_or("the page has no #poslens_canvas")?
+        .dyn_into::<web_sys::HtmlCanvasElement>()
+        .map_err(|_| "#poslens_canvas is not a canvas")?;
+    let hash = window.location().hash().unwrap_or_default();
+    let runner = eframe::WebRunner::new();
+    RUNNER.with(|r| *r.borrow_mut() = Some(runner.clone()));
+    runner
+        .start(canvas, eframe::WebOptions::default(), Box::new(move |cc| Ok(Box::new(crate::app::PosLensApp::new(cc, &hash)))))
+        .await
+        .map_err(|e| format!("PosLens failed to start: {e:?}"))?;
+    if let Some(loading) = document.get_element_by_id("loading") {
+        loading.remove();
+    }
+    Ok(())
+}
+
+/// `window.poslens = { status() }`: returns the latest [`crate::status::Status`] as a JS object.
+fn install_status_hook() -> Result<(), JsValue> {
+    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+    let status = Closure::<dyn Fn() -> JsValue>::new(|| {
+        let mut json = crate::status::to_json();
+        if let Some(panic) = RUNNER.with(|r| r.borrow().as_ref().and_then(|r| r.panic_summary())) {
+            // Report a panic through the same channel the tests read.
+            if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&json) {
+                if let Some(errors) = v.get_mut("errors").and_then(|e| e.as_array_mut()) {
+                    errors.push(format!("panic: {}", panic.message()).into());
+                }
+                json = v.to_string();
+            }
+        }
+        js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
+    });
+    let api = js_sys::Object::new();
+    js_sys::Reflect::set(&api, &"status".into(), status.as_ref())?;
+    status.forget();
+    js_sys::Reflect::set(&window, &"poslens".into(), &api)?;
+    Ok(())
+}
+
+/// Mirror the state into the address bar without adding history entries.
+pub fn set_location_hash(hash: &str) {
+    if let Some(window) = web_sys::window()
+        && let Ok(history) = window.history()
+    {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&format!("#{hash}")));
+    }
+}
+
+fn show_fatal(message: &str) {
+    if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("loading")) {
+        el.set_text_content(Some(message));
+    }
+}

@@ -1,0 +1,5 @@
+//! Reusable widgets: one per file.
+
+pub mod colorbar;
+pub mod heatmap;
+pub mod log_slider;

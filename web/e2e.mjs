@@ -1,0 +1,126 @@
+// End-to-end test of the built page (dist/) in real headless Chromium, twice:
+//   webgpu  — WebGPU in software (SwiftShader Vulkan), burn on wgpu;
+//   webgl2  — no WebGPU adapter: eframe falls back to WebGL2, burn to ndarray.
+// Asserts: no console errors or panics, a non-blank canvas, the expected backends through
+// window.poslens.status(), burn's softmax row matching the CPU, and that dragging the
+// sequence-length slider changes both the state and the picture. Screenshots → artifacts/.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { PNG } from 'pngjs';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const DIST = path.join(ROOT, 'dist');
+const ART = path.join(ROOT, 'artifacts');
+const CHROMIUM = process.env.POSLENS_CHROMIUM || '/usr/lib/chromium/chromium';
+const READY_TIMEOUT_MS = 180_000;
+const COMMON_ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic'];
+const MODES = {
+  webgpu: { args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader'],
+            render: 'webgpu', compute: 'wgpu' },
+  webgl2: { args: [], render: 'webgl2', compute: 'ndarray' },
+};
+const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json' };
+
+function serve(dir) {
+  const server = http.createServer((req, res) => {
+    const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    let file = path.join(dir, url === '/' ? 'index.html' : url);
+    if (!file.startsWith(dir) || !fs.existsSync(file)) { res.writeHead(404); res.end('not found'); return; }
+    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function pngStats(buf) {
+  const png = PNG.sync.read(buf);
+  let sum = 0, sum2 = 0; const n = png.width * png.height;
+  for (let i = 0; i < png.data.length; i += 4) {
+    const l = 0.2126 * png.data[i] + 0.7152 * png.data[i + 1] + 0.0722 * png.data[i + 2];
+    sum += l; sum2 += l * l;
+  }
+  const mean = sum / n;
+  return { png, std: Math.sqrt(Math.max(0, sum2 / n - mean * mean)) };
+}
+
+function changedFraction(a, b) {
+  if (a.width !== b.width || a.height !== b.height) return 1;
+  let changed = 0;
+  for (let i = 0; i < a.data.length; i += 4) {
+    const d = Math.abs(a.data[i] - b.data[i]) + Math.abs(a.data[i + 1] - b.data[i + 1]) + Math.abs(a.data[i + 2] - b.data[i + 2]);
+    if (d > 30) changed++;
+  }
+  return changed / (a.width * a.height);
+}
+
+const failures = [];
+function check(cond, what) { console.log(`  ${cond ? 'ok  ' : 'FAIL'} ${what}`); if (!cond) failures.push(what); }
+
+async function runMode(name, mode, base) {
+  console.log(`\n== ${name}: ${mode.args.join(' ') || '(no GPU flags)'}`);
+  const userDir = fs.mkdtempSync('/tmp/poslens-chromium-');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...COMMON_ARGS, `--user-data-dir=${userDir}`, ...mode.args] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const consoleErrors = [];
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    const t0 = Date.now();
+    await page.goto(`${base}/#view=sinusoidal&len=64&d=128&q=32`);
+    await page.waitForFunction(() => window.poslens && window.poslens.status().ready === true, null, { timeout: READY_TIMEOUT_MS, polling: 250 });
+    console.log(`  ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await page.waitForTimeout(500);
+    const s1 = await page.evaluate(() => window.poslens.status());
+    console.log(`  status: ${JSON.stringify({ ...s1, controls: undefined })}`);
+    check(s1.view === 'sinusoidal', `view is sinusoidal (${s1.view})`);
+    check(s1.render_backend === mode.render, `render backend ${mode.render} (${s1.render_backend})`);
+    check(s1.compute_backend === mode.compute, `compute backend ${mode.compute} (${s1.compute_backend})`);
+    check(s1.seq_len === 64, `seq_len from the URL is 64 (${s1.seq_len})`);
+    check(typeof s1.frame_ms === 'number' && s1.frames > 0, `frames drawn (${s1.frames}), frame_ms ${s1.frame_ms}`);
+    check(s1.compute_check && s1.compute_check.passed === true, `burn softmax row matches CPU (max|Δ| ${s1.compute_check && s1.compute_check.max_abs_diff})`);
+    const shot1 = await page.screenshot({ path: path.join(ART, `e2e-${name}-len64.png`) });
+    const st1 = pngStats(shot1);
+    check(st1.std > 20, `canvas is not blank (luminance std ${st1.std.toFixed(1)})`);
+
+    // Drag the sequence-length slider with the real mouse: from its left end to its right part.
+    const r = s1.controls && s1.controls.seq_len;
+    check(Array.isArray(r), 'status reports the seq_len slider rectangle');
+    if (Array.isArray(r)) {
+      const [x, y, , h] = r; const cy = y + h / 2;
+      await page.mouse.move(x + 3, cy); await page.mouse.down();
+      for (let i = 1; i <= 10; i++) { await page.mouse.move(x + 3 + i * 7, cy); await page.waitForTimeout(30); }
+      await page.mouse.up();
+      await page.waitForFunction((n) => window.poslens.status().seq_len !== n && window.poslens.status().ready, s1.seq_len, { timeout: 60_000 });
+      await page.waitForTimeout(800);
+      const s2 = await page.evaluate(() => window.poslens.status());
+      check(s2.seq_len > s1.seq_len, `dragging the slider raised seq_len ${s1.seq_len} → ${s2.seq_len}`);
+      const shot2 = await page.screenshot({ path: path.join(ART, `e2e-${name}-dragged.png`) });
+      const frac = changedFraction(st1.png, pngStats(shot2).png);
+      check(frac > 0.05, `the picture changed after the drag (${(frac * 100).toFixed(1)} % of pixels)`);
+      check(s2.errors.length === 0, `no app errors (${JSON.stringify(s2.errors)})`);
+      check(s2.compute_check && s2.compute_check.passed === true, `burn check still passes at N=${s2.seq_len}`);
+    }
+    check(consoleErrors.length === 0, `no console errors (${JSON.stringify(consoleErrors.slice(0, 5))})`);
+  } finally {
+    await browser.close();
+    fs.rmSync(userDir, { recursive: true, force: true });
+  }
+}
+
+fs.mkdirSync(ART, { recursive: true });
+if (!fs.existsSync(path.join(DIST, 'index.html'))) { console.error('dist/index.html missing: build with `trunk build --release` first'); process.exit(1); }
+const server = await serve(DIST);
+const base = `http://127.0.0.1:${server.address().port}`;
+console.log(`serving ${DIST} at ${base}`);
+const only = process.argv[2];
+try {
+  for (const [name, mode] of Object.entries(MODES)) {
+    if (only && only !== name) continue;
+    try { await runMode(name, mode, base); } catch (e) { check(false, `${name}: ${e.message.split('\n')[0]}`); }
+  }
+} finally { server.close(); }
+if (failures.length) { console.error(`\n${failures.length} browser check(s) failed`); process.exit(1); }
+console.log('\nbrowser end-to-end: all checks passed');
