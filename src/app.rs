@@ -12,6 +12,7 @@ use crate::compute::{ComputeBackend, ComputeDevice};
 use crate::status::{RenderBackend, Status};
 use crate::theme::{SIDE_PANEL_WIDTH_PT, ThemeChoice};
 use crate::views::ViewId;
+use crate::views::attention::{AttentionState, AttentionView};
 use crate::views::sinusoidal::{SinusoidalState, SinusoidalView};
 
 /// Everything the user can set; serialised into the URL hash.
@@ -20,6 +21,7 @@ pub struct AppState {
     pub view: ViewId,
     pub theme: ThemeChoice,
     pub sinusoidal: SinusoidalState,
+    pub attention: AttentionState,
     /// `embed=1`: only the view and its essential controls (for iframes).
     pub embed: bool,
 }
@@ -29,6 +31,7 @@ pub struct PosLensApp {
     view: ViewId,
     embed: bool,
     sinusoidal: SinusoidalView,
+    attention: AttentionView,
     compute: Option<ComputeDevice>,
     render_backend: RenderBackend,
     frames: u64,
@@ -44,20 +47,32 @@ impl PosLensApp {
     pub fn new(cc: &eframe::CreationContext<'_>, hash: &str) -> Self {
         let (state, notes) = crate::url_state::from_hash(hash);
         let render_state = cc.wgpu_render_state.as_ref();
-        let render_backend = render_state.map(|rs| RenderBackend::from_wgpu(rs.adapter.get_info().backend)).unwrap_or_default();
+        let render_backend = render_state
+            .map(|rs| RenderBackend::from_wgpu(rs.adapter.get_info().backend))
+            .unwrap_or_default();
         let compute = crate::compute::select_device(render_state);
-        log::info!("render backend {render_backend:?}; compute {:?} ({})", compute.backend, compute.note);
-        cc.egui_ctx.set_visuals(state.theme.visuals());
+        log::info!(
+            "render backend {render_backend:?}; compute {:?} ({})",
+            compute.backend,
+            compute.note
+        );
+        state.theme.apply(&cc.egui_ctx);
         Self::from_parts(state, notes, Some(compute), render_backend)
     }
 
     /// Build without a window (tests): `compute` may be `None` to skip burn entirely.
-    pub fn from_parts(state: AppState, notes: Vec<String>, compute: Option<ComputeDevice>, render_backend: RenderBackend) -> Self {
+    pub fn from_parts(
+        state: AppState,
+        notes: Vec<String>,
+        compute: Option<ComputeDevice>,
+        render_backend: RenderBackend,
+    ) -> Self {
         Self {
             theme: state.theme,
             view: state.view,
             embed: state.embed,
             sinusoidal: SinusoidalView::new(state.sinusoidal),
+            attention: AttentionView::new(state.attention),
             compute,
             render_backend,
             frames: 0,
@@ -68,7 +83,13 @@ impl PosLensApp {
     }
 
     pub fn state(&self) -> AppState {
-        AppState { view: self.view, theme: self.theme, sinusoidal: self.sinusoidal.state.clone(), embed: self.embed }
+        AppState {
+            view: self.view,
+            theme: self.theme,
+            sinusoidal: self.sinusoidal.state.clone(),
+            attention: self.attention.state.clone(),
+            embed: self.embed,
+        }
     }
 
     /// The URL hash of the current state (the web entry mirrors it into `location.hash`).
@@ -82,7 +103,12 @@ impl PosLensApp {
 
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.label(RichText::new("PosLens").strong().size(18.0).color(self.theme.accent_text()));
+            ui.label(
+                RichText::new("PosLens")
+                    .strong()
+                    .size(18.0)
+                    .color(self.theme.accent_text()),
+            );
             ui.label(RichText::new("positional encodings, live").color(self.theme.weak_text()));
             ui.separator();
             for v in ViewId::ALL {
@@ -95,7 +121,7 @@ impl PosLensApp {
                 };
                 if ui.button(label).on_hover_text("Switch colour theme").clicked() {
                     self.theme = self.theme.toggled();
-                    ui.ctx().set_visuals(self.theme.visuals());
+                    self.theme.apply(ui.ctx());
                 }
             });
         });
@@ -123,10 +149,16 @@ impl PosLensApp {
                     ui.spinner();
                 }
                 Some(Ok(c)) if c.passed => {
-                    ui.colored_label(self.theme.ok(), format!("✔ burn softmax row matches CPU (max |Δ| = {:.1e})", c.max_abs_diff));
+                    ui.colored_label(
+                        self.theme.ok(),
+                        format!("✔ burn softmax row matches CPU (max |Δ| = {:.1e})", c.max_abs_diff),
+                    );
                 }
                 Some(Ok(c)) => {
-                    ui.colored_label(self.theme.error(), format!("✘ burn softmax row differs from CPU (max |Δ| = {:.1e})", c.max_abs_diff));
+                    ui.colored_label(
+                        self.theme.error(),
+                        format!("✘ burn softmax row differs from CPU (max |Δ| = {:.1e})", c.max_abs_diff),
+                    );
                 }
                 Some(Err(e)) => {
                     ui.colored_label(self.theme.error(), format!("✘ {e}"));
@@ -150,6 +182,9 @@ impl PosLensApp {
         if let Some(e) = self.sinusoidal.error() {
             errors.push(e.to_owned());
         }
+        if let Some(e) = self.attention.error() {
+            errors.push(e.to_owned());
+        }
         errors
     }
 
@@ -163,28 +198,41 @@ impl PosLensApp {
             egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
             egui::Panel::bottom("status_line").show(ui, |ui| self.status_line_ui(ui));
         }
-        egui::Panel::left("controls").resizable(false).exact_size(SIDE_PANEL_WIDTH_PT).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                ui.add_space(6.0);
-                len_rect = self.sinusoidal.controls_ui(ui).rect;
-                if !self.notes.is_empty() {
+        egui::Panel::left("controls")
+            .resizable(false)
+            .exact_size(SIDE_PANEL_WIDTH_PT)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    ui.add_space(6.0);
+                    len_rect = match self.view {
+                        ViewId::Attention => self.attention.controls_ui(ui).rect,
+                        ViewId::Sinusoidal => self.sinusoidal.controls_ui(ui).rect,
+                    };
+                    if !self.notes.is_empty() {
+                        ui.add_space(10.0);
+                        ui.colored_label(self.theme.warn(), "Link adjusted:");
+                        for n in &self.notes {
+                            ui.label(RichText::new(format!("• {n}")).small().color(self.theme.warn()));
+                        }
+                        if ui.small_button("dismiss").clicked() {
+                            self.notes.clear();
+                        }
+                    }
                     ui.add_space(10.0);
-                    ui.colored_label(self.theme.warn(), "Link adjusted:");
-                    for n in &self.notes {
-                        ui.label(RichText::new(format!("• {n}")).small().color(self.theme.warn()));
-                    }
-                    if ui.small_button("dismiss").clicked() {
-                        self.notes.clear();
-                    }
-                }
-                ui.add_space(10.0);
-                ui.label(
-                    RichText::new("Keys: ← → change the length.").small().color(self.theme.weak_text()),
-                );
+                    ui.label(
+                        RichText::new("Keys: ← → halve / double the length, [ ] switch views.")
+                            .small()
+                            .color(self.theme.weak_text()),
+                    );
+                });
             });
-        });
+        // The sinusoidal view also runs the burn check the status line reports.
         self.sinusoidal.update(&ctx, self.compute.as_ref());
+        if self.view == ViewId::Attention {
+            self.attention.update(&ctx);
+        }
         egui::CentralPanel::default().show(ui, |ui| match self.view {
+            ViewId::Attention => self.attention.ui(ui, self.theme),
             ViewId::Sinusoidal => self.sinusoidal.ui(ui, self.theme),
         });
         self.frames += 1;
@@ -193,25 +241,46 @@ impl PosLensApp {
     }
 
     fn handle_keys(&mut self, ctx: &egui::Context) {
-        let (right, left) = ctx.input(|i| (i.key_pressed(egui::Key::ArrowRight), i.key_pressed(egui::Key::ArrowLeft)));
         if ctx.memory(|m| m.focused().is_some()) {
-            return; // a focused widget (e.g. a slider) owns the arrow keys
+            return; // a focused widget (e.g. a slider) owns the keys
         }
-        let s = &mut self.sinusoidal.state;
+        let (right, left, next, prev) = ctx.input(|i| {
+            (
+                i.key_pressed(egui::Key::ArrowRight),
+                i.key_pressed(egui::Key::ArrowLeft),
+                i.key_pressed(egui::Key::CloseBracket),
+                i.key_pressed(egui::Key::OpenBracket),
+            )
+        });
+        if next {
+            self.view = self.view.cycle(1);
+        }
+        if prev {
+            self.view = self.view.cycle(-1);
+        }
+        let len = match self.view {
+            ViewId::Attention => &mut self.attention.state.seq_len,
+            ViewId::Sinusoidal => &mut self.sinusoidal.state.seq_len,
+        };
         if right {
-            s.seq_len = (s.seq_len * 2).min(*crate::views::sinusoidal::SEQ_LEN_RANGE.end());
+            *len *= 2;
         }
         if left {
-            s.seq_len = (s.seq_len / 2).max(*crate::views::sinusoidal::SEQ_LEN_RANGE.start());
+            *len /= 2;
         }
-        s.sanitize();
+        // Clamp silently: the keys simply stop at the ends of the range.
+        self.attention.state.sanitize();
+        self.sinusoidal.state.sanitize();
     }
 
     /// The status that `window.poslens.status()` reports.
     pub fn status(&self, len_rect: egui::Rect) -> Status {
         let mut controls = std::collections::BTreeMap::new();
         if len_rect.is_positive() {
-            controls.insert("seq_len".to_owned(), [len_rect.min.x, len_rect.min.y, len_rect.width(), len_rect.height()]);
+            controls.insert(
+                "seq_len".to_owned(),
+                [len_rect.min.x, len_rect.min.y, len_rect.width(), len_rect.height()],
+            );
         }
         let check = self.sinusoidal.check();
         Status {
@@ -220,7 +289,10 @@ impl PosLensApp {
             render_backend: self.render_backend,
             compute_backend: self.compute_backend().label().to_owned(),
             compute_note: self.compute.as_ref().map(|c| c.note.clone()).unwrap_or_default(),
-            seq_len: self.sinusoidal.state.seq_len,
+            seq_len: match self.view {
+                ViewId::Attention => self.attention.state.seq_len,
+                ViewId::Sinusoidal => self.sinusoidal.state.seq_len,
+            },
             d_model: self.sinusoidal.state.d_model,
             frame_ms: self.last_frame_ms,
             frames: self.frames,

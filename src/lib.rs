@@ -17,4 +17,4 @@ pub mod widgets;
 pub mod cli;
 
 #[cfg(target_arch = "wasm32")]
-mod web;
+pub mod web;

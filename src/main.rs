@@ -7,5 +7,5 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    // The web entry point is `poslens::web::start` (wasm-bindgen start function).
+    poslens::web::start();
 }

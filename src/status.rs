@@ -79,7 +79,10 @@ pub fn push_error(message: impl Into<String>) {
 
 /// The current status as a JSON string.
 pub fn to_json() -> String {
-    STATUS.with(|s| serde_json::to_string(&*s.borrow()).unwrap_or_else(|e| format!("{{\"errors\":[\"status serialisation: {e}\"]}}")))
+    STATUS.with(|s| {
+        serde_json::to_string(&*s.borrow())
+            .unwrap_or_else(|e| format!("{{\"errors\":[\"status serialisation: {e}\"]}}"))
+    })
 }
 
 #[cfg(test)]
@@ -88,9 +91,24 @@ mod tests {
 
     #[test]
     fn status_json_has_the_documented_fields() {
-        publish(Status { ready: true, view: "sinusoidal".into(), seq_len: 64, frames: 3, ..Default::default() });
+        publish(Status {
+            ready: true,
+            view: "sinusoidal".into(),
+            seq_len: 64,
+            frames: 3,
+            ..Default::default()
+        });
         let v: serde_json::Value = serde_json::from_str(&to_json()).expect("valid JSON");
-        for key in ["ready", "view", "render_backend", "compute_backend", "seq_len", "frame_ms", "frames", "errors"] {
+        for key in [
+            "ready",
+            "view",
+            "render_backend",
+            "compute_backend",
+            "seq_len",
+            "frame_ms",
+            "frames",
+            "errors",
+        ] {
             assert!(v.get(key).is_some(), "missing {key} in {v}");
         }
         assert_eq!(v["render_backend"], "native");

@@ -35,6 +35,16 @@ impl ThemeChoice {
         visuals
     }
 
+    /// Apply to a context: fixes egui's theme (overriding the OS preference) and its visuals.
+    pub fn apply(self, ctx: &egui::Context) {
+        let theme = match self {
+            Self::Dark => egui::Theme::Dark,
+            Self::Light => egui::Theme::Light,
+        };
+        ctx.set_theme(theme);
+        ctx.set_visuals_of(theme, self.visuals());
+    }
+
     pub fn toggled(self) -> Self {
         match self {
             Self::Dark => Self::Light,

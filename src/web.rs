@@ -1,14 +1,13 @@
 //! The browser entry point: starts eframe's `WebRunner` on `#poslens_canvas` and installs the
 //! read-only JS hook `window.poslens.status()`.
 
-use eframe::wasm_bindgen::{self, JsCast as _, prelude::*};
+use eframe::wasm_bindgen::{JsCast as _, prelude::*};
 
 thread_local! {
     static RUNNER: std::cell::RefCell<Option<eframe::WebRunner>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Called automatically when the wasm module loads.
-#[wasm_bindgen(start)]
+/// Start the app; called from the binary's `main` when the wasm module loads.
 pub fn start() {
     eframe::WebLogger::init(log::LevelFilter::Info).ok();
     if let Err(e) = install_status_hook() {
@@ -35,7 +34,11 @@ async fn run() -> Result<(), String> {
     let runner = eframe::WebRunner::new();
     RUNNER.with(|r| *r.borrow_mut() = Some(runner.clone()));
     runner
-        .start(canvas, eframe::WebOptions::default(), Box::new(move |cc| Ok(Box::new(crate::app::PosLensApp::new(cc, &hash)))))
+        .start(
+            canvas,
+            eframe::WebOptions::default(),
+            Box::new(move |cc| Ok(Box::new(crate::app::PosLensApp::new(cc, &hash)))),
+        )
         .await
         .map_err(|e| format!("PosLens failed to start: {e:?}"))?;
     if let Some(loading) = document.get_element_by_id("loading") {
@@ -77,7 +80,10 @@ pub fn set_location_hash(hash: &str) {
 }
 
 fn show_fatal(message: &str) {
-    if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("loading")) {
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("loading"))
+    {
         el.set_text_content(Some(message));
     }
 }

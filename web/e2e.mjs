@@ -61,8 +61,8 @@ function check(cond, what) { console.log(`  ${cond ? 'ok  ' : 'FAIL'} ${what}`);
 
 async function runMode(name, mode, base) {
   console.log(`\n== ${name}: ${mode.args.join(' ') || '(no GPU flags)'}`);
-  const userDir = fs.mkdtempSync('/tmp/poslens-chromium-');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...COMMON_ARGS, `--user-data-dir=${userDir}`, ...mode.args] });
+  // Playwright's launch() always starts from a fresh, temporary user-data-dir.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...COMMON_ARGS, ...mode.args] });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const consoleErrors = [];
@@ -106,7 +106,6 @@ async function runMode(name, mode, base) {
     check(consoleErrors.length === 0, `no console errors (${JSON.stringify(consoleErrors.slice(0, 5))})`);
   } finally {
     await browser.close();
-    fs.rmSync(userDir, { recursive: true, force: true });
   }
 }
 

@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "poslens", version, about = "PosLens: positional encodings in transformers, live")]
+#[command(
+    name = "poslens",
+    version,
+    about = "PosLens: positional encodings in transformers, live"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -21,7 +25,7 @@ enum Command {
     /// Open the app in a native window (the default).
     Gui,
     /// Print positional-encoding numbers as JSON or CSV.
-    Pe(pe::PeArgs),
+    Pe(Box<pe::PeArgs>),
 }
 
 pub fn main() -> ExitCode {
@@ -44,11 +48,17 @@ pub fn main() -> ExitCode {
 fn run_gui(state: &str) -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title("PosLens").with_inner_size([1280.0, 820.0]),
+        viewport: egui::ViewportBuilder::default()
+            .with_title("PosLens")
+            .with_inner_size([1280.0, 820.0]),
         ..Default::default()
     };
     let state = state.to_owned();
-    match eframe::run_native("PosLens", options, Box::new(move |cc| Ok(Box::new(crate::app::PosLensApp::new(cc, &state))))) {
+    match eframe::run_native(
+        "PosLens",
+        options,
+        Box::new(move |cc| Ok(Box::new(crate::app::PosLensApp::new(cc, &state)))),
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: could not open a window: {e}");

@@ -8,6 +8,7 @@
 //! Jobs are `async` so that the same code reads tensors back with `into_data_async` in the
 //! browser (synchronous readback is impossible there) and is simply blocked on natively.
 
+pub mod attention_map;
 pub mod softmax_check;
 
 use std::cell::RefCell;
@@ -51,7 +52,11 @@ pub struct ComputeDevice {
 /// burn's CPU fallback device.
 #[allow(deprecated)] // burn 0.22 deprecates ndarray in favour of `flex`; the brief fixes ndarray.
 pub fn ndarray_device(note: impl Into<String>) -> ComputeDevice {
-    ComputeDevice { device: Device::ndarray(), backend: ComputeBackend::Ndarray, note: note.into() }
+    ComputeDevice {
+        device: Device::ndarray(),
+        backend: ComputeBackend::Ndarray,
+        note: note.into(),
+    }
 }
 
 /// Pick the compute device for the app, given eframe's render state (if wgpu renders).
@@ -91,7 +96,11 @@ pub fn select_device(render_state: Option<&eframe::egui_wgpu::RenderState>) -> C
 #[cfg(not(target_arch = "wasm32"))]
 pub fn native_wgpu_device() -> ComputeDevice {
     match Device::wgpu_options().init() {
-        Ok(device) => ComputeDevice { device, backend: ComputeBackend::Wgpu, note: "burn wgpu (native)".into() },
+        Ok(device) => ComputeDevice {
+            device,
+            backend: ComputeBackend::Wgpu,
+            note: "burn wgpu (native)".into(),
+        },
         Err(e) => ndarray_device(format!("no wgpu adapter ({e}); burn runs on CPU")),
     }
 }

@@ -44,22 +44,46 @@ pub fn reference_row(table: &[f32], seq_len: usize, d_model: usize, query_pos: u
 /// # Shapes
 /// - `table`: `[seq_len, d_model]` row-major
 /// - burn: `E [N, d]`, `q = E[p] [1, d]`, `q·Eᵀ [1, N]` → softmax over dim 1
-pub async fn run(device: Device, table: Vec<f32>, seq_len: usize, d_model: usize, query_pos: usize) -> Result<SoftmaxCheck, String> {
+pub async fn run(
+    device: Device,
+    table: Vec<f32>,
+    seq_len: usize,
+    d_model: usize,
+    query_pos: usize,
+) -> Result<SoftmaxCheck, String> {
     if seq_len == 0 || d_model == 0 || table.len() != seq_len * d_model || query_pos >= seq_len {
-        return Err(format!("softmax check: inconsistent shapes (N={seq_len}, d={d_model}, p={query_pos})"));
+        return Err(format!(
+            "softmax check: inconsistent shapes (N={seq_len}, d={d_model}, p={query_pos})"
+        ));
     }
     let reference = reference_row(&table, seq_len, d_model, query_pos);
     let e = Tensor::<2>::from_data(TensorData::new(table, [seq_len, d_model]), &device);
     let q = e.clone().slice([query_pos..query_pos + 1, 0..d_model]);
     let logits = q.matmul(e.transpose()).div_scalar((d_model as f32).sqrt());
     let probs = softmax(logits, 1);
-    let data = probs.into_data_async().await.map_err(|e| format!("burn readback failed: {e:?}"))?;
-    let burn_row: Vec<f32> = data.try_to_vec::<f32>().map_err(|e| format!("burn data conversion failed: {e:?}"))?;
+    let data = probs
+        .into_data_async()
+        .await
+        .map_err(|e| format!("burn readback failed: {e:?}"))?;
+    let burn_row: Vec<f32> = data
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("burn data conversion failed: {e:?}"))?;
     if burn_row.len() != seq_len {
         return Err(format!("burn returned {} values, expected {seq_len}", burn_row.len()));
     }
-    let max_abs_diff = burn_row.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0_f32, f32::max);
+    let max_abs_diff = burn_row
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0_f32, f32::max);
     let row_sum = burn_row.iter().sum();
     let passed = max_abs_diff <= TOLERANCE && max_abs_diff.is_finite();
-    Ok(SoftmaxCheck { query_pos, seq_len, max_abs_diff, row_sum, passed, row: burn_row })
+    Ok(SoftmaxCheck {
+        query_pos,
+        seq_len,
+        max_abs_diff,
+        row_sum,
+        passed,
+        row: burn_row,
+    })
 }

@@ -1,5 +1,7 @@
 //! The views: one file each, each with its own serde state and `fn ui`.
 
+pub mod attention;
+pub mod scheme_choice;
 pub mod sinusoidal;
 
 use serde::{Deserialize, Serialize};
@@ -9,25 +11,49 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "lowercase")]
 pub enum ViewId {
     #[default]
+    Attention,
     Sinusoidal,
 }
 
 impl ViewId {
-    pub const ALL: [ViewId; 1] = [ViewId::Sinusoidal];
+    pub const ALL: [ViewId; 2] = [ViewId::Attention, ViewId::Sinusoidal];
 
     pub fn key(self) -> &'static str {
         match self {
+            Self::Attention => "attention",
             Self::Sinusoidal => "sinusoidal",
         }
     }
 
     pub fn title(self) -> &'static str {
         match self {
+            Self::Attention => "Attention",
             Self::Sinusoidal => "Sinusoidal encoding",
         }
     }
 
+    /// The next (`step = 1`) or previous (`step = -1`) view, wrapping around.
+    pub fn cycle(self, step: isize) -> Self {
+        let n = Self::ALL.len() as isize;
+        let i = Self::ALL.iter().position(|v| *v == self).unwrap_or(0) as isize;
+        Self::ALL[(i + step).rem_euclid(n) as usize]
+    }
+
     pub fn from_key(key: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.key() == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ViewId;
+
+    #[test]
+    fn keys_round_trip_and_cycle_wraps() {
+        for v in ViewId::ALL {
+            assert_eq!(ViewId::from_key(v.key()), Some(v));
+            assert_eq!(v.cycle(1).cycle(-1), v);
+        }
+        assert_eq!(ViewId::ALL[0].cycle(-1), ViewId::ALL[ViewId::ALL.len() - 1]);
     }
 }

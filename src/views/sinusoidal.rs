@@ -31,7 +31,13 @@ pub struct SinusoidalState {
 
 impl Default for SinusoidalState {
     fn default() -> Self {
-        Self { seq_len: 256, d_model: 128, layout: SinusoidalLayout::Interleaved, query_pos: 64, aggregate: Aggregate::Mean }
+        Self {
+            seq_len: 256,
+            d_model: 128,
+            layout: SinusoidalLayout::Interleaved,
+            query_pos: 64,
+            aggregate: Aggregate::Mean,
+        }
     }
 }
 
@@ -61,6 +67,8 @@ impl SinusoidalState {
 
 /// Inputs that the table depends on (recompute when they change).
 type TableKey = (usize, usize, SinusoidalLayout, Aggregate);
+/// Where a running burn job delivers its result.
+type CheckSlot = Rc<RefCell<Option<Result<SoftmaxCheck, String>>>>;
 
 /// The view: state plus caches (table, texture, burn job).
 #[derive(Default)]
@@ -72,17 +80,24 @@ pub struct SinusoidalView {
     error: Option<String>,
     check: Option<Result<SoftmaxCheck, String>>,
     check_key: Option<(TableKey, usize)>,
-    pending: Option<Rc<RefCell<Option<Result<SoftmaxCheck, String>>>>>,
+    pending: Option<CheckSlot>,
 }
 
 impl SinusoidalView {
     pub fn new(state: SinusoidalState) -> Self {
-        Self { state, ..Default::default() }
+        Self {
+            state,
+            ..Default::default()
+        }
     }
 
     /// Latest burn check, `None` while one is running.
     pub fn check(&self) -> Option<&Result<SoftmaxCheck, String>> {
-        if self.pending.is_some() { None } else { self.check.as_ref() }
+        if self.pending.is_some() {
+            None
+        } else {
+            self.check.as_ref()
+        }
     }
 
     pub fn error(&self) -> Option<&str> {
@@ -96,7 +111,11 @@ impl SinusoidalView {
         let len_response = log_slider_ui(ui, &mut s.seq_len, SEQ_LEN_RANGE, "positions");
         ui.add_space(6.0);
         ui.label(RichText::new("Model width d_model").strong());
-        ui.add(egui::Slider::new(&mut s.d_model, D_MODEL_RANGE).step_by(8.0).text("dims"));
+        ui.add(
+            egui::Slider::new(&mut s.d_model, D_MODEL_RANGE)
+                .step_by(8.0)
+                .text("dims"),
+        );
         ui.add_space(6.0);
         ui.label(RichText::new("Layout").strong());
         ui.horizontal(|ui| {
@@ -128,8 +147,13 @@ impl SinusoidalView {
                 Ok(table) => {
                     self.table = table;
                     self.error = None;
-                    let grid = Grid { values: &self.table, rows: s.seq_len, cols: s.d_model };
-                    self.heatmap.set(ctx, "sinusoidal", grid, (-1.0, 1.0), Colormap::RdBu, s.aggregate);
+                    let grid = Grid {
+                        values: &self.table,
+                        rows: s.seq_len,
+                        cols: s.d_model,
+                    };
+                    self.heatmap
+                        .set(ctx, "sinusoidal", grid, (-1.0, 1.0), Colormap::RdBu, s.aggregate);
                 }
                 Err(e) => {
                     self.table.clear();
@@ -152,7 +176,13 @@ impl SinusoidalView {
             && let Some(compute) = compute
         {
             let slot = Rc::new(RefCell::new(None));
-            let job = compute::softmax_check::run(compute.device.clone(), self.table.clone(), s.seq_len, s.d_model, s.query_pos);
+            let job = compute::softmax_check::run(
+                compute.device.clone(),
+                self.table.clone(),
+                s.seq_len,
+                s.d_model,
+                s.query_pos,
+            );
             self.pending = Some(slot.clone());
             self.check_key = Some(check_key);
             compute::spawn(job, slot);
@@ -184,12 +214,21 @@ impl SinusoidalView {
         let plot_h = 170.0;
         let avail = ui.available_size();
         let heat_h = (avail.y - plot_h - 40.0).max(160.0);
-        let grid = Grid { values: &self.table, rows: s.seq_len, cols: s.d_model };
+        let grid = Grid {
+            values: &self.table,
+            rows: s.seq_len,
+            cols: s.d_model,
+        };
         let mut hover = None;
         ui.horizontal(|ui| {
             let heat_w = (avail.x - 80.0).max(160.0);
-            let axes = Axes { row_label: "position p ↓", col_label: "dimension →" };
-            hover = self.heatmap.ui(ui, egui::vec2(heat_w, heat_h), grid, &axes);
+            let axes = Axes {
+                row_label: "position p ↓",
+                col_label: "dimension →",
+                rows: s.seq_len,
+                cols: s.d_model,
+            };
+            hover = self.heatmap.ui(ui, egui::vec2(heat_w, heat_h), grid, &axes).1;
             colorbar_ui(ui, heat_h, (-1.0, 1.0), Colormap::RdBu, "PE value");
         });
         ui.horizontal(|ui| {
@@ -211,7 +250,9 @@ impl SinusoidalView {
 
     fn attention_row_ui(&self, ui: &mut Ui, theme: ThemeChoice, height: f32) {
         let p = self.state.query_pos;
-        let title = format!("Attention of query p = {p} to every key from positions alone: softmax(E[p]·E[n]/√d), computed by burn");
+        let title = format!(
+            "Attention of query p = {p} to every key from positions alone: softmax(E[p]·E[n]/√d), computed by burn"
+        );
         ui.label(RichText::new(title).strong());
         match self.check() {
             None => {
@@ -224,7 +265,12 @@ impl SinusoidalView {
                 ui.colored_label(theme.error(), e);
             }
             Some(Ok(check)) => {
-                let points: PlotPoints = check.row.iter().enumerate().map(|(n, w)| [n as f64, *w as f64]).collect();
+                let points: PlotPoints = check
+                    .row
+                    .iter()
+                    .enumerate()
+                    .map(|(n, w)| [n as f64, *w as f64])
+                    .collect();
                 Plot::new("sinusoidal_attention_row")
                     .height(height)
                     .x_axis_label("key position n")

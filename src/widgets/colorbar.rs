@@ -8,7 +8,10 @@ use crate::theme::{COLORBAR_WIDTH_PT, Colormap};
 pub fn colorbar_ui(ui: &mut Ui, height_pt: f32, range: (f32, f32), cmap: Colormap, caption: &str) {
     let label_w = 46.0;
     let (outer, _) = ui.allocate_exact_size(vec2(COLORBAR_WIDTH_PT + label_w, height_pt), Sense::hover());
-    let bar = Rect::from_min_size(outer.min + vec2(0.0, 18.0), vec2(COLORBAR_WIDTH_PT, (height_pt - 44.0).max(20.0)));
+    let bar = Rect::from_min_size(
+        outer.min + vec2(0.0, 18.0),
+        vec2(COLORBAR_WIDTH_PT, (height_pt - 44.0).max(20.0)),
+    );
     let painter = ui.painter_at(outer);
     let mut mesh = Mesh::default();
     let steps = 64;
@@ -18,7 +21,10 @@ pub fn colorbar_ui(ui: &mut Ui, height_pt: f32, range: (f32, f32), cmap: Colorma
         // top of bar = high end
         let y0 = bar.bottom() - t1 * bar.height();
         let y1 = bar.bottom() - t0 * bar.height();
-        mesh.add_colored_rect(Rect::from_x_y_ranges(bar.x_range(), y0..=y1), cmap.eval((t0 + t1) * 0.5));
+        mesh.add_colored_rect(
+            Rect::from_x_y_ranges(bar.x_range(), y0..=y1),
+            cmap.eval((t0 + t1) * 0.5),
+        );
     }
     painter.add(mesh);
     let weak = ui.visuals().weak_text_color();
@@ -27,10 +33,25 @@ pub fn colorbar_ui(ui: &mut Ui, height_pt: f32, range: (f32, f32), cmap: Colorma
     let (lo, hi) = range;
     for (t, v) in [(0.0, lo), (0.5, 0.5 * (lo + hi)), (1.0, hi)] {
         let y = bar.bottom() - t * bar.height();
-        painter.line_segment([pos2(bar.right(), y), pos2(bar.right() + 3.0, y)], Stroke::new(1.0, weak));
-        painter.text(pos2(bar.right() + 5.0, y), Align2::LEFT_CENTER, format_tick(v), font.clone(), weak);
+        painter.line_segment(
+            [pos2(bar.right(), y), pos2(bar.right() + 3.0, y)],
+            Stroke::new(1.0, weak),
+        );
+        painter.text(
+            pos2(bar.right() + 5.0, y),
+            Align2::LEFT_CENTER,
+            format_tick(v),
+            font.clone(),
+            weak,
+        );
     }
-    painter.text(pos2(bar.left(), bar.top() - 3.0), Align2::LEFT_BOTTOM, caption, font, ui.visuals().text_color());
+    painter.text(
+        pos2(bar.left(), bar.top() - 3.0),
+        Align2::LEFT_BOTTOM,
+        caption,
+        font,
+        ui.visuals().text_color(),
+    );
 }
 
 /// Compact number formatting for axis labels.

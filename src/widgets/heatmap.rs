@@ -73,7 +73,8 @@ pub fn downsample(grid: Grid<'_>, out_rows: usize, out_cols: usize, agg: Aggrega
     out
 }
 
-/// Colour values into pixels: `t = (v − lo)/(hi − lo)` through the colormap's lookup table.
+/// Colour values into pixels: `t = (v − lo)/(hi − lo)` through the colormap's lookup table;
+/// NaN (masked) becomes transparent.
 pub fn colorize(values: &[f32], range: (f32, f32), cmap: Colormap) -> Vec<Color32> {
     let lut = cmap.lut();
     let (lo, hi) = range;
@@ -81,8 +82,10 @@ pub fn colorize(values: &[f32], range: (f32, f32), cmap: Colormap) -> Vec<Color3
     values
         .iter()
         .map(|&v| {
+            if v.is_nan() {
+                return Color32::TRANSPARENT; // masked: the panel shows through
+            }
             let t = ((v - lo) / span).clamp(0.0, 1.0);
-            // NaN → 0 via the `as` cast saturation rules.
             lut[(t * 255.0).round() as usize]
         })
         .collect()
@@ -96,10 +99,13 @@ pub struct HoverCell {
     pub value: f32,
 }
 
-/// Axis captions for [`Heatmap::ui`].
+/// Axis captions and data extents for [`Heatmap::ui`]. The extents are the size of the data
+/// *before* aggregation, so ticks and hover read-outs are in data coordinates.
 pub struct Axes<'a> {
     pub row_label: &'a str,
     pub col_label: &'a str,
+    pub rows: usize,
+    pub cols: usize,
 }
 
 /// A heatmap texture plus the bookkeeping to redraw it only when its data changes.
@@ -112,7 +118,15 @@ pub struct Heatmap {
 
 impl Heatmap {
     /// Upload new data. Aggregates blocks if the grid exceeds [`MAX_TEXTURE_SIDE_PX`].
-    pub fn set(&mut self, ctx: &egui::Context, name: &str, grid: Grid<'_>, range: (f32, f32), cmap: Colormap, agg: Aggregate) {
+    pub fn set(
+        &mut self,
+        ctx: &egui::Context,
+        name: &str,
+        grid: Grid<'_>,
+        range: (f32, f32),
+        cmap: Colormap,
+        agg: Aggregate,
+    ) {
         let out_rows = grid.rows.min(MAX_TEXTURE_SIDE_PX);
         let out_cols = grid.cols.min(MAX_TEXTURE_SIDE_PX);
         let small = downsample(grid, out_rows, out_cols, agg);
@@ -133,47 +147,90 @@ impl Heatmap {
         (tr > 0 && tc > 0 && (dr > tr || dc > tc)).then(|| (dr.div_ceil(tr), dc.div_ceil(tc)))
     }
 
-    /// Draw into `rect`-sized space taken from `ui`, with axes; returns the hovered cell.
-    pub fn ui(&self, ui: &mut Ui, size: egui::Vec2, grid: Grid<'_>, axes: &Axes<'_>) -> Option<HoverCell> {
+    /// Draw into `size` taken from `ui`, with axes. `grid` is what was uploaded (possibly
+    /// aggregated); returns the plot rectangle and the hovered cell in data coordinates.
+    pub fn ui(&self, ui: &mut Ui, size: egui::Vec2, grid: Grid<'_>, axes: &Axes<'_>) -> (Rect, Option<HoverCell>) {
         let (outer, response) = ui.allocate_exact_size(size, Sense::hover());
-        let plot = Rect::from_min_max(outer.min + vec2(AXIS_MARGIN_PT, 18.0), outer.max - vec2(4.0, AXIS_MARGIN_PT * 0.6));
+        let plot = Rect::from_min_max(
+            outer.min + vec2(AXIS_MARGIN_PT, 18.0),
+            outer.max - vec2(4.0, AXIS_MARGIN_PT * 0.6),
+        );
         let painter = ui.painter_at(outer);
         let text_color = ui.visuals().text_color();
         let weak = ui.visuals().weak_text_color();
         if let Some(tex) = &self.texture {
-            painter.image(tex.id(), plot, Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)), Color32::WHITE);
+            painter.image(
+                tex.id(),
+                plot,
+                Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+                Color32::WHITE,
+            );
         }
         painter.rect_stroke(plot, 0.0, Stroke::new(1.0, weak), egui::StrokeKind::Outside);
         let font = FontId::proportional(11.0);
         // Row ticks (left) and column ticks (bottom), at "nice" data indices.
-        for tick in nice_ticks(grid.rows) {
-            let y = plot.top() + (tick as f32 + 0.5) / grid.rows.max(1) as f32 * plot.height();
-            painter.line_segment([pos2(plot.left() - 4.0, y), pos2(plot.left(), y)], Stroke::new(1.0, weak));
-            painter.text(pos2(plot.left() - 6.0, y), Align2::RIGHT_CENTER, tick.to_string(), font.clone(), weak);
+        for tick in nice_ticks(axes.rows) {
+            let y = plot.top() + (tick as f32 + 0.5) / axes.rows.max(1) as f32 * plot.height();
+            painter.line_segment(
+                [pos2(plot.left() - 4.0, y), pos2(plot.left(), y)],
+                Stroke::new(1.0, weak),
+            );
+            painter.text(
+                pos2(plot.left() - 6.0, y),
+                Align2::RIGHT_CENTER,
+                tick.to_string(),
+                font.clone(),
+                weak,
+            );
         }
-        for tick in nice_ticks(grid.cols) {
-            let x = plot.left() + (tick as f32 + 0.5) / grid.cols.max(1) as f32 * plot.width();
-            painter.line_segment([pos2(x, plot.bottom()), pos2(x, plot.bottom() + 4.0)], Stroke::new(1.0, weak));
-            painter.text(pos2(x, plot.bottom() + 6.0), Align2::CENTER_TOP, tick.to_string(), font.clone(), weak);
+        for tick in nice_ticks(axes.cols) {
+            let x = plot.left() + (tick as f32 + 0.5) / axes.cols.max(1) as f32 * plot.width();
+            painter.line_segment(
+                [pos2(x, plot.bottom()), pos2(x, plot.bottom() + 4.0)],
+                Stroke::new(1.0, weak),
+            );
+            painter.text(
+                pos2(x, plot.bottom() + 6.0),
+                Align2::CENTER_TOP,
+                tick.to_string(),
+                font.clone(),
+                weak,
+            );
         }
-        painter.text(pos2(plot.center().x, outer.bottom()), Align2::CENTER_BOTTOM, axes.col_label, font.clone(), text_color);
-        painter.text(pos2(plot.left(), plot.top() - 3.0), Align2::LEFT_BOTTOM, axes.row_label, font, text_color);
+        painter.text(
+            pos2(plot.center().x, outer.bottom()),
+            Align2::CENTER_BOTTOM,
+            axes.col_label,
+            font.clone(),
+            text_color,
+        );
+        painter.text(
+            pos2(plot.left(), plot.top() - 3.0),
+            Align2::LEFT_BOTTOM,
+            axes.row_label,
+            font,
+            text_color,
+        );
 
-        let pos = response.hover_pos()?;
-        if !plot.contains(pos) || grid.rows == 0 || grid.cols == 0 {
-            return None;
+        let Some(pos) = response.hover_pos() else {
+            return (plot, None);
+        };
+        if !plot.contains(pos) || axes.rows == 0 || axes.cols == 0 || grid.rows == 0 || grid.cols == 0 {
+            return (plot, None);
         }
-        let row = (((pos.y - plot.top()) / plot.height()) * grid.rows as f32) as usize;
-        let col = (((pos.x - plot.left()) / plot.width()) * grid.cols as f32) as usize;
-        let (row, col) = (row.min(grid.rows - 1), col.min(grid.cols - 1));
-        let value = grid.get(row, col)?;
+        let fy = ((pos.y - plot.top()) / plot.height()).clamp(0.0, 0.999_999);
+        let fx = ((pos.x - plot.left()) / plot.width()).clamp(0.0, 0.999_999);
+        let (row, col) = ((fy * axes.rows as f32) as usize, (fx * axes.cols as f32) as usize);
+        let Some(value) = grid.get((fy * grid.rows as f32) as usize, (fx * grid.cols as f32) as usize) else {
+            return (plot, None);
+        };
         painter.rect_stroke(
             Rect::from_center_size(pos, vec2(6.0, 6.0)),
             1.0,
             Stroke::new(1.5, Color32::WHITE),
             egui::StrokeKind::Middle,
         );
-        Some(HoverCell { row, col, value })
+        (plot, Some(HoverCell { row, col, value }))
     }
 }
 
@@ -201,7 +258,11 @@ mod tests {
     fn downsample_mean_and_max_of_blocks() {
         // 4×4 → 2×2
         let v: Vec<f32> = (0..16).map(|x| x as f32).collect();
-        let g = Grid { values: &v, rows: 4, cols: 4 };
+        let g = Grid {
+            values: &v,
+            rows: 4,
+            cols: 4,
+        };
         assert_eq!(downsample(g, 2, 2, Aggregate::Mean), vec![2.5, 4.5, 10.5, 12.5]);
         assert_eq!(downsample(g, 2, 2, Aggregate::Max), vec![5.0, 7.0, 13.0, 15.0]);
     }
@@ -209,21 +270,33 @@ mod tests {
     #[test]
     fn downsample_uneven_blocks_cover_every_cell() {
         let v = vec![1.0_f32; 7 * 5];
-        let g = Grid { values: &v, rows: 7, cols: 5 };
+        let g = Grid {
+            values: &v,
+            rows: 7,
+            cols: 5,
+        };
         let out = downsample(g, 3, 2, Aggregate::Mean);
         assert_eq!(out.len(), 6);
         assert!(out.iter().all(|&x| (x - 1.0).abs() < 1e-6));
         // A single spike survives "max" aggregation wherever it is.
         let mut spiky = vec![0.0_f32; 7 * 5];
         spiky[6 * 5 + 4] = 9.0;
-        let g = Grid { values: &spiky, rows: 7, cols: 5 };
+        let g = Grid {
+            values: &spiky,
+            rows: 7,
+            cols: 5,
+        };
         assert_eq!(downsample(g, 3, 2, Aggregate::Max)[5], 9.0);
     }
 
     #[test]
     fn downsample_is_identity_when_it_fits() {
         let v = vec![0.5_f32, -1.0, 2.0, 3.0];
-        let g = Grid { values: &v, rows: 2, cols: 2 };
+        let g = Grid {
+            values: &v,
+            rows: 2,
+            cols: 2,
+        };
         assert_eq!(downsample(g, 8, 8, Aggregate::Max), v);
     }
 
@@ -233,7 +306,7 @@ mod tests {
         let lut = Colormap::RdBu.lut();
         assert_eq!(px[0], lut[0]);
         assert_eq!(px[1], lut[255]);
-        assert_eq!(px[2], lut[0]);
+        assert_eq!(px[2], Color32::TRANSPARENT);
         assert_eq!(px[3], lut[255]);
     }
 

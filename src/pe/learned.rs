@@ -1,0 +1,123 @@
+//! Learned absolute position embeddings (a trained lookup table).
+//!
+//! Introduced for convolutional seq2seq by Gehring et al. 2017 ("Convolutional Sequence to
+//! Sequence Learning") and used by BERT (Devlin et al. 2019) and GPT-2. The table has shape
+//! `[max_len, d_model]`; a position `≥ max_len` has **no** embedding, so such a model cannot even
+//! be run past its table. This module reports that as [`PeError::PastLearnedTable`] so the app
+//! can show the failure mode instead of crashing.
+
+use super::rng::SplitMix64;
+use super::sinusoidal::{MAX_TABLE_CELLS, check_d_model};
+use super::{PeError, check_len};
+
+/// `max_len` in 1..=65 536, `d_model` even in 2..=4096, and at most 2^24 cells in all.
+fn check_sizes(max_len: usize, d_model: usize) -> Result<(), PeError> {
+    check_len("max_len", max_len)?;
+    check_d_model(d_model)?;
+    if max_len * d_model > MAX_TABLE_CELLS {
+        return Err(PeError::invalid(
+            "max_len",
+            max_len,
+            format!("at most {} for d_model {d_model}", MAX_TABLE_CELLS / d_model),
+        ));
+    }
+    Ok(())
+}
+
+/// A learned position table, row-major `[max_len][d_model]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnedTable {
+    max_len: usize,
+    d_model: usize,
+    weights: Vec<f32>,
+}
+
+impl LearnedTable {
+    /// Wraps trained weights (`weights.len()` must equal `max_len × d_model`).
+    pub fn new(max_len: usize, d_model: usize, weights: Vec<f32>) -> Result<Self, PeError> {
+        check_sizes(max_len, d_model)?;
+        if weights.len() != max_len * d_model {
+            return Err(PeError::invalid(
+                "weights",
+                format!("{} values", weights.len()),
+                format!("exactly max_len × d_model = {} values", max_len * d_model),
+            ));
+        }
+        Ok(Self {
+            max_len,
+            d_model,
+            weights,
+        })
+    }
+
+    /// A stand-in "trained" table for demos: i.i.d. `N(0, std²)` values from a seed
+    /// (GPT-2 initialises its table with `std = 0.02`).
+    pub fn seeded(max_len: usize, d_model: usize, std: f64, seed: u64) -> Result<Self, PeError> {
+        check_sizes(max_len, d_model)?;
+        if !std.is_finite() || std < 0.0 {
+            return Err(PeError::invalid("std", std, "a finite number >= 0"));
+        }
+        let mut rng = SplitMix64::new(seed);
+        let weights = (0..max_len * d_model)
+            .map(|_| (rng.next_gaussian() * std) as f32)
+            .collect();
+        Self::new(max_len, d_model, weights)
+    }
+
+    /// Number of positions the table covers.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Embedding width.
+    pub fn d_model(&self) -> usize {
+        self.d_model
+    }
+
+    /// The embedding of `position`, or [`PeError::PastLearnedTable`] when `position ≥ max_len`.
+    pub fn row(&self, position: usize) -> Result<&[f32], PeError> {
+        if position >= self.max_len {
+            return Err(PeError::PastLearnedTable {
+                position,
+                max_len: self.max_len,
+            });
+        }
+        let start = position * self.d_model;
+        Ok(&self.weights[start..start + self.d_model])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_returns_the_stored_row() {
+        let w: Vec<f32> = (0..6).map(|v| v as f32).collect();
+        let t = LearnedTable::new(3, 2, w).unwrap();
+        assert_eq!(t.row(0).unwrap(), &[0.0, 1.0]);
+        assert_eq!(t.row(2).unwrap(), &[4.0, 5.0]);
+    }
+
+    #[test]
+    fn past_the_table_is_a_typed_error() {
+        let t = LearnedTable::seeded(8, 4, 0.02, 1).unwrap();
+        assert!(t.row(7).is_ok());
+        assert_eq!(
+            t.row(8).unwrap_err(),
+            PeError::PastLearnedTable {
+                position: 8,
+                max_len: 8
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_wrong_weight_count_and_bad_sizes() {
+        assert!(LearnedTable::new(3, 2, vec![0.0; 5]).is_err());
+        assert!(LearnedTable::new(0, 2, vec![]).is_err());
+        assert!(LearnedTable::seeded(4, 3, 0.02, 0).is_err());
+        assert!(LearnedTable::seeded(4, 2, -1.0, 0).is_err());
+        assert!(LearnedTable::seeded(65_536, 4096, 0.02, 0).is_err());
+    }
+}

@@ -1,0 +1,397 @@
+//! View: one scheme's query × key attention map, recomputed as the length is dragged, with the
+//! training length `L_train` marked — the place where extrapolation failures begin.
+//!
+//! The map comes from `crate::compute::attention_map` (the CPU path of the heatmap engine over
+//! `crate::pe`), aggregated to at most [`MAP_SIDE`]² cells.
+
+use egui::{Color32, RichText, Stroke, Ui, pos2};
+use serde::{Deserialize, Serialize};
+
+use crate::compute::attention_map::{self, AttentionMap, MapRequest};
+use crate::pe::{Content, PreparedLogits};
+use crate::theme::{Colormap, ThemeChoice};
+use crate::views::scheme_choice::{self, HEADS, SchemeKind, SchemeParams};
+use crate::widgets::colorbar::colorbar_ui;
+use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
+use crate::widgets::log_slider::log_slider_ui;
+
+pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=8192;
+pub const TRAIN_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
+pub const HEAD_DIM_RANGE: std::ops::RangeInclusive<usize> = 8..=256;
+pub const BASE_RANGE: std::ops::RangeInclusive<f64> = 100.0..=1.0e7;
+pub const PERIOD_RANGE: std::ops::RangeInclusive<usize> = 2..=256;
+/// Largest side of the computed (aggregated) map, in cells.
+pub const MAP_SIDE: usize = 512;
+
+/// What the q/k vectors hold besides position.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentKind {
+    /// The same token everywhere: the pure positional effect.
+    #[default]
+    Identical,
+    /// Seeded Gaussian tokens.
+    Random,
+    /// A random pattern of `period` tokens, repeated.
+    Repeating,
+}
+
+impl ContentKind {
+    pub const ALL: [ContentKind; 3] = [Self::Identical, Self::Random, Self::Repeating];
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Identical => "identical",
+            Self::Random => "random",
+            Self::Repeating => "repeating",
+        }
+    }
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.key() == key)
+    }
+}
+
+/// The serialisable settings of this view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttentionState {
+    pub scheme: SchemeKind,
+    pub seq_len: usize,
+    pub train_len: usize,
+    pub content: ContentKind,
+    pub period: usize,
+    pub softmax: bool,
+    pub causal: bool,
+    pub head: usize,
+    pub rope_base: f64,
+    pub head_dim: usize,
+    pub aggregate: Aggregate,
+}
+
+impl Default for AttentionState {
+    fn default() -> Self {
+        Self {
+            scheme: SchemeKind::Rope,
+            seq_len: 256,
+            train_len: 128,
+            content: ContentKind::Identical,
+            period: 16,
+            softmax: true,
+            causal: true,
+            head: 0,
+            rope_base: 10_000.0,
+            head_dim: 64,
+            aggregate: Aggregate::Mean,
+        }
+    }
+}
+
+impl AttentionState {
+    /// Clamp every field into its allowed range; returns notes about what was changed.
+    pub fn sanitize(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        let mut clamp = |v: &mut usize, r: std::ops::RangeInclusive<usize>, name: &str| {
+            let c = (*v).clamp(*r.start(), *r.end());
+            if c != *v {
+                notes.push(format!("{name}={v} is outside {}…{}; using {c}", r.start(), r.end()));
+                *v = c;
+            }
+        };
+        clamp(&mut self.seq_len, SEQ_LEN_RANGE, "len");
+        clamp(&mut self.train_len, TRAIN_LEN_RANGE, "train");
+        clamp(&mut self.head_dim, HEAD_DIM_RANGE, "hd");
+        clamp(&mut self.period, PERIOD_RANGE, "period");
+        clamp(&mut self.head, 0..=HEADS - 1, "head");
+        if self.head_dim % 2 == 1 {
+            notes.push(format!(
+                "hd={} must be even; using {}",
+                self.head_dim,
+                self.head_dim + 1
+            ));
+            self.head_dim += 1;
+        }
+        if !self.rope_base.is_finite() || !BASE_RANGE.contains(&self.rope_base) {
+            let c = if self.rope_base.is_finite() {
+                self.rope_base.clamp(*BASE_RANGE.start(), *BASE_RANGE.end())
+            } else {
+                10_000.0
+            };
+            notes.push(format!("base={} is outside 100…1e7; using {c}", self.rope_base));
+            self.rope_base = c;
+        }
+        notes
+    }
+
+    fn content(&self) -> Content {
+        match self.content {
+            ContentKind::Identical => Content::Identical,
+            ContentKind::Random => Content::Random { seed: 7 },
+            ContentKind::Repeating => Content::Repeating {
+                period: self.period.min(self.seq_len),
+                seed: 7,
+            },
+        }
+    }
+
+    /// Prepare the scheme's logits for this state.
+    pub fn prepare(&self) -> Result<PreparedLogits, String> {
+        let scheme = scheme_choice::build(
+            self.scheme,
+            SchemeParams {
+                head: self.head,
+                rope_base: self.rope_base,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        PreparedLogits::new(&scheme, &self.content(), self.head_dim, self.seq_len).map_err(|e| e.to_string())
+    }
+
+    /// Compute the (aggregated) map for this state.
+    pub fn compute(&self, prepared: &PreparedLogits) -> Result<AttentionMap, String> {
+        let req = MapRequest {
+            n: self.seq_len,
+            causal: self.causal,
+            softmax: self.softmax,
+            out_side: MAP_SIDE,
+            aggregate: self.aggregate,
+            train_len: self.train_len,
+        };
+        attention_map::compute(prepared, &req).map_err(|e| e.to_string())
+    }
+}
+
+/// The view: state plus caches.
+#[derive(Default)]
+pub struct AttentionView {
+    pub state: AttentionState,
+    cached_for: Option<AttentionState>,
+    prepared: Option<PreparedLogits>,
+    map: AttentionMap,
+    heatmap: Heatmap,
+    error: Option<String>,
+    /// Time of the last recompute (CPU path), in ms.
+    pub compute_ms: f32,
+}
+
+impl AttentionView {
+    pub fn new(state: AttentionState) -> Self {
+        Self {
+            state,
+            ..Default::default()
+        }
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    pub fn map(&self) -> &AttentionMap {
+        &self.map
+    }
+
+    /// Side-panel controls. Returns the response of the length slider.
+    pub fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
+        let s = &mut self.state;
+        ui.label(RichText::new("Scheme").strong());
+        ui.horizontal_wrapped(|ui| {
+            for kind in SchemeKind::ALL {
+                ui.selectable_value(&mut s.scheme, kind, kind.title());
+            }
+        });
+        ui.add_space(6.0);
+        ui.label(RichText::new("Sequence length N").strong());
+        let len_response = log_slider_ui(ui, &mut s.seq_len, SEQ_LEN_RANGE, "tokens");
+        ui.label(RichText::new("Training length L_train").strong());
+        log_slider_ui(ui, &mut s.train_len, TRAIN_LEN_RANGE, "tokens");
+        ui.add_space(6.0);
+        ui.label(RichText::new("Token content").strong());
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut s.content, ContentKind::Identical, "identical")
+                .on_hover_text("Same token everywhere: pure positional effect");
+            ui.selectable_value(&mut s.content, ContentKind::Random, "random")
+                .on_hover_text("Seeded Gaussian tokens");
+            ui.selectable_value(&mut s.content, ContentKind::Repeating, "repeating")
+                .on_hover_text("A random pattern repeated with a period");
+        });
+        if s.content == ContentKind::Repeating {
+            ui.add(egui::Slider::new(&mut s.period, PERIOD_RANGE).text("period"));
+        }
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut s.softmax, true, "softmax")
+                .on_hover_text("Attention weights (rows sum to 1)");
+            ui.selectable_value(&mut s.softmax, false, "logits")
+                .on_hover_text("Raw scores before softmax");
+            ui.separator();
+            ui.checkbox(&mut s.causal, "causal");
+        });
+        ui.add_space(6.0);
+        ui.label(RichText::new("Head").strong());
+        ui.add(egui::Slider::new(&mut s.head, 0..=HEADS - 1).text("head"));
+        ui.label(RichText::new(scheme_choice::head_note(s.scheme, s.head)).small());
+        if matches!(s.scheme, SchemeKind::Rope | SchemeKind::Xpos) {
+            ui.add_space(6.0);
+            ui.label(RichText::new("RoPE base b").strong());
+            ui.add(
+                egui::Slider::new(&mut s.rope_base, BASE_RANGE)
+                    .logarithmic(true)
+                    .text("base"),
+            );
+        }
+        ui.label(RichText::new("Head dimension d").strong());
+        ui.add(
+            egui::Slider::new(&mut s.head_dim, HEAD_DIM_RANGE)
+                .step_by(2.0)
+                .text("dims"),
+        );
+        ui.add_space(6.0);
+        ui.label(RichText::new("When N exceeds the map").strong());
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut s.aggregate, Aggregate::Mean, "mean of block");
+            ui.selectable_value(&mut s.aggregate, Aggregate::Max, "max of block");
+        });
+        self.state.sanitize();
+        len_response
+    }
+
+    /// Recompute when the state changed.
+    pub fn update(&mut self, ctx: &egui::Context) {
+        if self.cached_for.as_ref() == Some(&self.state) {
+            return;
+        }
+        let started = web_time::Instant::now();
+        let result = self.state.prepare().and_then(|p| {
+            let map = self.state.compute(&p)?;
+            Ok((p, map))
+        });
+        match result {
+            Ok((p, map)) => {
+                let cmap = if self.state.softmax {
+                    Colormap::Viridis
+                } else {
+                    Colormap::Magma
+                };
+                let grid = Grid {
+                    values: &map.values,
+                    rows: map.rows,
+                    cols: map.cols,
+                };
+                self.heatmap
+                    .set(ctx, "attention", grid, map.range, cmap, self.state.aggregate);
+                self.prepared = Some(p);
+                self.map = map;
+                self.error = None;
+            }
+            Err(e) => {
+                self.prepared = None;
+                self.error = Some(e);
+            }
+        }
+        self.compute_ms = started.elapsed().as_secs_f32() * 1000.0;
+        self.cached_for = Some(self.state.clone());
+    }
+
+    /// The central area.
+    pub fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+        let s = self.state.clone();
+        ui.heading(format!("Attention — {}", s.scheme.title()));
+        ui.label(RichText::new(s.scheme.explanation()).color(theme.weak_text()));
+        if let Some(err) = &self.error {
+            ui.colored_label(theme.error(), format!("Cannot compute this map: {err}"));
+            return;
+        }
+        let avail = ui.available_size();
+        let side = (avail.y - 40.0).min(avail.x - 90.0).max(160.0);
+        let map = &self.map;
+        let grid = Grid {
+            values: &map.values,
+            rows: map.rows,
+            cols: map.cols,
+        };
+        let mut hover = None;
+        let cmap = if s.softmax { Colormap::Viridis } else { Colormap::Magma };
+        ui.horizontal(|ui| {
+            let axes = Axes {
+                row_label: "query m ↓",
+                col_label: "key n →",
+                rows: map.n,
+                cols: map.n,
+            };
+            let (plot, h) = self.heatmap.ui(ui, egui::vec2(side, side), grid, &axes);
+            hover = h;
+            train_marker(ui, plot, s.train_len, map.n, theme.warn());
+            colorbar_ui(ui, side, map.range, cmap, if s.softmax { "weight" } else { "logit" });
+        });
+        ui.horizontal_wrapped(|ui| {
+            match hover.and_then(|h| self.exact_value(h.row, h.col).map(|v| (h, v))) {
+                Some((h, v)) => ui.monospace(format!("query {}, key {}: {}", h.row, h.col, fmt_value(v))),
+                None => ui.label(RichText::new("Hover the map to read (query, key, value).").color(theme.weak_text())),
+            };
+            ui.separator();
+            ui.label(format!("mean entropy {:.2} nats", map.mean_entropy_nats));
+            if let Some(beyond) = map.mass_beyond_train {
+                ui.separator();
+                ui.label(format!("mass at distance ≥ L_train: {:.1} %", beyond * 100.0));
+            }
+            if map.n > map.rows {
+                ui.separator();
+                let how = if s.aggregate == Aggregate::Mean { "mean" } else { "max" };
+                ui.label(
+                    RichText::new(format!("{0}×{0} map shown as {1}×{1} blocks ({how})", map.n, map.rows))
+                        .color(theme.warn()),
+                );
+            }
+        });
+    }
+
+    /// The exact (unaggregated) value at (query, key), recomputed from the prepared logits.
+    fn exact_value(&self, query: usize, key: usize) -> Option<f32> {
+        let p = self.prepared.as_ref()?;
+        let n = self.state.seq_len;
+        let mut row = vec![0.0_f32; n];
+        let ok = if self.state.softmax {
+            p.probs_row(query, n, self.state.causal, &mut row)
+        } else {
+            p.logits_row(query, n, self.state.causal, &mut row)
+        };
+        ok.ok()?;
+        row.get(key).copied()
+    }
+}
+
+fn fmt_value(v: f32) -> String {
+    if v == f32::NEG_INFINITY {
+        "masked".to_owned()
+    } else {
+        format!("{v:.5}")
+    }
+}
+
+/// Dashed lines at query = L_train and key = L_train (if inside the map).
+fn train_marker(ui: &Ui, plot: egui::Rect, train_len: usize, n: usize, color: Color32) {
+    if train_len >= n || n == 0 {
+        return;
+    }
+    let f = train_len as f32 / n as f32;
+    let painter = ui.painter_at(plot.expand(2.0));
+    let stroke = Stroke::new(1.5, color);
+    let y = plot.top() + f * plot.height();
+    let x = plot.left() + f * plot.width();
+    painter.extend(egui::Shape::dashed_line(
+        &[pos2(plot.left(), y), pos2(plot.right(), y)],
+        stroke,
+        6.0,
+        4.0,
+    ));
+    painter.extend(egui::Shape::dashed_line(
+        &[pos2(x, plot.top()), pos2(x, plot.bottom())],
+        stroke,
+        6.0,
+        4.0,
+    ));
+    painter.text(
+        pos2(plot.right() - 4.0, y - 2.0),
+        egui::Align2::RIGHT_BOTTOM,
+        "L_train",
+        egui::FontId::proportional(11.0),
+        color,
+    );
+}
