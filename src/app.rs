@@ -13,6 +13,10 @@ use crate::status::{RenderBackend, Status};
 use crate::theme::{SIDE_PANEL_WIDTH_PT, ThemeChoice};
 use crate::views::ViewId;
 use crate::views::attention::{AttentionState, AttentionView};
+use crate::views::bias::{BiasState, BiasView};
+use crate::views::compare::{CompareState, CompareView};
+use crate::views::extension::{ExtensionState, ExtensionView};
+use crate::views::rope::{RopeState, RopeView};
 use crate::views::sinusoidal::{SinusoidalState, SinusoidalView};
 
 /// Everything the user can set; serialised into the URL hash.
@@ -22,6 +26,10 @@ pub struct AppState {
     pub theme: ThemeChoice,
     pub sinusoidal: SinusoidalState,
     pub attention: AttentionState,
+    pub compare: CompareState,
+    pub rope: RopeState,
+    pub extension: ExtensionState,
+    pub bias: BiasState,
     /// `embed=1`: only the view and its essential controls (for iframes).
     pub embed: bool,
 }
@@ -32,6 +40,10 @@ pub struct PosLensApp {
     embed: bool,
     sinusoidal: SinusoidalView,
     attention: AttentionView,
+    compare: CompareView,
+    rope: RopeView,
+    extension: ExtensionView,
+    bias: BiasView,
     compute: Option<ComputeDevice>,
     render_backend: RenderBackend,
     frames: u64,
@@ -57,6 +69,8 @@ impl PosLensApp {
             compute.note
         );
         state.theme.apply(&cc.egui_ctx);
+        #[cfg(target_arch = "wasm32")]
+        crate::web::register_context(&cc.egui_ctx);
         Self::from_parts(state, notes, Some(compute), render_backend)
     }
 
@@ -73,6 +87,10 @@ impl PosLensApp {
             embed: state.embed,
             sinusoidal: SinusoidalView::new(state.sinusoidal),
             attention: AttentionView::new(state.attention),
+            compare: CompareView::new(state.compare),
+            rope: RopeView::new(state.rope),
+            extension: ExtensionView::new(state.extension),
+            bias: BiasView::new(state.bias),
             compute,
             render_backend,
             frames: 0,
@@ -82,12 +100,33 @@ impl PosLensApp {
         }
     }
 
+    /// Replace the whole state (e.g. from an edited URL hash); views recompute what changed.
+    pub fn apply_state(&mut self, ctx: &egui::Context, state: AppState, notes: Vec<String>) {
+        if state.theme != self.theme {
+            state.theme.apply(ctx);
+        }
+        self.theme = state.theme;
+        self.view = state.view;
+        self.embed = state.embed;
+        self.sinusoidal.state = state.sinusoidal;
+        self.attention.state = state.attention;
+        self.compare.state = state.compare;
+        self.rope.state = state.rope;
+        self.extension.state = state.extension;
+        self.bias.state = state.bias;
+        self.notes = notes;
+    }
+
     pub fn state(&self) -> AppState {
         AppState {
             view: self.view,
             theme: self.theme,
             sinusoidal: self.sinusoidal.state.clone(),
             attention: self.attention.state.clone(),
+            compare: self.compare.state.clone(),
+            rope: self.rope.state.clone(),
+            extension: self.extension.state.clone(),
+            bias: self.bias.state.clone(),
             embed: self.embed,
         }
     }
@@ -185,6 +224,10 @@ impl PosLensApp {
         if let Some(e) = self.attention.error() {
             errors.push(e.to_owned());
         }
+        errors.extend(self.compare.errors());
+        errors.extend(self.rope.error().map(str::to_owned));
+        errors.extend(self.extension.error().map(str::to_owned));
+        errors.extend(self.bias.errors());
         errors
     }
 
@@ -206,6 +249,10 @@ impl PosLensApp {
                     ui.add_space(6.0);
                     len_rect = match self.view {
                         ViewId::Attention => self.attention.controls_ui(ui).rect,
+                        ViewId::Compare => self.compare.controls_ui(ui).rect,
+                        ViewId::Rope => self.rope.controls_ui(ui).rect,
+                        ViewId::Extension => self.extension.controls_ui(ui).rect,
+                        ViewId::Bias => self.bias.controls_ui(ui).rect,
                         ViewId::Sinusoidal => self.sinusoidal.controls_ui(ui).rect,
                     };
                     if !self.notes.is_empty() {
@@ -228,11 +275,22 @@ impl PosLensApp {
             });
         // The sinusoidal view also runs the burn check the status line reports.
         self.sinusoidal.update(&ctx, self.compute.as_ref());
-        if self.view == ViewId::Attention {
-            self.attention.update(&ctx);
+        match self.view {
+            ViewId::Attention => self.attention.update(&ctx),
+            ViewId::Compare => self.compare.update(&ctx),
+            ViewId::Rope => self.rope.update(&ctx),
+            ViewId::Extension => self.extension.update(&ctx),
+            ViewId::Bias => self.bias.update(),
+            ViewId::Sinusoidal => {}
         }
         egui::CentralPanel::default().show(ui, |ui| match self.view {
             ViewId::Attention => self.attention.ui(ui, self.theme),
+            ViewId::Compare => self.compare.ui(ui, self.theme),
+            ViewId::Rope => self.rope.ui(ui, self.theme),
+            ViewId::Extension => {
+                egui::ScrollArea::vertical().show(ui, |ui| self.extension.ui(ui, self.theme));
+            }
+            ViewId::Bias => self.bias.ui(ui, self.theme),
             ViewId::Sinusoidal => self.sinusoidal.ui(ui, self.theme),
         });
         self.frames += 1;
@@ -258,19 +316,32 @@ impl PosLensApp {
         if prev {
             self.view = self.view.cycle(-1);
         }
-        let len = match self.view {
-            ViewId::Attention => &mut self.attention.state.seq_len,
-            ViewId::Sinusoidal => &mut self.sinusoidal.state.seq_len,
-        };
+        let len = self.active_len_mut();
         if right {
-            *len *= 2;
+            *len = (*len).max(1) * 2;
         }
         if left {
             *len /= 2;
         }
         // Clamp silently: the keys simply stop at the ends of the range.
         self.attention.state.sanitize();
+        self.compare.state.sanitize();
+        self.rope.state.sanitize();
+        self.extension.state.sanitize();
+        self.bias.state.sanitize();
         self.sinusoidal.state.sanitize();
+    }
+
+    /// The active view's sequence length.
+    fn active_len_mut(&mut self) -> &mut usize {
+        match self.view {
+            ViewId::Attention => &mut self.attention.state.seq_len,
+            ViewId::Compare => &mut self.compare.state.seq_len,
+            ViewId::Rope => &mut self.rope.state.query_pos,
+            ViewId::Extension => &mut self.extension.state.seq_len,
+            ViewId::Bias => &mut self.bias.state.seq_len,
+            ViewId::Sinusoidal => &mut self.sinusoidal.state.seq_len,
+        }
     }
 
     /// The status that `window.poslens.status()` reports.
@@ -286,11 +357,16 @@ impl PosLensApp {
         Status {
             ready: self.frames > 0 && (check.is_some() || self.compute.is_none()),
             view: self.view.key().to_owned(),
+            views: ViewId::ALL.iter().map(|v| v.key().to_owned()).collect(),
             render_backend: self.render_backend,
             compute_backend: self.compute_backend().label().to_owned(),
             compute_note: self.compute.as_ref().map(|c| c.note.clone()).unwrap_or_default(),
             seq_len: match self.view {
                 ViewId::Attention => self.attention.state.seq_len,
+                ViewId::Compare => self.compare.state.seq_len,
+                ViewId::Rope => self.rope.state.query_pos,
+                ViewId::Extension => self.extension.state.seq_len,
+                ViewId::Bias => self.bias.state.seq_len,
                 ViewId::Sinusoidal => self.sinusoidal.state.seq_len,
             },
             d_model: self.sinusoidal.state.d_model,
@@ -306,6 +382,13 @@ impl PosLensApp {
 
 impl eframe::App for PosLensApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        #[cfg(target_arch = "wasm32")]
+        if let Some(hash) = crate::web::take_pending_hash()
+            && hash.trim_start_matches('#') != self.last_hash
+        {
+            let (state, notes) = crate::url_state::from_hash(&hash);
+            self.apply_state(ui.ctx(), state, notes);
+        }
         let len_rect = self.frame_ui(ui);
         crate::status::publish(self.status(len_rect));
         #[cfg(target_arch = "wasm32")]

@@ -45,6 +45,8 @@ pub struct Status {
     /// First frame drawn and the burn check finished (either way).
     pub ready: bool,
     pub view: String,
+    /// Keys of every view the app offers (for `#view=<key>` links).
+    pub views: Vec<String>,
     pub render_backend: RenderBackend,
     pub compute_backend: String,
     /// Why that compute backend (e.g. "WebGPU unavailable … CPU fallback").

@@ -98,6 +98,23 @@ impl ThemeChoice {
     }
 }
 
+/// Okabe–Ito colour-blind-safe palette (without black), for one line per scheme in plots.
+const SERIES: [Color32; 8] = [
+    Color32::from_rgb(0xe6, 0x9f, 0x00), // orange
+    Color32::from_rgb(0x56, 0xb4, 0xe9), // sky blue
+    Color32::from_rgb(0x00, 0x9e, 0x73), // bluish green
+    Color32::from_rgb(0xf0, 0xe4, 0x42), // yellow
+    Color32::from_rgb(0x00, 0x72, 0xb2), // blue
+    Color32::from_rgb(0xd5, 0x5e, 0x00), // vermillion
+    Color32::from_rgb(0xcc, 0x79, 0xa7), // reddish purple
+    Color32::from_rgb(0x99, 0x99, 0x99), // grey
+];
+
+/// Colour of data series `i` (wraps around after eight).
+pub fn series_color(i: usize) -> Color32 {
+    SERIES[i % SERIES.len()]
+}
+
 /// Width of the left control panel, in points.
 pub const SIDE_PANEL_WIDTH_PT: f32 = 300.0;
 /// Width of a colour bar, in points.

@@ -1,67 +1,32 @@
 //! The app state as a human-writable URL hash: `view=attention&len=512&scheme=rope`.
 //!
-//! Keys are short `key=value` pairs joined by `&`, always including `view` and `len`, plus `v`
-//! (format version). `len` is the active view's sequence length; every other key belongs to one
-//! view (and is accepted whichever view is active). Only the active view's keys are written.
-//! Parsing never fails: unknown keys and out-of-range values are reported as notes (shown to the
-//! user) and replaced by the nearest valid value.
+//! Keys are short `key=value` pairs joined by `&`, always including `v` (format version), `view`
+//! and `len` (the active view's length). Each view owns its keys (`write_hash` /
+//! `read_hash_key` on its state); only the active view's keys are written, and a key is read
+//! into the active view. Parsing never fails: unknown keys and invalid or out-of-range values
+//! are reported as notes (shown to the user) and replaced by the nearest valid value.
 
 use crate::app::AppState;
-use crate::pe::sinusoidal::SinusoidalLayout;
 use crate::theme::ThemeChoice;
 use crate::views::ViewId;
-use crate::views::attention::ContentKind;
-use crate::views::scheme_choice::SchemeKind;
-use crate::widgets::heatmap::Aggregate;
 
 /// Version of the hash format, written as `v=`.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Serialise `state` to a hash (without the leading `#`).
 pub fn to_hash(state: &AppState) -> String {
-    let theme = match state.theme {
-        ThemeChoice::Dark => "dark",
-        ThemeChoice::Light => "light",
-    };
-    let agg = |a: Aggregate| match a {
-        Aggregate::Mean => "mean",
-        Aggregate::Max => "max",
-    };
     let mut out = format!("v={FORMAT_VERSION}&view={}", state.view.key());
     match state.view {
-        ViewId::Sinusoidal => {
-            let s = &state.sinusoidal;
-            let layout = match s.layout {
-                SinusoidalLayout::Interleaved => "interleaved",
-                SinusoidalLayout::Concat => "concat",
-            };
-            out += &format!(
-                "&len={}&d={}&layout={layout}&q={}&agg={}",
-                s.seq_len,
-                s.d_model,
-                s.query_pos,
-                agg(s.aggregate)
-            );
-        }
-        ViewId::Attention => {
-            let a = &state.attention;
-            out += &format!(
-                "&len={}&scheme={}&train={}&content={}&period={}&mode={}&causal={}&head={}&base={}&hd={}&agg={}",
-                a.seq_len,
-                a.scheme.key(),
-                a.train_len,
-                a.content.key(),
-                a.period,
-                if a.softmax { "softmax" } else { "logits" },
-                u8::from(a.causal),
-                a.head,
-                a.rope_base,
-                a.head_dim,
-                agg(a.aggregate)
-            );
-        }
+        ViewId::Attention => state.attention.write_hash(&mut out),
+        ViewId::Compare => state.compare.write_hash(&mut out),
+        ViewId::Rope => crate::views::rope::write_hash(&state.rope, &mut out),
+        ViewId::Extension => crate::views::extension::write_hash(&state.extension, &mut out),
+        ViewId::Bias => state.bias.write_hash(&mut out),
+        ViewId::Sinusoidal => state.sinusoidal.write_hash(&mut out),
     }
-    out += &format!("&theme={theme}");
+    if state.theme == ThemeChoice::Light {
+        out.push_str("&theme=light");
+    }
     if state.embed {
         out.push_str("&embed=1");
     }
@@ -72,13 +37,13 @@ pub fn to_hash(state: &AppState) -> String {
 pub fn from_hash(hash: &str) -> (AppState, Vec<String>) {
     let mut state = AppState::default();
     let mut notes = Vec::new();
-    let hash = hash.trim_start_matches('#');
     let pairs: Vec<(&str, &str)> = hash
+        .trim_start_matches('#')
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .collect();
-    // The view first: `len` goes to the active view.
+    // The view first: every other key goes to the active view.
     if let Some((_, v)) = pairs.iter().rev().find(|(k, _)| *k == "view") {
         match ViewId::from_key(v) {
             Some(view) => state.view = view,
@@ -89,104 +54,94 @@ pub fn from_hash(hash: &str) -> (AppState, Vec<String>) {
         }
     }
     for &(key, value) in &pairs {
-        let s = &mut state.sinusoidal;
-        let a = &mut state.attention;
-        let mut bad = || notes.push(format!("ignored {key}={value:?}: not a valid value"));
-        match key {
+        let read = match key {
+            "view" => Some(true),
             "v" => {
                 if value.parse::<u32>().ok() != Some(FORMAT_VERSION) {
                     notes.push(format!("link format v={value} read as v={FORMAT_VERSION}"));
                 }
+                Some(true)
             }
-            "view" => {}
-            "len" => match (value.parse(), state.view) {
-                (Ok(n), ViewId::Sinusoidal) => s.seq_len = n,
-                (Ok(n), ViewId::Attention) => a.seq_len = n,
-                (Err(_), _) => bad(),
-            },
-            "scheme" => match SchemeKind::from_key(value) {
-                Some(k) => a.scheme = k,
-                None => bad(),
-            },
-            "content" => match ContentKind::from_key(value) {
-                Some(k) => a.content = k,
-                None => bad(),
-            },
-            "mode" => match value {
-                "softmax" => a.softmax = true,
-                "logits" => a.softmax = false,
-                _ => bad(),
-            },
-            "causal" => match value {
-                "1" | "true" => a.causal = true,
-                "0" | "false" => a.causal = false,
-                _ => bad(),
-            },
-            "train" | "period" | "head" | "hd" => match value.parse() {
-                Ok(n) => {
-                    *match key {
-                        "train" => &mut a.train_len,
-                        "period" => &mut a.period,
-                        "head" => &mut a.head,
-                        _ => &mut a.head_dim,
-                    } = n
-                }
-                Err(_) => bad(),
-            },
-            "base" => match value.parse() {
-                Ok(b) => a.rope_base = b,
-                Err(_) => bad(),
-            },
-            "d" => match value.parse() {
-                Ok(n) => s.d_model = n,
-                Err(_) => bad(),
-            },
-            "q" => match value.parse() {
-                Ok(n) => s.query_pos = n,
-                Err(_) => bad(),
-            },
-            "layout" => match value {
-                "interleaved" => s.layout = SinusoidalLayout::Interleaved,
-                "concat" => s.layout = SinusoidalLayout::Concat,
-                _ => bad(),
-            },
-            "agg" => match value {
-                "mean" => (s.aggregate, a.aggregate) = (Aggregate::Mean, Aggregate::Mean),
-                "max" => (s.aggregate, a.aggregate) = (Aggregate::Max, Aggregate::Max),
-                _ => bad(),
-            },
             "theme" => match value {
-                "dark" => state.theme = ThemeChoice::Dark,
-                "light" => state.theme = ThemeChoice::Light,
-                _ => bad(),
+                "dark" | "light" => {
+                    state.theme = if value == "dark" {
+                        ThemeChoice::Dark
+                    } else {
+                        ThemeChoice::Light
+                    };
+                    Some(true)
+                }
+                _ => Some(false),
             },
-            "embed" => state.embed = matches!(value, "1" | "true" | ""),
-            _ => notes.push(format!("ignored unknown key {key:?}")),
+            "embed" => {
+                state.embed = matches!(value, "1" | "true" | "");
+                Some(true)
+            }
+            _ => match state.view {
+                ViewId::Attention => state.attention.read_hash_key(key, value),
+                ViewId::Compare => state.compare.read_hash_key(key, value),
+                ViewId::Rope => crate::views::rope::read_hash_key(&mut state.rope, key, value),
+                ViewId::Extension => crate::views::extension::read_hash_key(&mut state.extension, key, value),
+                ViewId::Bias => state.bias.read_hash_key(key, value),
+                ViewId::Sinusoidal => state.sinusoidal.read_hash_key(key, value),
+            },
+        };
+        match read {
+            Some(true) => {}
+            Some(false) => notes.push(format!("ignored {key}={value:?}: not a valid value")),
+            None => notes.push(format!("ignored unknown key {key:?} for view {}", state.view.key())),
         }
     }
     notes.extend(state.sinusoidal.sanitize());
     notes.extend(state.attention.sanitize());
+    notes.extend(state.compare.sanitize());
+    notes.extend(state.rope.sanitize());
+    notes.extend(state.extension.sanitize());
+    notes.extend(state.bias.sanitize());
     (state, notes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pe::sinusoidal::SinusoidalLayout;
+    use crate::views::attention::ContentKind;
+    use crate::views::scheme_choice::SchemeKind;
 
     #[test]
-    fn round_trip() {
-        let mut state = AppState::default();
+    fn sinusoidal_round_trip() {
+        let mut state = AppState {
+            view: ViewId::Sinusoidal,
+            theme: ThemeChoice::Light,
+            embed: true,
+            ..Default::default()
+        };
         state.sinusoidal.seq_len = 1000;
         state.sinusoidal.d_model = 64;
         state.sinusoidal.layout = SinusoidalLayout::Concat;
-        state.theme = ThemeChoice::Light;
-        state.embed = true;
-        state.view = ViewId::Sinusoidal;
         let hash = to_hash(&state);
         assert!(hash.contains("view=sinusoidal") && hash.contains("len=1000"), "{hash}");
         let (back, notes) = from_hash(&format!("#{hash}"));
         assert!(notes.is_empty(), "{notes:?}");
         assert_eq!(back, state);
+    }
+
+    #[test]
+    fn every_view_round_trips_with_view_and_len() {
+        for view in ViewId::ALL {
+            let state = AppState {
+                view,
+                ..Default::default()
+            };
+            let hash = to_hash(&state);
+            assert!(
+                hash.contains(&format!("view={}", view.key())) && hash.contains("&len="),
+                "{hash}"
+            );
+            let (back, notes) = from_hash(&hash);
+            assert!(notes.is_empty(), "{view:?}: {notes:?}");
+            assert_eq!(back, state);
+        }
     }
 
     #[test]
@@ -231,6 +186,24 @@ mod tests {
         assert_eq!(s.attention.rope_base, 100.0);
         assert_eq!(s.attention.scheme, SchemeKind::Nope);
         assert_eq!(notes.len(), 5, "{notes:?}");
+    }
+
+    #[test]
+    fn bad_view_and_garbage_never_panic() {
+        for h in [
+            "view=nosuch",
+            "&&&",
+            "=",
+            "view=",
+            "len=-1",
+            "view=compare&len=99999999999999999999",
+            "%%%=%%%",
+        ] {
+            let (state, _) = from_hash(h);
+            assert!(state.attention.seq_len >= 8);
+        }
+        let (_, notes) = from_hash("view=nosuch");
+        assert_eq!(notes.len(), 1);
     }
 
     #[test]

@@ -5,6 +5,38 @@ use eframe::wasm_bindgen::{JsCast as _, prelude::*};
 
 thread_local! {
     static RUNNER: std::cell::RefCell<Option<eframe::WebRunner>> = const { std::cell::RefCell::new(None) };
+    /// A hash the user typed or a link navigated to, waiting for the app's next frame.
+    static PENDING_HASH: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    static EGUI_CTX: std::cell::RefCell<Option<egui::Context>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The hash set by navigation since the last call (not by the app's own `set_location_hash`).
+pub fn take_pending_hash() -> Option<String> {
+    PENDING_HASH.with(|h| h.borrow_mut().take())
+}
+
+/// Let `hashchange` events wake the app.
+pub fn register_context(ctx: &egui::Context) {
+    EGUI_CTX.with(|c| *c.borrow_mut() = Some(ctx.clone()));
+}
+
+/// Editing the address bar's `#…` (or following an in-page link) re-applies the state.
+fn install_hashchange_listener() -> Result<(), JsValue> {
+    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+    let listener = Closure::<dyn Fn()>::new(|| {
+        let hash = web_sys::window()
+            .and_then(|w| w.location().hash().ok())
+            .unwrap_or_default();
+        PENDING_HASH.with(|h| *h.borrow_mut() = Some(hash));
+        EGUI_CTX.with(|c| {
+            if let Some(ctx) = c.borrow().as_ref() {
+                ctx.request_repaint();
+            }
+        });
+    });
+    window.add_event_listener_with_callback("hashchange", listener.as_ref().unchecked_ref())?;
+    listener.forget();
+    Ok(())
 }
 
 /// Start the app; called from the binary's `main` when the wasm module loads.
@@ -12,6 +44,9 @@ pub fn start() {
     eframe::WebLogger::init(log::LevelFilter::Info).ok();
     if let Err(e) = install_status_hook() {
         log::error!("could not install window.poslens: {e:?}");
+    }
+    if let Err(e) = install_hashchange_listener() {
+        log::error!("could not listen to hashchange: {e:?}");
     }
     wasm_bindgen_futures::spawn_local(async {
         if let Err(message) = run().await {

@@ -103,6 +103,30 @@ async function runMode(name, mode, base) {
       check(s2.errors.length === 0, `no app errors (${JSON.stringify(s2.errors)})`);
       check(s2.compute_check && s2.compute_check.passed === true, `burn check still passes at N=${s2.seq_len}`);
     }
+    // Keyboard: click empty canvas space (drops slider focus), then ] → next view, → doubles N.
+    await page.mouse.click(1200, 30);
+    const before = await page.evaluate(() => window.poslens.status());
+    await page.keyboard.press('BracketRight');
+    await page.waitForTimeout(400);
+    const afterView = await page.evaluate(() => window.poslens.status());
+    check(afterView.view !== before.view, `] switches the view (${before.view} → ${afterView.view})`);
+    const len0 = afterView.seq_len;
+    await page.keyboard.press('ArrowRight');
+    await page.waitForTimeout(400);
+    const len1 = (await page.evaluate(() => window.poslens.status())).seq_len;
+    check(len1 === Math.min(len0 * 2, 8192) && len1 !== len0, `→ doubles the length (${len0} → ${len1})`);
+
+    // Every view opens from its link, draws, and reports no errors.
+    check(Array.isArray(s1.views) && s1.views.length >= 4, `status lists the views (${s1.views})`);
+    for (const view of s1.views || []) {
+      await page.goto(`${base}/#view=${view}&len=200`);
+      await page.waitForFunction((v) => window.poslens && window.poslens.status().ready && window.poslens.status().view === v, view, { timeout: READY_TIMEOUT_MS });
+      await page.waitForTimeout(300);
+      const s = await page.evaluate(() => window.poslens.status());
+      const st = pngStats(await page.screenshot({ path: path.join(ART, `e2e-${name}-view-${view}.png`) }));
+      check(s.seq_len === 200 && s.errors.length === 0 && st.std > 20,
+        `view=${view}: len ${s.seq_len}, errors ${JSON.stringify(s.errors)}, luminance std ${st.std.toFixed(1)}, frame ${s.frame_ms} ms`);
+    }
     check(consoleErrors.length === 0, `no console errors (${JSON.stringify(consoleErrors.slice(0, 5))})`);
   } finally {
     await browser.close();

@@ -9,6 +9,7 @@
 //! browser (synchronous readback is impossible there) and is simply blocked on natively.
 
 pub mod attention_map;
+pub mod bias_profile;
 pub mod softmax_check;
 
 use std::cell::RefCell;

@@ -120,6 +120,56 @@ impl AttentionState {
         notes
     }
 
+    /// Append this view's keys to a URL hash.
+    pub fn write_hash(&self, out: &mut String) {
+        out.push_str(&format!(
+            "&len={}&scheme={}&train={}&content={}&period={}&mode={}&causal={}&head={}&base={}&hd={}&agg={}",
+            self.seq_len,
+            self.scheme.key(),
+            self.train_len,
+            self.content.key(),
+            self.period,
+            if self.softmax { "softmax" } else { "logits" },
+            u8::from(self.causal),
+            self.head,
+            self.rope_base,
+            self.head_dim,
+            self.aggregate.key()
+        ));
+    }
+
+    /// Read one URL key: `None` if it is not this view's, else whether the value was valid.
+    pub fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+        let num = |v: &str| v.parse::<usize>().ok();
+        let ok = match key {
+            "len" => num(value).map(|n| self.seq_len = n).is_some(),
+            "train" => num(value).map(|n| self.train_len = n).is_some(),
+            "period" => num(value).map(|n| self.period = n).is_some(),
+            "head" => num(value).map(|n| self.head = n).is_some(),
+            "hd" => num(value).map(|n| self.head_dim = n).is_some(),
+            "base" => value.parse::<f64>().ok().map(|b| self.rope_base = b).is_some(),
+            "scheme" => SchemeKind::from_key(value).map(|k| self.scheme = k).is_some(),
+            "content" => ContentKind::from_key(value).map(|c| self.content = c).is_some(),
+            "agg" => Aggregate::from_key(value).map(|a| self.aggregate = a).is_some(),
+            "mode" => match value {
+                "softmax" | "logits" => {
+                    self.softmax = value == "softmax";
+                    true
+                }
+                _ => false,
+            },
+            "causal" => match value {
+                "1" | "true" | "0" | "false" => {
+                    self.causal = matches!(value, "1" | "true");
+                    true
+                }
+                _ => false,
+            },
+            _ => return None,
+        };
+        Some(ok)
+    }
+
     fn content(&self) -> Content {
         match self.content {
             ContentKind::Identical => Content::Identical,
@@ -366,7 +416,7 @@ fn fmt_value(v: f32) -> String {
 }
 
 /// Dashed lines at query = L_train and key = L_train (if inside the map).
-fn train_marker(ui: &Ui, plot: egui::Rect, train_len: usize, n: usize, color: Color32) {
+pub fn train_marker(ui: &Ui, plot: egui::Rect, train_len: usize, n: usize, color: Color32) {
     if train_len >= n || n == 0 {
         return;
     }

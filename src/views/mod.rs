@@ -1,6 +1,10 @@
 //! The views: one file each, each with its own serde state and `fn ui`.
 
 pub mod attention;
+pub mod bias;
+pub mod compare;
+pub mod extension;
+pub mod rope;
 pub mod scheme_choice;
 pub mod sinusoidal;
 
@@ -12,15 +16,30 @@ use serde::{Deserialize, Serialize};
 pub enum ViewId {
     #[default]
     Attention,
+    Compare,
+    Rope,
+    Extension,
+    Bias,
     Sinusoidal,
 }
 
 impl ViewId {
-    pub const ALL: [ViewId; 2] = [ViewId::Attention, ViewId::Sinusoidal];
+    pub const ALL: [ViewId; 6] = [
+        ViewId::Attention,
+        ViewId::Compare,
+        ViewId::Rope,
+        ViewId::Extension,
+        ViewId::Bias,
+        ViewId::Sinusoidal,
+    ];
 
     pub fn key(self) -> &'static str {
         match self {
             Self::Attention => "attention",
+            Self::Compare => "compare",
+            Self::Rope => "rope",
+            Self::Extension => "extension",
+            Self::Bias => "bias",
             Self::Sinusoidal => "sinusoidal",
         }
     }
@@ -28,6 +47,10 @@ impl ViewId {
     pub fn title(self) -> &'static str {
         match self {
             Self::Attention => "Attention",
+            Self::Compare => "Compare",
+            Self::Rope => "RoPE rotation",
+            Self::Extension => "Context extension",
+            Self::Bias => "Position bias",
             Self::Sinusoidal => "Sinusoidal encoding",
         }
     }

@@ -65,6 +65,47 @@ impl SinusoidalState {
     }
 }
 
+impl SinusoidalState {
+    /// Append this view's keys to a URL hash.
+    pub fn write_hash(&self, out: &mut String) {
+        let layout = match self.layout {
+            SinusoidalLayout::Interleaved => "interleaved",
+            SinusoidalLayout::Concat => "concat",
+        };
+        out.push_str(&format!(
+            "&len={}&d={}&layout={layout}&q={}&agg={}",
+            self.seq_len,
+            self.d_model,
+            self.query_pos,
+            self.aggregate.key()
+        ));
+    }
+
+    /// Read one URL key: `None` if it is not this view's, else whether the value was valid.
+    pub fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+        let num = |v: &str| v.parse::<usize>().ok();
+        let ok = match key {
+            "len" => num(value).map(|n| self.seq_len = n).is_some(),
+            "d" => num(value).map(|n| self.d_model = n).is_some(),
+            "q" => num(value).map(|n| self.query_pos = n).is_some(),
+            "agg" => Aggregate::from_key(value).map(|a| self.aggregate = a).is_some(),
+            "layout" => match value {
+                "interleaved" => {
+                    self.layout = SinusoidalLayout::Interleaved;
+                    true
+                }
+                "concat" => {
+                    self.layout = SinusoidalLayout::Concat;
+                    true
+                }
+                _ => false,
+            },
+            _ => return None,
+        };
+        Some(ok)
+    }
+}
+
 /// Inputs that the table depends on (recompute when they change).
 type TableKey = (usize, usize, SinusoidalLayout, Aggregate);
 /// Where a running burn job delivers its result.

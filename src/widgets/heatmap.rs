@@ -20,6 +20,19 @@ pub enum Aggregate {
     Max,
 }
 
+impl Aggregate {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Mean => "mean",
+            Self::Max => "max",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        [Self::Mean, Self::Max].into_iter().find(|a| a.key() == key)
+    }
+}
+
 /// Row-major matrix of values, `rows × cols`.
 #[derive(Clone, Copy, Debug)]
 pub struct Grid<'a> {
