@@ -45,6 +45,8 @@ pub struct PosLensApp {
     extension: ExtensionView,
     bias: BiasView,
     compute: Option<ComputeDevice>,
+    /// The WGSL heatmap engine on eframe's device (WebGPU or native; not WebGL2).
+    gpu: Option<crate::gpu::attention_map::GpuAttentionMap>,
     render_backend: RenderBackend,
     frames: u64,
     last_frame_ms: f32,
@@ -52,7 +54,17 @@ pub struct PosLensApp {
     notes: Vec<String>,
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     last_hash: String,
+    /// Where the central view was drawn last frame (for the PNG export crop).
+    central_rect: egui::Rect,
+    /// A requested screenshot: the crop rectangle and where the image will arrive.
+    pending_png: Option<(egui::Rect, ScreenshotSlot)>,
+    /// Result of the last export, shown under the export buttons.
+    export_note: Option<Result<String, String>>,
+    /// Named control rectangles of this frame, reported in the status (tests drive them).
+    control_rects: std::collections::BTreeMap<String, egui::Rect>,
 }
+
+type ScreenshotSlot = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui::ColorImage>>>>;
 
 impl PosLensApp {
     /// Build the app from eframe's creation context and an initial URL hash.
@@ -71,7 +83,11 @@ impl PosLensApp {
         state.theme.apply(&cc.egui_ctx);
         #[cfg(target_arch = "wasm32")]
         crate::web::register_context(&cc.egui_ctx);
-        Self::from_parts(state, notes, Some(compute), render_backend)
+        let mut app = Self::from_parts(state, notes, Some(compute), render_backend);
+        app.gpu = render_state
+            .filter(|rs| rs.adapter.get_info().backend != eframe::egui_wgpu::wgpu::Backend::Gl)
+            .map(|rs| crate::gpu::attention_map::GpuAttentionMap::new(&rs.device, &rs.queue));
+        app
     }
 
     /// Build without a window (tests): `compute` may be `None` to skip burn entirely.
@@ -92,11 +108,16 @@ impl PosLensApp {
             extension: ExtensionView::new(state.extension),
             bias: BiasView::new(state.bias),
             compute,
+            gpu: None,
             render_backend,
             frames: 0,
             last_frame_ms: 0.0,
             notes,
             last_hash: String::new(),
+            central_rect: egui::Rect::NOTHING,
+            pending_png: None,
+            export_note: None,
+            control_rects: Default::default(),
         }
     }
 
@@ -236,6 +257,7 @@ impl PosLensApp {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
         self.handle_keys(&ctx);
+        self.finish_png_export(&ctx);
         let mut len_rect = egui::Rect::NOTHING;
         if !self.embed {
             egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
@@ -255,6 +277,8 @@ impl PosLensApp {
                         ViewId::Bias => self.bias.controls_ui(ui).rect,
                         ViewId::Sinusoidal => self.sinusoidal.controls_ui(ui).rect,
                     };
+                    ui.add_space(12.0);
+                    self.export_ui(ui);
                     if !self.notes.is_empty() {
                         ui.add_space(10.0);
                         ui.colored_label(self.theme.warn(), "Link adjusted:");
@@ -276,26 +300,98 @@ impl PosLensApp {
         // The sinusoidal view also runs the burn check the status line reports.
         self.sinusoidal.update(&ctx, self.compute.as_ref());
         match self.view {
-            ViewId::Attention => self.attention.update(&ctx),
+            ViewId::Attention => self.attention.update(&ctx, self.gpu.as_ref()),
             ViewId::Compare => self.compare.update(&ctx),
             ViewId::Rope => self.rope.update(&ctx),
             ViewId::Extension => self.extension.update(&ctx),
             ViewId::Bias => self.bias.update(),
             ViewId::Sinusoidal => {}
         }
-        egui::CentralPanel::default().show(ui, |ui| match self.view {
-            ViewId::Attention => self.attention.ui(ui, self.theme),
-            ViewId::Compare => self.compare.ui(ui, self.theme),
-            ViewId::Rope => self.rope.ui(ui, self.theme),
-            ViewId::Extension => {
-                egui::ScrollArea::vertical().show(ui, |ui| self.extension.ui(ui, self.theme));
-            }
-            ViewId::Bias => self.bias.ui(ui, self.theme),
-            ViewId::Sinusoidal => self.sinusoidal.ui(ui, self.theme),
-        });
+        self.central_rect = egui::CentralPanel::default()
+            .show(ui, |ui| match self.view {
+                ViewId::Attention => self.attention.ui(ui, self.theme),
+                ViewId::Compare => self.compare.ui(ui, self.theme),
+                ViewId::Rope => self.rope.ui(ui, self.theme),
+                ViewId::Extension => {
+                    egui::ScrollArea::vertical().show(ui, |ui| self.extension.ui(ui, self.theme));
+                }
+                ViewId::Bias => self.bias.ui(ui, self.theme),
+                ViewId::Sinusoidal => self.sinusoidal.ui(ui, self.theme),
+            })
+            .response
+            .rect;
         self.frames += 1;
         self.last_frame_ms = started.elapsed().as_secs_f32() * 1000.0;
         len_rect
+    }
+
+    /// Export buttons: PNG of the view (a screenshot of the central area), CSV and JSON of its data
+    /// (the same numbers as `poslens export`).
+    fn export_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label(RichText::new("Export this view").strong());
+        ui.horizontal(|ui| {
+            let name = format!("poslens-{}", self.view.key());
+            let png = ui.button("PNG").on_hover_text("Image of the view as shown");
+            self.control_rects.insert("export_png".into(), png.rect);
+            if png.clicked() && self.pending_png.is_none() {
+                let slot: ScreenshotSlot = Default::default();
+                let sink = slot.clone();
+                let ctx = ui.ctx().clone();
+                ui.ctx().request_screenshot(move |image| {
+                    if let Ok(mut s) = sink.lock() {
+                        *s = Some(image);
+                    }
+                    ctx.request_repaint();
+                });
+                self.pending_png = Some((self.central_rect, slot));
+            }
+            for (label, ext, mime) in [("CSV", "csv", "text/csv"), ("JSON", "json", "application/json")] {
+                let button = ui.button(label).on_hover_text(format!("The view's numbers as {label}"));
+                self.control_rects.insert(format!("export_{ext}"), button.rect);
+                if button.clicked() {
+                    let format = if ext == "csv" {
+                        crate::export::Format::Csv
+                    } else {
+                        crate::export::Format::Json
+                    };
+                    let result = crate::export::export(&self.state())
+                        .and_then(|e| e.bytes(format))
+                        .and_then(|bytes| crate::download::save(&format!("{name}.{ext}"), mime, &bytes));
+                    self.export_note = Some(result);
+                }
+            }
+        });
+        match &self.export_note {
+            Some(Ok(msg)) => ui.label(RichText::new(msg).small().color(self.theme.ok())),
+            Some(Err(e)) => ui.label(RichText::new(e).small().color(self.theme.error())),
+            None => ui.label(
+                RichText::new("CLI: poslens export --state '<link hash>' --out fig.png")
+                    .small()
+                    .color(self.theme.weak_text()),
+            ),
+        };
+    }
+
+    /// Save a screenshot that arrived for the PNG export.
+    fn finish_png_export(&mut self, ctx: &egui::Context) {
+        let Some((rect, slot)) = &self.pending_png else { return };
+        let image = slot.lock().ok().and_then(|mut s| s.take());
+        let Some(image) = image else { return };
+        let crop = if rect.is_positive() {
+            image.region(rect, Some(ctx.pixels_per_point()))
+        } else {
+            (*image).clone()
+        };
+        let rgba: Vec<u8> = crop.pixels.iter().flat_map(|c| c.to_array()).collect();
+        let img = crate::export::Image {
+            width: crop.size[0],
+            height: crop.size[1],
+            rgba,
+        };
+        let name = format!("poslens-{}.png", self.view.key());
+        self.export_note =
+            Some(crate::export::encode_png(&img).and_then(|bytes| crate::download::save(&name, "image/png", &bytes)));
+        self.pending_png = None;
     }
 
     fn handle_keys(&mut self, ctx: &egui::Context) {
@@ -346,13 +442,13 @@ impl PosLensApp {
 
     /// The status that `window.poslens.status()` reports.
     pub fn status(&self, len_rect: egui::Rect) -> Status {
-        let mut controls = std::collections::BTreeMap::new();
-        if len_rect.is_positive() {
-            controls.insert(
-                "seq_len".to_owned(),
-                [len_rect.min.x, len_rect.min.y, len_rect.width(), len_rect.height()],
-            );
-        }
+        let mut rects = self.control_rects.clone();
+        rects.insert("seq_len".to_owned(), len_rect);
+        let controls = rects
+            .into_iter()
+            .filter(|(_, r)| r.is_positive())
+            .map(|(k, r)| (k, [r.min.x, r.min.y, r.width(), r.height()]))
+            .collect();
         let check = self.sinusoidal.check();
         Status {
             ready: self.frames > 0 && (check.is_some() || self.compute.is_none()),
@@ -371,6 +467,9 @@ impl PosLensApp {
             },
             d_model: self.sinusoidal.state.d_model,
             frame_ms: self.last_frame_ms,
+            heatmap_engine: self.attention.engine().to_owned(),
+            heatmap_ms: self.attention.compute_ms,
+            gpu_cpu_max_diff: self.attention.gpu_cpu_max_diff,
             frames: self.frames,
             errors: self.errors(),
             compute_check: check.and_then(|c| c.as_ref().ok()).cloned(),

@@ -6,6 +6,9 @@
 
 pub mod app;
 pub mod compute;
+pub mod download;
+pub mod export;
+pub mod gpu;
 pub mod pe;
 pub mod status;
 pub mod theme;

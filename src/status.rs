@@ -55,6 +55,11 @@ pub struct Status {
     pub d_model: usize,
     /// CPU time of the app's last frame (compute + UI), in milliseconds.
     pub frame_ms: f32,
+    /// Attention view: engine of the map on screen ("gpu" | "cpu") and its compute time (ms).
+    pub heatmap_engine: String,
+    pub heatmap_ms: f32,
+    /// Attention view: largest |GPU − CPU| cell difference, checked when N ≤ 512.
+    pub gpu_cpu_max_diff: Option<f32>,
     pub frames: u64,
     pub errors: Vec<String>,
     /// burn softmax row vs CPU reference, when available.

@@ -19,8 +19,8 @@ const COMMON_ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-net
   '--disable-component-update', '--disable-sync', '--disable-quic'];
 const MODES = {
   webgpu: { args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader'],
-            render: 'webgpu', compute: 'wgpu' },
-  webgl2: { args: [], render: 'webgl2', compute: 'ndarray' },
+            render: 'webgpu', compute: 'wgpu', engine: 'gpu' },
+  webgl2: { args: [], render: 'webgl2', compute: 'ndarray', engine: 'cpu' },
 };
 const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json' };
 
@@ -64,7 +64,7 @@ async function runMode(name, mode, base) {
   // Playwright's launch() always starts from a fresh, temporary user-data-dir.
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...COMMON_ARGS, ...mode.args] });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     const consoleErrors = [];
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
@@ -126,6 +126,38 @@ async function runMode(name, mode, base) {
       const st = pngStats(await page.screenshot({ path: path.join(ART, `e2e-${name}-view-${view}.png`) }));
       check(s.seq_len === 200 && s.errors.length === 0 && st.std > 20,
         `view=${view}: len ${s.seq_len}, errors ${JSON.stringify(s.errors)}, luminance std ${st.std.toFixed(1)}, frame ${s.frame_ms} ms`);
+      if (view === 'attention') {
+        // The heatmap engine: WGSL on WebGPU, CPU on WebGL2; on the GPU, checked against the CPU.
+        await page.waitForFunction(() => window.poslens.status().heatmap_engine !== '', null, { timeout: 60_000 });
+        const a = await page.evaluate(() => window.poslens.status());
+        check(a.heatmap_engine === mode.engine, `attention heatmap computed on the ${mode.engine} (${a.heatmap_engine}, ${a.heatmap_ms.toFixed(1)} ms)`);
+        if (mode.engine === 'gpu') {
+          check(typeof a.gpu_cpu_max_diff === 'number' && a.gpu_cpu_max_diff < 1e-4, `GPU and CPU maps agree in the browser (max |Δ| ${a.gpu_cpu_max_diff})`);
+        }
+      }
+    }
+    // Export: the PNG and CSV buttons of the attention view download real files.
+    await page.goto(`${base}/#view=attention&len=64&scheme=alibi`);
+    await page.waitForFunction(() => window.poslens.status().view === 'attention' && window.poslens.status().seq_len === 64, null, { timeout: 60_000 });
+    await page.waitForTimeout(300);
+    const ctl = (await page.evaluate(() => window.poslens.status())).controls;
+    for (const [key, ext] of [['export_csv', 'csv'], ['export_png', 'png']]) {
+      const r = ctl[key];
+      if (!Array.isArray(r)) { check(false, `status reports the ${key} button`); continue; }
+      const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: 30_000 }),
+        page.mouse.click(r[0] + r[2] / 2, r[1] + r[3] / 2),
+      ]);
+      const file = path.join(ART, `e2e-${name}-export.${ext}`);
+      await download.saveAs(file);
+      const bytes = fs.readFileSync(file);
+      if (ext === 'csv') {
+        const lines = bytes.toString('utf8').trim().split('\n');
+        check(lines[0].startsWith('query_block,k0') && lines.length === 65, `CSV export: header + 64 rows (${lines.length} lines)`);
+      } else {
+        const png = PNG.sync.read(bytes);
+        check(png.width > 200 && png.height > 200, `PNG export of the view: ${png.width}×${png.height}`);
+      }
     }
     check(consoleErrors.length === 0, `no console errors (${JSON.stringify(consoleErrors.slice(0, 5))})`);
   } finally {

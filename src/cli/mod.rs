@@ -26,12 +26,34 @@ enum Command {
     Gui,
     /// Print positional-encoding numbers as JSON or CSV.
     Pe(Box<pe::PeArgs>),
+    /// Export a view's data headlessly, exactly as the app's export buttons do.
+    Export {
+        /// The view's state as a URL hash, e.g. "view=attention&len=512&scheme=alibi".
+        #[arg(long)]
+        state: String,
+        /// Output file; the extension picks the format: .png (heatmap views), .csv or .json.
+        #[arg(long)]
+        out: String,
+    },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None | Some(Command::Gui) => run_gui(&cli.state),
+        Some(Command::Export { state, out }) => match export(&state, &out) {
+            Ok(notes) => {
+                for n in notes {
+                    eprintln!("note: {n}");
+                }
+                eprintln!("wrote {out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Some(Command::Pe(args)) => match pe::run(&args) {
             Ok(text) => {
                 print!("{text}");
@@ -43,6 +65,15 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `poslens export`: returns the notes about clamped values in the state.
+fn export(state: &str, out: &str) -> Result<Vec<String>, String> {
+    let format = crate::export::Format::from_path(out)?;
+    let (state, notes) = crate::url_state::from_hash(state);
+    let bytes = crate::export::export(&state)?.bytes(format)?;
+    std::fs::write(out, bytes).map_err(|e| format!("could not write {out}: {e}"))?;
+    Ok(notes)
 }
 
 fn run_gui(state: &str) -> ExitCode {

@@ -54,8 +54,17 @@ pub fn compute(prepared: &PreparedLogits, req: &MapRequest) -> Result<AttentionM
     if req.aggregate == Aggregate::Max {
         acc.fill(f64::NEG_INFINITY);
     }
-    // Column → block index, computed once.
-    let col_block: Vec<usize> = (0..n).map(|c| c * out_cols / n).collect();
+    // Index → block, with block r covering [r·N/S, (r+1)·N/S) (integer division): the same
+    // partition as `widgets::heatmap::downsample` and the WGSL engine.
+    let block_of = |side: usize| -> Vec<usize> {
+        let mut b = vec![0; n];
+        for r in 0..side {
+            b[r * n / side..(r + 1) * n / side].fill(r);
+        }
+        b
+    };
+    let col_block = block_of(out_cols);
+    let row_block = block_of(out_rows);
     let mut logits = vec![0.0_f32; n];
     let mut probs = vec![0.0_f32; n];
     let mut entropy_sum = 0.0;
@@ -71,7 +80,7 @@ pub fn compute(prepared: &PreparedLogits, req: &MapRequest) -> Result<AttentionM
             beyond_queries += 1;
         }
         let shown = if req.softmax { &probs } else { &logits };
-        let base = (m * out_rows / n) * out_cols;
+        let base = row_block[m] * out_cols;
         for (c, &v) in shown.iter().enumerate() {
             if !v.is_finite() || (req.softmax && logits[c] == f32::NEG_INFINITY) {
                 continue;

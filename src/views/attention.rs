@@ -7,7 +7,8 @@
 use egui::{Color32, RichText, Stroke, Ui, pos2};
 use serde::{Deserialize, Serialize};
 
-use crate::compute::attention_map::{self, AttentionMap, MapRequest};
+use crate::compute::attention_map::{self, AttentionMap, MapRequest, robust_range};
+use crate::gpu::attention_map::{GpuAttentionMap, GpuMap, GpuRequest, PendingMap, relative_table};
 use crate::pe::{Content, PreparedLogits};
 use crate::theme::{Colormap, ThemeChoice};
 use crate::views::scheme_choice::{self, HEADS, SchemeKind, SchemeParams};
@@ -64,6 +65,8 @@ pub struct AttentionState {
     pub rope_base: f64,
     pub head_dim: usize,
     pub aggregate: Aggregate,
+    /// Compute on the GPU (WGSL engine) when the device and the scheme allow it.
+    pub use_gpu: bool,
 }
 
 impl Default for AttentionState {
@@ -80,6 +83,7 @@ impl Default for AttentionState {
             rope_base: 10_000.0,
             head_dim: 64,
             aggregate: Aggregate::Mean,
+            use_gpu: true,
         }
     }
 }
@@ -123,7 +127,7 @@ impl AttentionState {
     /// Append this view's keys to a URL hash.
     pub fn write_hash(&self, out: &mut String) {
         out.push_str(&format!(
-            "&len={}&scheme={}&train={}&content={}&period={}&mode={}&causal={}&head={}&base={}&hd={}&agg={}",
+            "&len={}&scheme={}&train={}&content={}&period={}&mode={}&causal={}&head={}&base={}&hd={}&agg={}&engine={}",
             self.seq_len,
             self.scheme.key(),
             self.train_len,
@@ -134,7 +138,8 @@ impl AttentionState {
             self.head,
             self.rope_base,
             self.head_dim,
-            self.aggregate.key()
+            self.aggregate.key(),
+            if self.use_gpu { "gpu" } else { "cpu" }
         ));
     }
 
@@ -154,6 +159,13 @@ impl AttentionState {
             "mode" => match value {
                 "softmax" | "logits" => {
                     self.softmax = value == "softmax";
+                    true
+                }
+                _ => false,
+            },
+            "engine" => match value {
+                "gpu" | "cpu" => {
+                    self.use_gpu = value == "gpu";
                     true
                 }
                 _ => false,
@@ -217,9 +229,18 @@ pub struct AttentionView {
     map: AttentionMap,
     heatmap: Heatmap,
     error: Option<String>,
-    /// Time of the last recompute (CPU path), in ms.
+    /// Time of the last recompute (submit → result for the GPU path), in ms.
     pub compute_ms: f32,
+    /// A GPU job in flight and when it was submitted.
+    pending_gpu: Option<(PendingMap, web_time::Instant)>,
+    /// Which engine produced the map on screen ("gpu" or "cpu").
+    engine: &'static str,
+    /// Largest |GPU − CPU| over the cells, checked for maps with N ≤ [`GPU_CHECK_MAX_N`].
+    pub gpu_cpu_max_diff: Option<f32>,
 }
+
+/// Up to this N, every GPU map is also computed on the CPU and the difference reported.
+pub const GPU_CHECK_MAX_N: usize = 512;
 
 impl AttentionView {
     pub fn new(state: AttentionState) -> Self {
@@ -235,6 +256,11 @@ impl AttentionView {
 
     pub fn map(&self) -> &AttentionMap {
         &self.map
+    }
+
+    /// "gpu" or "cpu": the engine behind the map on screen.
+    pub fn engine(&self) -> &'static str {
+        self.engine
     }
 
     /// Side-panel controls. Returns the response of the length slider.
@@ -298,45 +324,141 @@ impl AttentionView {
             ui.selectable_value(&mut s.aggregate, Aggregate::Mean, "mean of block");
             ui.selectable_value(&mut s.aggregate, Aggregate::Max, "max of block");
         });
+        ui.add_space(6.0);
+        ui.checkbox(&mut s.use_gpu, "compute on the GPU when possible")
+            .on_hover_text("WGSL engine for relative schemes with identical tokens; CPU otherwise");
         self.state.sanitize();
         len_response
     }
 
-    /// Recompute when the state changed.
-    pub fn update(&mut self, ctx: &egui::Context) {
-        if self.cached_for.as_ref() == Some(&self.state) {
+    /// Recompute when the state changed: on the GPU (WGSL engine) when `gpu` is given, the
+    /// state allows it and the scheme is relative; otherwise on the CPU.
+    pub fn update(&mut self, ctx: &egui::Context, gpu: Option<&GpuAttentionMap>) {
+        self.collect_gpu(ctx, gpu);
+        if self.cached_for.as_ref() == Some(&self.state) || self.pending_gpu.is_some() {
             return;
         }
         let started = web_time::Instant::now();
-        let result = self.state.prepare().and_then(|p| {
-            let map = self.state.compute(&p)?;
-            Ok((p, map))
-        });
-        match result {
-            Ok((p, map)) => {
-                let cmap = if self.state.softmax {
-                    Colormap::Viridis
-                } else {
-                    Colormap::Magma
-                };
-                let grid = Grid {
-                    values: &map.values,
-                    rows: map.rows,
-                    cols: map.cols,
-                };
-                self.heatmap
-                    .set(ctx, "attention", grid, map.range, cmap, self.state.aggregate);
-                self.prepared = Some(p);
-                self.map = map;
-                self.error = None;
-            }
+        self.cached_for = Some(self.state.clone());
+        let prepared = match self.state.prepare() {
+            Ok(p) => p,
             Err(e) => {
                 self.prepared = None;
                 self.error = Some(e);
+                return;
+            }
+        };
+        let s = &self.state;
+        if let Some(gpu) = gpu.filter(|_| s.use_gpu)
+            && let Some(rel) = relative_table(&prepared, s.seq_len)
+        {
+            let req = GpuRequest {
+                n: s.seq_len,
+                side: MAP_SIDE,
+                causal: s.causal,
+                softmax: s.softmax,
+                aggregate: s.aggregate,
+                train_len: s.train_len,
+            };
+            match gpu.submit(&rel, req) {
+                Ok(pending) => {
+                    self.pending_gpu = Some((pending, started));
+                    self.prepared = Some(prepared);
+                    ctx.request_repaint();
+                    return;
+                }
+                Err(e) => log::warn!("GPU path unavailable, using the CPU: {e}"),
             }
         }
+        match self.state.compute(&prepared) {
+            Ok(map) => self.show(ctx, map, "cpu"),
+            Err(e) => self.error = Some(e),
+        }
+        self.prepared = Some(prepared);
         self.compute_ms = started.elapsed().as_secs_f32() * 1000.0;
-        self.cached_for = Some(self.state.clone());
+    }
+
+    /// Pick up a finished GPU job (polling the device meanwhile).
+    fn collect_gpu(&mut self, ctx: &egui::Context, gpu: Option<&GpuAttentionMap>) {
+        let Some((pending, started)) = &self.pending_gpu else {
+            return;
+        };
+        let result = match pending.try_take() {
+            Some(r) => r,
+            None => {
+                if let Some(gpu) = gpu {
+                    gpu.poll();
+                }
+                ctx.request_repaint();
+                return;
+            }
+        };
+        let (req, started) = (pending.request, *started);
+        self.pending_gpu = None;
+        match result {
+            Ok(GpuMap {
+                cells,
+                side,
+                mean_entropy_nats,
+                mass_beyond_train,
+            }) => {
+                let map = AttentionMap {
+                    range: robust_range(&cells),
+                    values: cells,
+                    rows: side,
+                    cols: side,
+                    n: req.n,
+                    mean_entropy_nats,
+                    mass_beyond_train,
+                };
+                self.compute_ms = started.elapsed().as_secs_f32() * 1000.0;
+                self.gpu_cpu_max_diff = self.check_against_cpu(&map);
+                self.show(ctx, map, "gpu");
+            }
+            Err(e) => {
+                log::warn!("{e}; falling back to the CPU");
+                // Recompute this state on the CPU.
+                self.state.use_gpu = false;
+                self.cached_for = None;
+                ctx.request_repaint();
+            }
+        }
+    }
+
+    /// For small maps, the largest |GPU − CPU| cell difference (or a mismatch in masking → f32::MAX).
+    fn check_against_cpu(&self, gpu_map: &AttentionMap) -> Option<f32> {
+        if gpu_map.n > GPU_CHECK_MAX_N {
+            return None;
+        }
+        let cpu = self.state.compute(self.prepared.as_ref()?).ok()?;
+        Some(
+            cpu.values
+                .iter()
+                .zip(&gpu_map.values)
+                .fold(0.0_f32, |m, (c, g)| match (c.is_nan(), g.is_nan()) {
+                    (true, true) => m,
+                    (false, false) => m.max((c - g).abs()),
+                    _ => f32::MAX,
+                }),
+        )
+    }
+
+    fn show(&mut self, ctx: &egui::Context, map: AttentionMap, engine: &'static str) {
+        let cmap = if self.state.softmax {
+            Colormap::Viridis
+        } else {
+            Colormap::Magma
+        };
+        let grid = Grid {
+            values: &map.values,
+            rows: map.rows,
+            cols: map.cols,
+        };
+        self.heatmap
+            .set(ctx, "attention", grid, map.range, cmap, self.state.aggregate);
+        self.map = map;
+        self.engine = engine;
+        self.error = None;
     }
 
     /// The central area.
@@ -381,6 +503,12 @@ impl AttentionView {
                 ui.separator();
                 ui.label(format!("mass at distance ≥ L_train: {:.1} %", beyond * 100.0));
             }
+            ui.separator();
+            ui.label(format!(
+                "computed on the {} in {:.1} ms",
+                self.engine.to_uppercase(),
+                self.compute_ms
+            ));
             if map.n > map.rows {
                 ui.separator();
                 let how = if s.aggregate == Aggregate::Mean { "mean" } else { "max" };

@@ -1,0 +1,317 @@
+//! The GPU path of the heatmap engine: `shaders/attention_map.wgsl` on a wgpu device (the page's
+//! WebGPU device, or natively Vulkan/Metal/DX12; Mesa lavapipe in CI).
+//!
+//! It handles maps whose logits depend only on the relative position `k − q` — every relative
+//! scheme with identical tokens (NoPE, T5, ALiBi, RoPE, xPos, KERPLE) — which is the pure
+//! positional picture the views show by default. The caller passes the relative logit table
+//! (from `crate::pe`, see [`relative_table`]); the device computes the N×N stable softmax and
+//! reduces it to S×S blocks, so only `S²` values come back. Results match the CPU path
+//! (`crate::compute::attention_map`) within float tolerance; `tests/gpu_attention_map.rs`
+//! checks that on lavapipe.
+
+use std::sync::{Arc, Mutex};
+
+use eframe::egui_wgpu::wgpu;
+use wgpu::util::DeviceExt as _;
+
+use crate::pe::PreparedLogits;
+use crate::widgets::heatmap::Aggregate;
+
+/// The WGSL source (validated by naga in the tests).
+pub const SHADER_WGSL: &str = include_str!("../../shaders/attention_map.wgsl");
+
+/// Largest N the GPU path accepts (the WGSL loops are O(N) per invocation).
+pub const MAX_N: usize = 16_384;
+
+/// What to compute (mirrors `compute::attention_map::MapRequest`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GpuRequest {
+    pub n: usize,
+    pub side: usize,
+    pub causal: bool,
+    pub softmax: bool,
+    pub aggregate: Aggregate,
+    /// L_train, for the "mass at distance ≥ L_train" statistic.
+    pub train_len: usize,
+}
+
+/// A finished GPU map: the cells and the same statistics as the CPU path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuMap {
+    /// Row-major `side × side`; NaN = fully masked block.
+    pub cells: Vec<f32>,
+    pub side: usize,
+    pub mean_entropy_nats: f64,
+    /// Mean over queries `m ≥ L_train` of the mass at distance `≥ L_train`.
+    pub mass_beyond_train: Option<f64>,
+}
+
+/// The relative logit table `rel[k − q + N − 1]` (length `2N − 1`) of `prepared`, or `None` if
+/// its logits are not a function of `k − q` alone (checked on several rows).
+pub fn relative_table(prepared: &PreparedLogits, n: usize) -> Option<Vec<f32>> {
+    if n == 0 {
+        return None;
+    }
+    let mut row = vec![0.0_f32; n];
+    let mut rel = vec![0.0_f32; 2 * n - 1];
+    // Row N−1 gives k − q = −(N−1) … 0; row 0 gives 0 … N−1.
+    prepared.logits_row(n - 1, n, false, &mut row).ok()?;
+    rel[..n].copy_from_slice(&row);
+    prepared.logits_row(0, n, false, &mut row).ok()?;
+    rel[n - 1..].copy_from_slice(&row);
+    // Verify on a few other rows that the map really is relative.
+    for q in [n / 3, n / 2, (2 * n) / 3] {
+        prepared.logits_row(q, n, false, &mut row).ok()?;
+        for (k, &v) in row.iter().enumerate() {
+            let t = rel[k + n - 1 - q];
+            let tol = 1e-4 * (1.0 + t.abs());
+            if !(v.is_finite() && (v - t).abs() <= tol) {
+                return None;
+            }
+        }
+    }
+    Some(rel)
+}
+
+/// Compiled pipelines on one device.
+pub struct GpuAttentionMap {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    row_stats: wgpu::ComputePipeline,
+    blocks: wgpu::ComputePipeline,
+    bind_layout: wgpu::BindGroupLayout,
+}
+
+/// A submitted job; its result arrives asynchronously (next frames on the web).
+pub struct PendingMap {
+    staging: wgpu::Buffer,
+    mapped: Arc<Mutex<Option<Result<(), String>>>>,
+    pub request: GpuRequest,
+}
+
+impl GpuAttentionMap {
+    pub fn new(device: &wgpu::Device, queue: &wgpu::Queue) -> Self {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("attention_map.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(SHADER_WGSL.into()),
+        });
+        // One explicit layout for both entry points (auto layouts would drop the bindings an
+        // entry point does not use, and one bind group must fit both).
+        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let storage = |read_only| wgpu::BufferBindingType::Storage { read_only };
+        let bind_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("attention_map"),
+            entries: &[
+                entry(0, wgpu::BufferBindingType::Uniform),
+                entry(1, storage(true)),
+                entry(2, storage(false)),
+                entry(3, storage(false)),
+            ],
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("attention_map"),
+            bind_group_layouts: &[Some(&bind_layout)],
+            immediate_size: 0,
+        });
+        let pipeline = |entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        Self {
+            device: device.clone(),
+            queue: queue.clone(),
+            row_stats: pipeline("row_stats"),
+            blocks: pipeline("blocks"),
+            bind_layout,
+        }
+    }
+
+    /// Encode and submit both passes and the read-back copy.
+    pub fn submit(&self, rel: &[f32], req: GpuRequest) -> Result<PendingMap, String> {
+        let n = req.n;
+        if n == 0 || n > MAX_N || rel.len() != 2 * n - 1 {
+            return Err(format!(
+                "GPU attention map: N = {n} must be in 1..={MAX_N} with a table of 2N − 1 values"
+            ));
+        }
+        let side = req.side.clamp(1, n);
+        let params: [u32; 8] = [
+            n as u32,
+            side as u32,
+            u32::from(req.causal),
+            u32::from(req.softmax),
+            u32::from(req.aggregate == Aggregate::Max),
+            u32::try_from(req.train_len).unwrap_or(u32::MAX),
+            0,
+            0,
+        ];
+        let storage = wgpu::BufferUsages::STORAGE;
+        let d = &self.device;
+        let params_buf = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: &u32_bytes(&params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let rel_buf = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("rel"),
+            contents: &f32_bytes(rel),
+            usage: storage,
+        });
+        let stats_buf = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("stats"),
+            size: (n * 16) as u64,
+            usage: storage | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let out_size = (side * side * 8) as u64;
+        let stats_size = (n * 16) as u64;
+        let out_buf = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("out_cells"),
+            size: out_size,
+            usage: storage | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("staging"),
+            size: out_size + stats_size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = d.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("attention_map"),
+            layout: &self.bind_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: params_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: rel_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: stats_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: out_buf.as_entire_binding(),
+                },
+            ],
+        });
+        let mut encoder = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("attention_map"),
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("row_stats"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.row_stats);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(n.div_ceil(64) as u32, 1, 1);
+        }
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("blocks"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.blocks);
+            pass.set_bind_group(0, &bind_group, &[]);
+            let groups = side.div_ceil(8) as u32;
+            pass.dispatch_workgroups(groups, groups, 1);
+        }
+        encoder.copy_buffer_to_buffer(&out_buf, 0, &staging, 0, out_size);
+        encoder.copy_buffer_to_buffer(&stats_buf, 0, &staging, out_size, stats_size);
+        self.queue.submit([encoder.finish()]);
+        let mapped: Arc<Mutex<Option<Result<(), String>>>> = Default::default();
+        let sink = mapped.clone();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            if let Ok(mut s) = sink.lock() {
+                *s = Some(r.map_err(|e| format!("GPU read-back failed: {e}")));
+            }
+        });
+        Ok(PendingMap {
+            staging,
+            mapped,
+            request: GpuRequest { side, ..req },
+        })
+    }
+
+    /// Natively: block until `pending` is ready and return its cells.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait(&self, pending: &PendingMap) -> Result<GpuMap, String> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| format!("GPU poll failed: {e}"))?;
+        pending
+            .try_take()
+            .unwrap_or_else(|| Err("GPU read-back did not complete".into()))
+    }
+
+    /// Let wgpu run pending callbacks without blocking (call once per frame while waiting).
+    pub fn poll(&self) {
+        let _ = self.device.poll(wgpu::PollType::Poll);
+    }
+}
+
+impl PendingMap {
+    /// The map once the read-back finished, else `None`.
+    pub fn try_take(&self) -> Option<Result<GpuMap, String>> {
+        let state = self.mapped.lock().ok()?.take()?;
+        Some(state.and_then(|()| {
+            let view = self
+                .staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| format!("GPU read-back: {e:?}"))?;
+            let floats: Vec<f32> = view
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            drop(view);
+            self.staging.unmap();
+            let side = self.request.side;
+            let (cells, stats) = floats.split_at(side * side * 2);
+            let cells = cells
+                .chunks_exact(2)
+                .map(|c| if c[1] > 0.0 { c[0] } else { f32::NAN })
+                .collect();
+            let n = self.request.n;
+            let entropy: f64 = stats.chunks_exact(4).map(|s| s[2] as f64).sum();
+            let train = self.request.train_len;
+            let beyond: Vec<f64> = stats.chunks_exact(4).skip(train.max(1)).map(|s| s[3] as f64).collect();
+            let mass_beyond_train =
+                (train > 0 && !beyond.is_empty()).then(|| beyond.iter().sum::<f64>() / beyond.len() as f64);
+            Ok(GpuMap {
+                cells,
+                side,
+                mean_entropy_nats: entropy / n.max(1) as f64,
+                mass_beyond_train,
+            })
+        }))
+    }
+}
+
+fn u32_bytes(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
