@@ -212,4 +212,77 @@ mod tests {
         assert_eq!(state, AppState::default());
         assert!(notes.is_empty());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn key() -> impl Strategy<Value = String> {
+            prop::sample::select(vec![
+                "v", "view", "len", "train", "scheme", "content", "period", "mode", "causal", "head", "base", "hd",
+                "agg", "engine", "d", "layout", "q", "qk", "dist", "method", "factor", "bfast", "bslow", "lowff",
+                "highff", "global", "lmwin", "group", "sewin", "rrwin", "theme", "embed", "zzz",
+            ])
+            .prop_map(str::to_owned)
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<i64>().prop_map(|v| v.to_string()),
+                any::<f64>().prop_map(|v| v.to_string()),
+                prop::sample::select(vec![
+                    "attention",
+                    "compare",
+                    "rope",
+                    "extension",
+                    "bias",
+                    "sinusoidal",
+                    "alibi",
+                    "nope",
+                    "yarn",
+                    "llama3",
+                    "rerope",
+                    "self-extend",
+                    "lm-infinite",
+                    "auto",
+                    "max",
+                    "logits",
+                    "cpu",
+                    "1",
+                    "0",
+                    "",
+                    "NaN",
+                    "inf",
+                    "-0",
+                ])
+                .prop_map(str::to_owned),
+                "[ -~]{0,12}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// Any hash a person might type parses without panicking into a valid state whose
+            /// link is stable: reading the written link gives no notes and writes the same link
+            /// (settings of inactive methods, which links do not carry, may differ).
+            #[test]
+            fn any_hash_parses_to_a_stable_valid_state(pairs in prop::collection::vec((key(), value()), 0..12)) {
+                let hash: String = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+                let (state, _notes) = from_hash(&hash);
+                let written = to_hash(&state);
+                let (again, notes) = from_hash(&written);
+                prop_assert!(notes.is_empty(), "{written}: {notes:?}");
+                prop_assert_eq!(to_hash(&again), written.clone());
+                prop_assert_eq!(again.view, state.view);
+                prop_assert!(written.contains("view=") && written.contains("&len="));
+            }
+
+            /// Raw garbage never panics.
+            #[test]
+            fn garbage_never_panics(raw in "\\PC{0,64}") {
+                let _ = from_hash(&raw);
+            }
+        }
+    }
 }

@@ -118,12 +118,18 @@ async function runMode(name, mode, base) {
 
     // Every view opens from its link, draws, and reports no errors.
     check(Array.isArray(s1.views) && s1.views.length >= 4, `status lists the views (${s1.views})`);
+    let previous = null;
     for (const view of s1.views || []) {
       await page.goto(`${base}/#view=${view}&len=200`);
       await page.waitForFunction((v) => window.poslens && window.poslens.status().ready && window.poslens.status().view === v, view, { timeout: READY_TIMEOUT_MS });
       await page.waitForTimeout(300);
       const s = await page.evaluate(() => window.poslens.status());
       const st = pngStats(await page.screenshot({ path: path.join(ART, `e2e-${name}-view-${view}.png`) }));
+      if (previous) {
+        const frac = changedFraction(previous, st.png);
+        check(frac > 0.05, `view=${view} looks different from the previous view (${(frac * 100).toFixed(1)} % of pixels)`);
+      }
+      previous = st.png;
       check(s.seq_len === 200 && s.errors.length === 0 && st.std > 20,
         `view=${view}: len ${s.seq_len}, errors ${JSON.stringify(s.errors)}, luminance std ${st.std.toFixed(1)}, frame ${s.frame_ms} ms`);
       if (view === 'attention') {
@@ -136,6 +142,19 @@ async function runMode(name, mode, base) {
         }
       }
     }
+    // Drag the attention view's length across L_train with the mouse.
+    await page.goto(`${base}/#view=attention&len=64&train=128&scheme=alibi`);
+    await page.waitForFunction(() => window.poslens.status().view === 'attention' && window.poslens.status().seq_len === 64, null, { timeout: 60_000 });
+    await page.waitForTimeout(300);
+    const sa = await page.evaluate(() => window.poslens.status());
+    const ra = sa.controls.seq_len;
+    await page.mouse.move(ra[0] + 3, ra[1] + ra[3] / 2); await page.mouse.down();
+    for (let i = 1; i <= 10; i++) { await page.mouse.move(ra[0] + 3 + i * 7, ra[1] + ra[3] / 2); await page.waitForTimeout(30); }
+    await page.mouse.up();
+    await page.waitForTimeout(800);
+    const sb = await page.evaluate(() => window.poslens.status());
+    check(sb.seq_len > 128 && sb.errors.length === 0, `dragging the attention length across L_train = 128: ${sa.seq_len} → ${sb.seq_len}`);
+
     // Export: the PNG and CSV buttons of the attention view download real files.
     await page.goto(`${base}/#view=attention&len=64&scheme=alibi`);
     await page.waitForFunction(() => window.poslens.status().view === 'attention' && window.poslens.status().seq_len === 64, null, { timeout: 60_000 });

@@ -11,6 +11,7 @@ use crate::compute::attention_map::{self, AttentionMap, MapRequest, robust_range
 use crate::gpu::attention_map::{GpuAttentionMap, GpuMap, GpuRequest, PendingMap, relative_table};
 use crate::pe::{Content, PreparedLogits};
 use crate::theme::{Colormap, ThemeChoice};
+use crate::views::clamp_noted;
 use crate::views::scheme_choice::{self, HEADS, SchemeKind, SchemeParams};
 use crate::widgets::colorbar::colorbar_ui;
 use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
@@ -48,6 +49,18 @@ impl ContentKind {
     }
     pub fn from_key(key: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.key() == key)
+    }
+
+    /// The `pe` content for a length, with `period` for the repeating pattern (seed 7).
+    pub fn content(self, period: usize, seq_len: usize) -> Content {
+        match self {
+            Self::Identical => Content::Identical,
+            Self::Random => Content::Random { seed: 7 },
+            Self::Repeating => Content::Repeating {
+                period: period.min(seq_len).max(1),
+                seed: 7,
+            },
+        }
     }
 }
 
@@ -92,18 +105,11 @@ impl AttentionState {
     /// Clamp every field into its allowed range; returns notes about what was changed.
     pub fn sanitize(&mut self) -> Vec<String> {
         let mut notes = Vec::new();
-        let mut clamp = |v: &mut usize, r: std::ops::RangeInclusive<usize>, name: &str| {
-            let c = (*v).clamp(*r.start(), *r.end());
-            if c != *v {
-                notes.push(format!("{name}={v} is outside {}…{}; using {c}", r.start(), r.end()));
-                *v = c;
-            }
-        };
-        clamp(&mut self.seq_len, SEQ_LEN_RANGE, "len");
-        clamp(&mut self.train_len, TRAIN_LEN_RANGE, "train");
-        clamp(&mut self.head_dim, HEAD_DIM_RANGE, "hd");
-        clamp(&mut self.period, PERIOD_RANGE, "period");
-        clamp(&mut self.head, 0..=HEADS - 1, "head");
+        clamp_noted(&mut self.seq_len, SEQ_LEN_RANGE, "len", &mut notes);
+        clamp_noted(&mut self.train_len, TRAIN_LEN_RANGE, "train", &mut notes);
+        clamp_noted(&mut self.head_dim, HEAD_DIM_RANGE, "hd", &mut notes);
+        clamp_noted(&mut self.period, PERIOD_RANGE, "period", &mut notes);
+        clamp_noted(&mut self.head, 0..=HEADS - 1, "head", &mut notes);
         if self.head_dim % 2 == 1 {
             notes.push(format!(
                 "hd={} must be even; using {}",
@@ -182,17 +188,6 @@ impl AttentionState {
         Some(ok)
     }
 
-    fn content(&self) -> Content {
-        match self.content {
-            ContentKind::Identical => Content::Identical,
-            ContentKind::Random => Content::Random { seed: 7 },
-            ContentKind::Repeating => Content::Repeating {
-                period: self.period.min(self.seq_len),
-                seed: 7,
-            },
-        }
-    }
-
     /// Prepare the scheme's logits for this state.
     pub fn prepare(&self) -> Result<PreparedLogits, String> {
         let scheme = scheme_choice::build(
@@ -203,7 +198,13 @@ impl AttentionState {
             },
         )
         .map_err(|e| e.to_string())?;
-        PreparedLogits::new(&scheme, &self.content(), self.head_dim, self.seq_len).map_err(|e| e.to_string())
+        PreparedLogits::new(
+            &scheme,
+            &self.content.content(self.period, self.seq_len),
+            self.head_dim,
+            self.seq_len,
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// Compute the (aggregated) map for this state.

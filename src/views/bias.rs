@@ -6,107 +6,19 @@
 
 use egui::{RichText, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
-use serde::{Deserialize, Serialize};
 
 use crate::compute::bias_profile::{self, BiasProfile};
-use crate::pe::{Content, PreparedLogits};
 use crate::theme::{ThemeChoice, series_color};
-use crate::views::attention::{ContentKind, HEAD_DIM_RANGE, TRAIN_LEN_RANGE};
-use crate::views::scheme_choice::{self, HEADS, SchemeKind, SchemeParams};
-use crate::widgets::log_slider::log_slider_ui;
+pub use crate::views::all_schemes_state::AllSchemesState;
+use crate::views::scheme_choice::SchemeKind;
 
-/// Lengths offered here (every scheme is computed at once, N² each).
-pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=2048;
+/// The settings of this view (shared with the Compare view).
+pub type BiasState = AllSchemesState;
 
-/// The serialisable settings of this view.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BiasState {
-    pub seq_len: usize,
-    pub train_len: usize,
-    pub content: ContentKind,
-    pub head: usize,
-    pub head_dim: usize,
-}
-
-impl Default for BiasState {
-    fn default() -> Self {
-        Self {
-            seq_len: 512,
-            train_len: 256,
-            content: ContentKind::Identical,
-            head: 2,
-            head_dim: 64,
-        }
-    }
-}
-
-impl BiasState {
-    /// Clamp every field into its allowed range; returns notes about what was changed.
-    pub fn sanitize(&mut self) -> Vec<String> {
-        let mut notes = Vec::new();
-        let mut clamp = |v: &mut usize, r: std::ops::RangeInclusive<usize>, name: &str| {
-            let c = (*v).clamp(*r.start(), *r.end());
-            if c != *v {
-                notes.push(format!("{name}={v} is outside {}…{}; using {c}", r.start(), r.end()));
-                *v = c;
-            }
-        };
-        clamp(&mut self.seq_len, SEQ_LEN_RANGE, "len");
-        clamp(&mut self.train_len, TRAIN_LEN_RANGE, "train");
-        clamp(&mut self.head_dim, HEAD_DIM_RANGE, "hd");
-        clamp(&mut self.head, 0..=HEADS - 1, "head");
-        if self.head_dim % 2 == 1 {
-            self.head_dim += 1;
-        }
-        notes
-    }
-
-    /// Append this view's keys to a URL hash.
-    pub fn write_hash(&self, out: &mut String) {
-        out.push_str(&format!(
-            "&len={}&train={}&content={}&head={}&hd={}",
-            self.seq_len,
-            self.train_len,
-            self.content.key(),
-            self.head,
-            self.head_dim
-        ));
-    }
-
-    /// Read one URL key: `None` if it is not this view's, else whether the value was valid.
-    pub fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
-        let num = |v: &str| v.parse::<usize>().ok();
-        let ok = match key {
-            "len" => num(value).map(|n| self.seq_len = n).is_some(),
-            "train" => num(value).map(|n| self.train_len = n).is_some(),
-            "head" => num(value).map(|n| self.head = n).is_some(),
-            "hd" => num(value).map(|n| self.head_dim = n).is_some(),
-            "content" => ContentKind::from_key(value).map(|c| self.content = c).is_some(),
-            _ => return None,
-        };
-        Some(ok)
-    }
-
+impl AllSchemesState {
     /// The profile of one scheme under this state.
     pub fn profile(&self, kind: SchemeKind) -> Result<BiasProfile, String> {
-        let scheme = scheme_choice::build(
-            kind,
-            SchemeParams {
-                head: self.head,
-                rope_base: 10_000.0,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        let content = match self.content {
-            ContentKind::Identical => Content::Identical,
-            ContentKind::Random => Content::Random { seed: 7 },
-            ContentKind::Repeating => Content::Repeating {
-                period: 16.min(self.seq_len),
-                seed: 7,
-            },
-        };
-        let prepared =
-            PreparedLogits::new(&scheme, &content, self.head_dim, self.seq_len).map_err(|e| e.to_string())?;
+        let prepared = self.prepare(kind)?;
         bias_profile::compute(&prepared, self.seq_len).map_err(|e| e.to_string())
     }
 }
@@ -140,29 +52,7 @@ impl BiasView {
     }
 
     pub fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
-        let s = &mut self.state;
-        ui.label(RichText::new("Sequence length N").strong());
-        let len_response = log_slider_ui(ui, &mut s.seq_len, SEQ_LEN_RANGE, "tokens");
-        ui.label(RichText::new("Training length L_train").strong());
-        log_slider_ui(ui, &mut s.train_len, TRAIN_LEN_RANGE, "tokens");
-        ui.add_space(6.0);
-        ui.label(RichText::new("Token content").strong());
-        ui.horizontal(|ui| {
-            for c in ContentKind::ALL {
-                ui.selectable_value(&mut s.content, c, c.key());
-            }
-        });
-        ui.add_space(6.0);
-        ui.label(RichText::new("Head").strong());
-        ui.add(egui::Slider::new(&mut s.head, 0..=HEADS - 1).text("head"));
-        ui.label(RichText::new("Head dimension d").strong());
-        ui.add(
-            egui::Slider::new(&mut s.head_dim, HEAD_DIM_RANGE)
-                .step_by(2.0)
-                .text("dims"),
-        );
-        self.state.sanitize();
-        len_response
+        self.state.controls_ui(ui, "Sequence length N")
     }
 
     pub fn update(&mut self) {

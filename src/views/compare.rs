@@ -3,114 +3,23 @@
 //! happens to each past the training length.
 
 use egui::{RichText, Ui};
-use serde::{Deserialize, Serialize};
 
 use crate::compute::attention_map::{self, AttentionMap, MapRequest};
-use crate::pe::{Content, PreparedLogits};
 use crate::theme::{Colormap, ThemeChoice};
-use crate::views::attention::{ContentKind, HEAD_DIM_RANGE, TRAIN_LEN_RANGE};
-use crate::views::scheme_choice::{self, HEADS, SchemeKind, SchemeParams};
+pub use crate::views::all_schemes_state::AllSchemesState;
+use crate::views::scheme_choice::SchemeKind;
 use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
-use crate::widgets::log_slider::log_slider_ui;
-
-/// Lengths offered here: all seven schemes are recomputed (N² cells each, CPU) on every change.
-pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=2048;
 
 /// Side of each panel's aggregated map, in cells.
 pub const PANEL_SIDE: usize = 128;
 
-/// The serialisable settings of this view.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CompareState {
-    pub seq_len: usize,
-    pub train_len: usize,
-    pub content: ContentKind,
-    pub head: usize,
-    pub head_dim: usize,
-}
+/// The settings of this view (shared with the Position-bias view).
+pub type CompareState = AllSchemesState;
 
-impl Default for CompareState {
-    fn default() -> Self {
-        Self {
-            seq_len: 512,
-            train_len: 256,
-            content: ContentKind::Identical,
-            head: 2,
-            head_dim: 64,
-        }
-    }
-}
-
-impl CompareState {
-    /// Clamp every field into its allowed range; returns notes about what was changed.
-    pub fn sanitize(&mut self) -> Vec<String> {
-        let mut notes = Vec::new();
-        let mut clamp = |v: &mut usize, r: std::ops::RangeInclusive<usize>, name: &str| {
-            let c = (*v).clamp(*r.start(), *r.end());
-            if c != *v {
-                notes.push(format!("{name}={v} is outside {}…{}; using {c}", r.start(), r.end()));
-                *v = c;
-            }
-        };
-        clamp(&mut self.seq_len, SEQ_LEN_RANGE, "len");
-        clamp(&mut self.train_len, TRAIN_LEN_RANGE, "train");
-        clamp(&mut self.head_dim, HEAD_DIM_RANGE, "hd");
-        clamp(&mut self.head, 0..=HEADS - 1, "head");
-        if self.head_dim % 2 == 1 {
-            self.head_dim += 1;
-        }
-        notes
-    }
-
-    /// Append this view's keys to a URL hash.
-    pub fn write_hash(&self, out: &mut String) {
-        out.push_str(&format!(
-            "&len={}&train={}&content={}&head={}&hd={}",
-            self.seq_len,
-            self.train_len,
-            self.content.key(),
-            self.head,
-            self.head_dim
-        ));
-    }
-
-    /// Read one URL key: `None` if it is not this view's, else whether the value was valid.
-    pub fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
-        let num = |v: &str| v.parse::<usize>().ok();
-        let ok = match key {
-            "len" => num(value).map(|n| self.seq_len = n).is_some(),
-            "train" => num(value).map(|n| self.train_len = n).is_some(),
-            "head" => num(value).map(|n| self.head = n).is_some(),
-            "hd" => num(value).map(|n| self.head_dim = n).is_some(),
-            "content" => ContentKind::from_key(value).map(|c| self.content = c).is_some(),
-            _ => return None,
-        };
-        Some(ok)
-    }
-
-    fn content(&self) -> Content {
-        match self.content {
-            ContentKind::Identical => Content::Identical,
-            ContentKind::Random => Content::Random { seed: 7 },
-            ContentKind::Repeating => Content::Repeating {
-                period: 16.min(self.seq_len),
-                seed: 7,
-            },
-        }
-    }
-
+impl AllSchemesState {
     /// The softmax map of one scheme under this state.
     pub fn compute_panel(&self, kind: SchemeKind) -> Result<AttentionMap, String> {
-        let scheme = scheme_choice::build(
-            kind,
-            SchemeParams {
-                head: self.head,
-                rope_base: 10_000.0,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        let prepared =
-            PreparedLogits::new(&scheme, &self.content(), self.head_dim, self.seq_len).map_err(|e| e.to_string())?;
+        let prepared = self.prepare(kind)?;
         let req = MapRequest {
             n: self.seq_len,
             causal: true,
@@ -159,29 +68,7 @@ impl CompareView {
     }
 
     pub fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
-        let s = &mut self.state;
-        ui.label(RichText::new("Sequence length N (all panels)").strong());
-        let len_response = log_slider_ui(ui, &mut s.seq_len, SEQ_LEN_RANGE, "tokens");
-        ui.label(RichText::new("Training length L_train").strong());
-        log_slider_ui(ui, &mut s.train_len, TRAIN_LEN_RANGE, "tokens");
-        ui.add_space(6.0);
-        ui.label(RichText::new("Token content").strong());
-        ui.horizontal(|ui| {
-            for c in ContentKind::ALL {
-                ui.selectable_value(&mut s.content, c, c.key());
-            }
-        });
-        ui.add_space(6.0);
-        ui.label(RichText::new("Head").strong());
-        ui.add(egui::Slider::new(&mut s.head, 0..=HEADS - 1).text("head"));
-        ui.label(RichText::new("Head dimension d").strong());
-        ui.add(
-            egui::Slider::new(&mut s.head_dim, HEAD_DIM_RANGE)
-                .step_by(2.0)
-                .text("dims"),
-        );
-        self.state.sanitize();
-        len_response
+        self.state.controls_ui(ui, "Sequence length N (all panels)")
     }
 
     pub fn update(&mut self, ctx: &egui::Context) {
@@ -299,26 +186,5 @@ mod tests {
             nope.mass_beyond_train.expect("N > L"),
         );
         assert!(a < b, "ALiBi {a} should put less mass beyond L_train than NoPE {b}");
-    }
-
-    #[test]
-    fn hash_keys_round_trip() {
-        let mut s = CompareState {
-            seq_len: 900,
-            train_len: 100,
-            content: ContentKind::Random,
-            head: 3,
-            head_dim: 32,
-        };
-        let mut h = String::new();
-        s.write_hash(&mut h);
-        let mut back = CompareState::default();
-        for pair in h.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').expect("key=value");
-            assert_eq!(back.read_hash_key(k, v), Some(true), "{k}={v}");
-        }
-        assert_eq!(back, s);
-        assert_eq!(s.read_hash_key("len", "x"), Some(false));
-        assert_eq!(s.read_hash_key("zzz", "1"), None);
     }
 }

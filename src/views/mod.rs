@@ -1,5 +1,6 @@
 //! The views: one file each, each with its own serde state and `fn ui`.
 
+pub mod all_schemes_state;
 pub mod attention;
 pub mod bias;
 pub mod compare;
@@ -9,6 +10,19 @@ pub mod scheme_choice;
 pub mod sinusoidal;
 
 use serde::{Deserialize, Serialize};
+
+/// Clamp `v` into `range`; if it changed, add a note naming the URL key `name`.
+pub fn clamp_noted(v: &mut usize, range: std::ops::RangeInclusive<usize>, name: &str, notes: &mut Vec<String>) {
+    let c = (*v).clamp(*range.start(), *range.end());
+    if c != *v {
+        notes.push(format!(
+            "{name}={v} is outside {}…{}; using {c}",
+            range.start(),
+            range.end()
+        ));
+        *v = c;
+    }
+}
 
 /// Which view is shown. The string form is the `view=` key of the URL hash.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
