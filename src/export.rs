@@ -295,7 +295,7 @@ fn grid_image(grid: Grid<'_>, range: (f32, f32), cmap: Colormap, min_side: usize
         for x in 0..w {
             let c = px[(y / scale) * cols + x / scale];
             // Masked cells are transparent on screen; white in a file.
-            let c = if c.a() == 0 { egui::Color32::WHITE } else { c };
+            let c = if c.a() == 0 { crate::theme::MASKED_EXPORT } else { c };
             rgba.extend_from_slice(&[c.r(), c.g(), c.b(), 255]);
         }
     }

@@ -115,6 +115,11 @@ pub fn series_color(i: usize) -> Color32 {
     SERIES[i % SERIES.len()]
 }
 
+/// Outline of the hovered heatmap cell (drawn over any colormap).
+pub const HOVER_MARKER: Color32 = Color32::WHITE;
+/// Masked (hidden) cells in exported images.
+pub const MASKED_EXPORT: Color32 = Color32::WHITE;
+
 /// Width of the left control panel, in points.
 pub const SIDE_PANEL_WIDTH_PT: f32 = 300.0;
 /// Width of a colour bar, in points.

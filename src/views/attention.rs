@@ -4,7 +4,7 @@
 //! The map comes from `crate::compute::attention_map` (the CPU path of the heatmap engine over
 //! `crate::pe`), aggregated to at most [`MAP_SIDE`]² cells.
 
-use egui::{Color32, RichText, Stroke, Ui, pos2};
+use egui::{RichText, Stroke, Ui, pos2};
 use serde::{Deserialize, Serialize};
 
 use crate::compute::attention_map::{self, AttentionMap, MapRequest, robust_range};
@@ -16,6 +16,7 @@ use crate::views::scheme_choice::{self, HEADS, SchemeKind, SchemeParams};
 use crate::widgets::colorbar::colorbar_ui;
 use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
 use crate::widgets::log_slider::log_slider_ui;
+use crate::widgets::train_marker::train_marker_ui;
 
 pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=8192;
 pub const TRAIN_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
@@ -275,7 +276,18 @@ impl AttentionView {
         });
         ui.add_space(6.0);
         ui.label(RichText::new("Sequence length N").strong());
-        let len_response = log_slider_ui(ui, &mut s.seq_len, SEQ_LEN_RANGE, "tokens");
+        let len_response = log_slider_ui(ui, &mut s.seq_len, SEQ_LEN_RANGE, "tokens")
+            .on_hover_text(format!("N; the orange tick marks L_train = {}", s.train_len));
+        // Mark L_train on the length slider's rail (log scale, like the slider).
+        let (lo, hi) = (*SEQ_LEN_RANGE.start() as f32, *SEQ_LEN_RANGE.end() as f32);
+        let frac = ((s.train_len as f32).max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln());
+        let rail = len_response.rect;
+        let x = rail.left() + frac.clamp(0.0, 1.0) * ui.spacing().slider_width;
+        let color = ui.visuals().warn_fg_color;
+        ui.painter().line_segment(
+            [pos2(x, rail.bottom() - 3.0), pos2(x, rail.bottom() + 2.0)],
+            Stroke::new(2.0, color),
+        );
         ui.label(RichText::new("Training length L_train").strong());
         log_slider_ui(ui, &mut s.train_len, TRAIN_LEN_RANGE, "tokens");
         ui.add_space(6.0);
@@ -490,7 +502,7 @@ impl AttentionView {
             };
             let (plot, h) = self.heatmap.ui(ui, egui::vec2(side, side), grid, &axes);
             hover = h;
-            train_marker(ui, plot, s.train_len, map.n, theme.warn());
+            train_marker_ui(ui, plot, s.train_len, map.n, theme.warn());
             colorbar_ui(ui, side, map.range, cmap, if s.softmax { "weight" } else { "logit" });
         });
         ui.horizontal_wrapped(|ui| {
@@ -542,35 +554,4 @@ fn fmt_value(v: f32) -> String {
     } else {
         format!("{v:.5}")
     }
-}
-
-/// Dashed lines at query = L_train and key = L_train (if inside the map).
-pub fn train_marker(ui: &Ui, plot: egui::Rect, train_len: usize, n: usize, color: Color32) {
-    if train_len >= n || n == 0 {
-        return;
-    }
-    let f = train_len as f32 / n as f32;
-    let painter = ui.painter_at(plot.expand(2.0));
-    let stroke = Stroke::new(1.5, color);
-    let y = plot.top() + f * plot.height();
-    let x = plot.left() + f * plot.width();
-    painter.extend(egui::Shape::dashed_line(
-        &[pos2(plot.left(), y), pos2(plot.right(), y)],
-        stroke,
-        6.0,
-        4.0,
-    ));
-    painter.extend(egui::Shape::dashed_line(
-        &[pos2(x, plot.top()), pos2(x, plot.bottom())],
-        stroke,
-        6.0,
-        4.0,
-    ));
-    painter.text(
-        pos2(plot.right() - 4.0, y - 2.0),
-        egui::Align2::RIGHT_BOTTOM,
-        "L_train",
-        egui::FontId::proportional(11.0),
-        color,
-    );
 }

@@ -133,7 +133,7 @@ impl CompareView {
                                 cols: n,
                             };
                             let (plot, _) = p.heatmap.ui(ui, egui::vec2(side, side), grid, &axes);
-                            crate::views::attention::train_marker(ui, plot, train, n, theme.warn());
+                            crate::widgets::train_marker::train_marker_ui(ui, plot, train, n, theme.warn());
                             ui.label(RichText::new(summary(&p.map)).small());
                         }
                         Err(e) => {

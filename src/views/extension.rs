@@ -14,7 +14,7 @@
 //! NTK); Peng et al. 2023 (YaRN); Meta 2024 (Llama 3); Ding et al. 2024 (LongRoPE); Han et al.
 //! 2023 (LM-Infinite); Jin et al. 2024 (SelfExtend); Su 2023 (ReRoPE).
 
-use egui::{Color32, RichText, Stroke, Ui, pos2};
+use egui::{RichText, Stroke, Ui};
 use egui_plot::{
     Bar, BarChart, GridInput, GridMark, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, Points,
 };
@@ -27,6 +27,7 @@ use crate::theme::{Colormap, ThemeChoice};
 use crate::widgets::colorbar::colorbar_ui;
 use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
 use crate::widgets::log_slider::log_slider_ui;
+use crate::widgets::train_marker::train_marker_ui;
 
 pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=8192;
 pub const TRAIN_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
@@ -943,7 +944,7 @@ impl ExtensionView {
                 if let Some(h) = h {
                     hover = Some((label, h));
                 }
-                train_marker(ui, plot, s.train_len, map.n, theme.warn());
+                train_marker_ui(ui, plot, s.train_len, map.n, theme.warn());
             }
             colorbar_ui(ui, side, self.range, Colormap::Viridis, "weight");
         });
@@ -1233,37 +1234,6 @@ fn coverage_plot(ui: &mut Ui, s: &ExtensionState, diag: &ExtensionDiagnostics, t
         )
         .small()
         .color(theme.weak_text()),
-    );
-}
-
-/// Dashed lines at query = L_train and key = L_train (if inside the map).
-fn train_marker(ui: &Ui, plot: egui::Rect, train_len: usize, n: usize, color: Color32) {
-    if train_len >= n || n == 0 {
-        return;
-    }
-    let f = train_len as f32 / n as f32;
-    let painter = ui.painter_at(plot.expand(2.0));
-    let stroke = Stroke::new(1.5, color);
-    let y = plot.top() + f * plot.height();
-    let x = plot.left() + f * plot.width();
-    painter.extend(egui::Shape::dashed_line(
-        &[pos2(plot.left(), y), pos2(plot.right(), y)],
-        stroke,
-        6.0,
-        4.0,
-    ));
-    painter.extend(egui::Shape::dashed_line(
-        &[pos2(x, plot.top()), pos2(x, plot.bottom())],
-        stroke,
-        6.0,
-        4.0,
-    ));
-    painter.text(
-        pos2(plot.right() - 4.0, y - 2.0),
-        egui::Align2::RIGHT_BOTTOM,
-        "L_train",
-        egui::FontId::proportional(11.0),
-        color,
     );
 }
 

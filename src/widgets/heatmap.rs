@@ -240,7 +240,7 @@ impl Heatmap {
         painter.rect_stroke(
             Rect::from_center_size(pos, vec2(6.0, 6.0)),
             1.0,
-            Stroke::new(1.5, Color32::WHITE),
+            Stroke::new(1.5, crate::theme::HOVER_MARKER),
             egui::StrokeKind::Middle,
         );
         (plot, Some(HoverCell { row, col, value }))

@@ -3,3 +3,4 @@
 pub mod colorbar;
 pub mod heatmap;
 pub mod log_slider;
+pub mod train_marker;
