@@ -1,27 +1,10 @@
 // Attention-view recompute time in headless Chromium (SwiftShader WebGPU, i.e. a CPU emulating a
 // GPU — real GPUs are orders of magnitude faster), GPU vs CPU engine, read through
 // window.poslens.status() while the length changes. Usage: node web/bench.mjs (after trunk build).
-import http from 'node:http';
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { WEBGPU_ARGS, launchChromium, serveDist } from './harness.mjs';
 
-const DIST = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'dist');
-const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml' };
-const server = http.createServer((req, res) => {
-  const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-  const file = path.join(DIST, url === '/' ? 'index.html' : url);
-  if (!file.startsWith(DIST) || !fs.existsSync(file)) { res.writeHead(404); res.end(); return; }
-  res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream' });
-  fs.createReadStream(file).pipe(res);
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const base = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({
-  executablePath: process.env.POSLENS_CHROMIUM || '/usr/lib/chromium/chromium', headless: true,
-  args: ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
-    '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader'],
-});
+const { server, base } = await serveDist();
+const browser = await launchChromium(WEBGPU_ARGS);
 const sizes = (process.env.POSLENS_BENCH_N || '512,1024,2048,4096,8192').split(',').map(Number);
 const rows = [];
 try {

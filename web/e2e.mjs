@@ -4,37 +4,18 @@
 // Asserts: no console errors or panics, a non-blank canvas, the expected backends through
 // window.poslens.status(), burn's softmax row matching the CPU, and that dragging the
 // sequence-length slider changes both the state and the picture. Screenshots → artifacts/.
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
+import { ROOT, WEBGPU_ARGS, launchChromium, serveDist } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const DIST = path.join(ROOT, 'dist');
 const ART = path.join(ROOT, 'artifacts');
-const CHROMIUM = process.env.POSLENS_CHROMIUM || '/usr/lib/chromium/chromium';
 const READY_TIMEOUT_MS = 180_000;
-const COMMON_ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic'];
 const MODES = {
-  webgpu: { args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader'],
+  webgpu: { args: WEBGPU_ARGS,
             render: 'webgpu', compute: 'wgpu', engine: 'gpu' },
   webgl2: { args: [], render: 'webgl2', compute: 'ndarray', engine: 'cpu' },
 };
-const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json' };
-
-function serve(dir) {
-  const server = http.createServer((req, res) => {
-    const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    let file = path.join(dir, url === '/' ? 'index.html' : url);
-    if (!file.startsWith(dir) || !fs.existsSync(file)) { res.writeHead(404); res.end('not found'); return; }
-    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 function pngStats(buf) {
   const png = PNG.sync.read(buf);
   let sum = 0, sum2 = 0; const n = png.width * png.height;
@@ -62,7 +43,7 @@ function check(cond, what) { console.log(`  ${cond ? 'ok  ' : 'FAIL'} ${what}`);
 async function runMode(name, mode, base) {
   console.log(`\n== ${name}: ${mode.args.join(' ') || '(no GPU flags)'}`);
   // Playwright's launch() always starts from a fresh, temporary user-data-dir.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...COMMON_ARGS, ...mode.args] });
+  const browser = await launchChromium(mode.args);
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     const consoleErrors = [];
@@ -185,10 +166,8 @@ async function runMode(name, mode, base) {
 }
 
 fs.mkdirSync(ART, { recursive: true });
-if (!fs.existsSync(path.join(DIST, 'index.html'))) { console.error('dist/index.html missing: build with `trunk build --release` first'); process.exit(1); }
-const server = await serve(DIST);
-const base = `http://127.0.0.1:${server.address().port}`;
-console.log(`serving ${DIST} at ${base}`);
+const { server, base } = await serveDist();
+console.log(`serving dist/ at ${base}`);
 const only = process.argv[2];
 try {
   for (const [name, mode] of Object.entries(MODES)) {

@@ -1,0 +1,35 @@
+// Shared by the browser scripts (e2e.mjs, bench.mjs, screenshot.mjs): serve dist/ on 127.0.0.1
+// and launch Debian's Chromium headless with the flags that work on these machines.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+export const DIST = path.join(ROOT, 'dist');
+const CHROMIUM = process.env.POSLENS_CHROMIUM || '/usr/lib/chromium/chromium';
+const COMMON_ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic'];
+/// WebGPU in software (SwiftShader) that can also present to a canvas.
+export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader'];
+const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json' };
+
+/// Serve dist/ on an ephemeral 127.0.0.1 port; resolves to { server, base }.
+export async function serveDist() {
+  if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error('dist/index.html missing: run `trunk build --release` first');
+  const server = http.createServer((req, res) => {
+    const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const file = path.join(DIST, url === '/' ? 'index.html' : url);
+    if (!file.startsWith(DIST) || !fs.existsSync(file)) { res.writeHead(404); res.end('not found'); return; }
+    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, base: `http://127.0.0.1:${server.address().port}` };
+}
+
+/// Launch headless Chromium (a fresh profile each time) with `extraArgs`.
+export function launchChromium(extraArgs = []) {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...COMMON_ARGS, ...extraArgs] });
+}
