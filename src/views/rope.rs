@@ -21,6 +21,7 @@ use crate::pe::learned::LearnedTable;
 use crate::pe::rope::{self, RopeLayout, default_inv_freq};
 use crate::pe::{MAX_LEN, PeError};
 use crate::theme::ThemeChoice;
+use crate::views::clamp_noted;
 use crate::widgets::log_slider::log_slider_ui;
 
 /// Query position `m`, in tokens.
@@ -127,17 +128,10 @@ impl RopeState {
     /// Clamp every field into its allowed range; returns notes about what was changed.
     pub fn sanitize(&mut self) -> Vec<String> {
         let mut notes = Vec::new();
-        let mut clamp = |v: &mut usize, r: RangeInclusive<usize>, name: &str| {
-            let c = (*v).clamp(*r.start(), *r.end());
-            if c != *v {
-                notes.push(format!("{name}={v} is outside {}…{}; using {c}", r.start(), r.end()));
-                *v = c;
-            }
-        };
-        clamp(&mut self.query_pos, POSITION_RANGE, "len");
-        clamp(&mut self.train_len, TRAIN_LEN_RANGE, "train");
-        clamp(&mut self.head_dim, HEAD_DIM_RANGE, "hd");
-        clamp(&mut self.decay_len, DECAY_LEN_RANGE, "dist");
+        clamp_noted(&mut self.query_pos, POSITION_RANGE, "len", &mut notes);
+        clamp_noted(&mut self.train_len, TRAIN_LEN_RANGE, "train", &mut notes);
+        clamp_noted(&mut self.head_dim, HEAD_DIM_RANGE, "hd", &mut notes);
+        clamp_noted(&mut self.decay_len, DECAY_LEN_RANGE, "dist", &mut notes);
         if self.head_dim % 2 == 1 {
             // Clamped first, so `head_dim + 1` ≤ the (even) upper end.
             notes.push(format!(
