@@ -16,6 +16,7 @@ use crate::views::attention::{AttentionState, AttentionView};
 use crate::views::bias::{BiasState, BiasView};
 use crate::views::compare::{CompareState, CompareView};
 use crate::views::extension::{ExtensionState, ExtensionView};
+use crate::views::model_lab::{ModelLabState, ModelLabView};
 use crate::views::rope::{RopeState, RopeView};
 use crate::views::sinusoidal::{SinusoidalState, SinusoidalView};
 
@@ -30,6 +31,7 @@ pub struct AppState {
     pub rope: RopeState,
     pub extension: ExtensionState,
     pub bias: BiasState,
+    pub model: ModelLabState,
     /// `embed=1`: only the view and its essential controls (for iframes).
     pub embed: bool,
 }
@@ -44,6 +46,7 @@ pub struct PosLensApp {
     rope: RopeView,
     extension: ExtensionView,
     bias: BiasView,
+    model: ModelLabView,
     compute: Option<ComputeDevice>,
     /// The WGSL heatmap engine on eframe's device (WebGPU or native; not WebGL2).
     gpu: Option<crate::gpu::attention_map::GpuAttentionMap>,
@@ -107,6 +110,7 @@ impl PosLensApp {
             rope: RopeView::new(state.rope),
             extension: ExtensionView::new(state.extension),
             bias: BiasView::new(state.bias),
+            model: ModelLabView::new(state.model),
             compute,
             gpu: None,
             render_backend,
@@ -135,6 +139,7 @@ impl PosLensApp {
         self.rope.state = state.rope;
         self.extension.state = state.extension;
         self.bias.state = state.bias;
+        self.model.state = state.model;
         self.notes = notes;
     }
 
@@ -148,6 +153,7 @@ impl PosLensApp {
             rope: self.rope.state.clone(),
             extension: self.extension.state.clone(),
             bias: self.bias.state.clone(),
+            model: self.model.state.clone(),
             embed: self.embed,
         }
     }
@@ -249,6 +255,7 @@ impl PosLensApp {
         errors.extend(self.rope.error().map(str::to_owned));
         errors.extend(self.extension.error().map(str::to_owned));
         errors.extend(self.bias.errors());
+        errors.extend(self.model.errors());
         errors
     }
 
@@ -276,6 +283,7 @@ impl PosLensApp {
                         ViewId::Extension => self.extension.controls_ui(ui).rect,
                         ViewId::Bias => self.bias.controls_ui(ui).rect,
                         ViewId::Sinusoidal => self.sinusoidal.controls_ui(ui).rect,
+                        ViewId::Model => self.model.controls_ui(ui).rect,
                     };
                     ui.add_space(12.0);
                     self.export_ui(ui);
@@ -306,6 +314,7 @@ impl PosLensApp {
             ViewId::Extension => self.extension.update(&ctx),
             ViewId::Bias => self.bias.update(),
             ViewId::Sinusoidal => {}
+            ViewId::Model => self.model.update(&ctx, self.compute.as_ref()),
         }
         self.central_rect = egui::CentralPanel::default()
             .show(ui, |ui| match self.view {
@@ -317,6 +326,9 @@ impl PosLensApp {
                 }
                 ViewId::Bias => self.bias.ui(ui, self.theme),
                 ViewId::Sinusoidal => self.sinusoidal.ui(ui, self.theme),
+                ViewId::Model => {
+                    egui::ScrollArea::vertical().show(ui, |ui| self.model.ui(ui, self.theme));
+                }
             })
             .response
             .rect;
@@ -354,7 +366,11 @@ impl PosLensApp {
                     } else {
                         crate::export::Format::Json
                     };
-                    let result = crate::export::export(&self.state())
+                    let exported = match self.view {
+                        ViewId::Model => self.model.export(),
+                        _ => crate::export::export(&self.state()),
+                    };
+                    let result = exported
                         .and_then(|e| e.bytes(format))
                         .and_then(|bytes| crate::download::save(&format!("{name}.{ext}"), mime, &bytes));
                     self.export_note = Some(result);
@@ -426,6 +442,7 @@ impl PosLensApp {
         self.extension.state.sanitize();
         self.bias.state.sanitize();
         self.sinusoidal.state.sanitize();
+        self.model.state.sanitize();
     }
 
     /// The active view's sequence length.
@@ -437,6 +454,7 @@ impl PosLensApp {
             ViewId::Extension => &mut self.extension.state.seq_len,
             ViewId::Bias => &mut self.bias.state.seq_len,
             ViewId::Sinusoidal => &mut self.sinusoidal.state.seq_len,
+            ViewId::Model => &mut self.model.state.seq_len,
         }
     }
 
@@ -464,6 +482,7 @@ impl PosLensApp {
                 ViewId::Extension => self.extension.state.seq_len,
                 ViewId::Bias => self.bias.state.seq_len,
                 ViewId::Sinusoidal => self.sinusoidal.state.seq_len,
+                ViewId::Model => self.model.state.seq_len,
             },
             d_model: self.sinusoidal.state.d_model,
             frame_ms: self.last_frame_ms,
@@ -475,6 +494,7 @@ impl PosLensApp {
             compute_check: check.and_then(|c| c.as_ref().ok()).cloned(),
             controls,
             state_hash: self.hash(),
+            model_lab: (self.view == ViewId::Model).then(|| self.model.status()),
         }
     }
 }

@@ -218,6 +218,13 @@ pub fn export(state: &AppState) -> Result<Exported, String> {
                 image: Some(image),
             }
         }
+        #[cfg(not(target_arch = "wasm32"))]
+        ViewId::Model => {
+            let metas = crate::views::model_lab::load_metas_blocking();
+            crate::views::model_lab::curves_export(&state.model, &metas, None)?
+        }
+        #[cfg(target_arch = "wasm32")]
+        ViewId::Model => return Err("the Model lab exports through its own buttons".into()),
     };
     if let Value::Object(m) = &mut out.json {
         m.insert("view".into(), json!(state.view.key()));

@@ -5,12 +5,16 @@
 //! See ARCHITECTURE.md for the module map and data flow.
 
 pub mod app;
+pub mod assets;
 pub mod compute;
 pub mod download;
 pub mod export;
 pub mod gpu;
+pub mod model;
 pub mod pe;
+pub mod rng;
 pub mod status;
+pub mod tasks;
 pub mod theme;
 pub mod url_state;
 pub mod views;

@@ -68,6 +68,8 @@ pub struct Status {
     pub controls: std::collections::BTreeMap<String, CssRect>,
     /// The URL-hash form of the current state.
     pub state_hash: String,
+    /// The Model lab's read-out (only while it is the active view).
+    pub model_lab: Option<crate::views::model_lab::ModelLabStatus>,
 }
 
 thread_local! {

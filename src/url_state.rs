@@ -23,6 +23,7 @@ pub fn to_hash(state: &AppState) -> String {
         ViewId::Extension => crate::views::extension::write_hash(&state.extension, &mut out),
         ViewId::Bias => state.bias.write_hash(&mut out),
         ViewId::Sinusoidal => state.sinusoidal.write_hash(&mut out),
+        ViewId::Model => state.model.write_hash(&mut out),
     }
     if state.theme == ThemeChoice::Light {
         out.push_str("&theme=light");
@@ -84,6 +85,7 @@ pub fn from_hash(hash: &str) -> (AppState, Vec<String>) {
                 ViewId::Extension => crate::views::extension::read_hash_key(&mut state.extension, key, value),
                 ViewId::Bias => state.bias.read_hash_key(key, value),
                 ViewId::Sinusoidal => state.sinusoidal.read_hash_key(key, value),
+                ViewId::Model => state.model.read_hash_key(key, value),
             },
         };
         match read {
@@ -98,6 +100,7 @@ pub fn from_hash(hash: &str) -> (AppState, Vec<String>) {
     notes.extend(state.rope.sanitize());
     notes.extend(state.extension.sanitize());
     notes.extend(state.bias.sanitize());
+    notes.extend(state.model.sanitize());
     (state, notes)
 }
 

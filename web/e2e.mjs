@@ -123,6 +123,26 @@ async function runMode(name, mode, base) {
         }
       }
     }
+    // Model lab: the shipped copy/RoPE model, run in the page at two lengths.
+    const lab = async (hash, pred) => {
+      await page.goto(`${base}/#${hash}`);
+      await page.waitForFunction(pred, null, { timeout: READY_TIMEOUT_MS, polling: 250 });
+      return (await page.evaluate(() => window.poslens.status()));
+    };
+    const labDone = (len) => `(() => { const m = window.poslens.status().model_lab; return m && m.seq_len === ${len} && !m.busy && (m.exact_match !== null || m.cannot_run !== null); })()`;
+    const m32 = await lab('view=model&task=copy&pe=rope&len=32', labDone(32));
+    await page.screenshot({ path: path.join(ART, `e2e-${name}-model-32.png`) });
+    const m128 = await lab('view=model&task=copy&pe=rope&len=128', labDone(128));
+    await page.screenshot({ path: path.join(ART, `e2e-${name}-model-128.png`) });
+    const a32 = m32.model_lab, a128 = m128.model_lab;
+    check(a32.loaded_model === 'copy-rope' && a32.metadata_loaded === 12, `Model lab loaded copy-rope and 12 metadata files (${a32.loaded_model}, ${a32.metadata_loaded})`);
+    check(a32.exact_match >= 0.9 && m32.errors.length === 0, `copy-rope at N = 32 (= L_train): ${(100 * a32.exact_match).toFixed(0)} % exact match on ${a32.samples} samples, burn ${m32.compute_backend}, ${a32.compute_ms.toFixed(0)} ms`);
+    check(a128.exact_match < a32.exact_match - 0.3, `copy-rope at N = 128 (4× L_train) falls apart: ${(100 * a128.exact_match).toFixed(0)} %`);
+    const mpi = await lab('view=model&task=copy&pe=rope&len=128&method=pi&factor=4', `(() => { const m = window.poslens.status().model_lab; return m && !m.busy && m.extension_curve; })()`);
+    check(Array.isArray(mpi.model_lab.extension_curve) && mpi.model_lab.extension_curve.length === 8, `RoPE + PI s=4: live curve over 8 lengths (${JSON.stringify(mpi.model_lab.extension_curve)})`);
+    const ml = await lab('view=model&task=copy&pe=learned&len=64', labDone(64));
+    check(typeof ml.model_lab.cannot_run === 'string' && ml.errors.length === 0, `learned APE past its table is reported, not a crash (${ml.model_lab.cannot_run})`);
+
     // Drag the attention view's length across L_train with the mouse.
     await page.goto(`${base}/#view=attention&len=64&train=128&scheme=alibi`);
     await page.waitForFunction(() => window.poslens.status().view === 'attention' && window.poslens.status().seq_len === 64, null, { timeout: 60_000 });

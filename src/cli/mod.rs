@@ -1,5 +1,6 @@
 //! The native command line: no subcommand opens the app window; `pe …` prints numbers.
 
+pub mod model;
 pub mod pe;
 
 use std::process::ExitCode;
@@ -26,6 +27,10 @@ enum Command {
     Gui,
     /// Print positional-encoding numbers as JSON or CSV.
     Pe(Box<pe::PeArgs>),
+    /// Train a tiny model (or --all shipped ones) on the CPU and write weights + metadata.
+    Train(Box<model::TrainArgs>),
+    /// Accuracy of a trained model at several lengths, as JSON (same numbers as the Model lab).
+    Eval(Box<model::EvalArgs>),
     /// Export a view's data headlessly, exactly as the app's export buttons do.
     Export {
         /// The view's state as a URL hash, e.g. "view=attention&len=512&scheme=alibi".
@@ -54,6 +59,8 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some(Command::Train(args)) => print_or_fail(model::train(&args)),
+        Some(Command::Eval(args)) => print_or_fail(model::eval(&args)),
         Some(Command::Pe(args)) => match pe::run(&args) {
             Ok(text) => {
                 print!("{text}");
@@ -64,6 +71,19 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+fn print_or_fail(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

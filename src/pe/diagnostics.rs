@@ -21,13 +21,13 @@
 use super::alibi;
 use super::kerple::KerpleLog;
 use super::position_maps::PositionMap;
-use super::rng::SplitMix64;
 use super::rope::{RopeLayout, rotate_into};
 use super::scaling::{RopeScaling, rope_inv_freq};
 use super::sinusoidal::{SinusoidalLayout, encode_into};
 use super::t5::T5Bias;
 use super::xpos::XPos;
 use super::{PeError, check_head_dim, check_len};
+use crate::rng::SplitMix64;
 use std::f64::consts::TAU;
 
 /// Wavelength `λ_i = 2π / θ_i` of each pair, in tokens (`∞` for `θ_i = 0`).

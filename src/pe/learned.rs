@@ -6,9 +6,9 @@
 //! be run past its table. This module reports that as [`PeError::PastLearnedTable`] so the app
 //! can show the failure mode instead of crashing.
 
-use super::rng::SplitMix64;
 use super::sinusoidal::{MAX_TABLE_CELLS, check_d_model};
 use super::{PeError, check_len};
+use crate::rng::SplitMix64;
 
 /// `max_len` in 1..=65 536, `d_model` even in 2..=4096, and at most 2^24 cells in all.
 fn check_sizes(max_len: usize, d_model: usize) -> Result<(), PeError> {

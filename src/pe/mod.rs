@@ -14,11 +14,12 @@
 
 pub mod alibi;
 pub mod diagnostics;
+pub mod extension;
 pub mod kerple;
 pub mod learned;
 pub mod nope;
 pub mod position_maps;
-mod rng;
+
 pub mod rope;
 pub mod scaling;
 pub mod sinusoidal;

@@ -197,6 +197,49 @@ impl PositionMap {
         matches!(self, PositionMap::Identity)
     }
 
+    /// Whether a visible cell is rotated at its true positions (`m`, `n`). The other visible
+    /// cells are rotated at [`Self::alt_query_pos`]`(m)` and [`Self::alt_key_pos`]`(n)`.
+    ///
+    /// Every map here is "true positions near the diagonal, one other per-token position
+    /// assignment elsewhere", so a model applies it with two RoPE rotations and a select —
+    /// which is how the trained RoPE models in `model` use these maps.
+    pub fn uses_true_positions(&self, m: usize, n: usize) -> bool {
+        let e = self.entry(m, n);
+        e.visible && e.query_pos == m as f64 && e.key_pos == n as f64
+    }
+
+    /// Query position for the cells that do not use true positions (see
+    /// [`Self::uses_true_positions`]).
+    pub fn alt_query_pos(&self, m: usize) -> f64 {
+        match *self {
+            PositionMap::Identity => m as f64,
+            PositionMap::LmInfinite { distance_cap, .. } => distance_cap as f64,
+            PositionMap::SelfExtend {
+                group_size,
+                neighbor_window,
+            } => {
+                let g = group_size.max(1);
+                (m / g + neighbor_window - neighbor_window / g) as f64
+            }
+            PositionMap::ReRope { window } => window as f64,
+            // w + (m − n − w)/k = (m/k + w(1 − 1/k)) − n/k.
+            PositionMap::LeakyReRope { window, leak_k } => {
+                let k = leak_k.max(1.0);
+                m as f64 / k + window as f64 * (1.0 - 1.0 / k)
+            }
+        }
+    }
+
+    /// Key position for the cells that do not use true positions.
+    pub fn alt_key_pos(&self, n: usize) -> f64 {
+        match *self {
+            PositionMap::Identity => n as f64,
+            PositionMap::LmInfinite { .. } | PositionMap::ReRope { .. } => 0.0,
+            PositionMap::SelfExtend { group_size, .. } => (n / group_size.max(1)) as f64,
+            PositionMap::LeakyReRope { leak_k, .. } => n as f64 / leak_k.max(1.0),
+        }
+    }
+
     /// Integer key from which the effective distance of a visible cell can be looked up in a
     /// table (see [`Self::key_distance`]); `None` when hidden. For SelfExtend the key is the
     /// (integer) effective distance itself; for the others it is `m − n`. `Identity` also keys
@@ -243,6 +286,51 @@ impl PositionMap {
 
 #[cfg(test)]
 mod tests {
+
+    /// The two-rotation form a model uses reproduces every visible cell's effective distance.
+    #[test]
+    fn two_rotation_form_matches_entry_for_every_cell() {
+        let maps = [
+            PositionMap::Identity,
+            PositionMap::LmInfinite {
+                n_global: 2,
+                local_window: 9,
+                distance_cap: 6,
+            },
+            PositionMap::SelfExtend {
+                group_size: 3,
+                neighbor_window: 5,
+            },
+            PositionMap::SelfExtend {
+                group_size: 1,
+                neighbor_window: 2,
+            },
+            PositionMap::ReRope { window: 4 },
+            PositionMap::LeakyReRope { window: 4, leak_k: 3.0 },
+        ];
+        for map in maps {
+            for m in 0..40 {
+                for n in 0..=m {
+                    let e = map.entry(m, n);
+                    if !e.visible {
+                        continue;
+                    }
+                    let rel = if map.uses_true_positions(m, n) {
+                        m as f64 - n as f64
+                    } else {
+                        map.alt_query_pos(m) - map.alt_key_pos(n)
+                    };
+                    assert!(
+                        (rel - e.relative).abs() < 1e-9,
+                        "{map:?} m={m} n={n}: {rel} vs {}",
+                        e.relative
+                    );
+                }
+            }
+        }
+        assert!(PositionMap::Identity.uses_true_positions(5, 2));
+        assert!(!PositionMap::ReRope { window: 2 }.uses_true_positions(9, 0));
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compute::attention_map::{self, AttentionMap, MapRequest};
 use crate::pe::diagnostics::{turns_within, unseen_angle_pairs, wavelengths};
-use crate::pe::{Content, PositionMap, PreparedLogits, RopeScaling, Scheme, YarnParams, rope_inv_freq};
+use crate::pe::{Content, PositionMap, PreparedLogits, RopeScaling, Scheme, rope_inv_freq};
 use crate::theme::{Colormap, ThemeChoice};
 use crate::widgets::colorbar::colorbar_ui;
 use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
@@ -52,133 +52,7 @@ pub const WINDOW_RANGE: std::ops::RangeInclusive<usize> = 1..=8192;
 /// Largest side of each computed (aggregated) map, in cells.
 pub const MAP_SIDE: usize = 256;
 
-/// Which context-extension method is shown.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExtensionMethod {
-    /// Position Interpolation — Chen, Wong, Chen & Tian 2023.
-    #[default]
-    Pi,
-    /// NTK-aware base change — bloc97 2023.
-    Ntk,
-    /// Dynamic NTK — emozilla 2023.
-    DynamicNtk,
-    /// YaRN — Peng, Quesnelle, Fan & Shippole 2023.
-    Yarn,
-    /// Llama 3 banded scaling — Meta 2024, "The Llama 3 Herd of Models".
-    Llama3,
-    /// LongRoPE per-pair factors — Ding et al. 2024 (factors here are illustrative).
-    LongRope,
-    /// LM-Infinite Λ-mask with distance cap — Han et al. 2023 (position map).
-    LmInfinite,
-    /// SelfExtend grouped attention — Jin et al. 2024 (position map).
-    SelfExtend,
-    /// ReRoPE distance clipping — Su 2023 (position map).
-    ReRope,
-}
-
-impl ExtensionMethod {
-    pub const ALL: [ExtensionMethod; 9] = [
-        Self::Pi,
-        Self::Ntk,
-        Self::DynamicNtk,
-        Self::Yarn,
-        Self::Llama3,
-        Self::LongRope,
-        Self::LmInfinite,
-        Self::SelfExtend,
-        Self::ReRope,
-    ];
-
-    /// The `method=` value of the URL hash.
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::Pi => "pi",
-            Self::Ntk => "ntk",
-            Self::DynamicNtk => "dynamic",
-            Self::Yarn => "yarn",
-            Self::Llama3 => "llama3",
-            Self::LongRope => "longrope",
-            Self::LmInfinite => "lm-infinite",
-            Self::SelfExtend => "self-extend",
-            Self::ReRope => "rerope",
-        }
-    }
-
-    pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.key() == key)
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Pi => "Position Interpolation",
-            Self::Ntk => "NTK-aware",
-            Self::DynamicNtk => "Dynamic NTK",
-            Self::Yarn => "YaRN",
-            Self::Llama3 => "Llama 3",
-            Self::LongRope => "LongRoPE",
-            Self::LmInfinite => "LM-Infinite",
-            Self::SelfExtend => "SelfExtend",
-            Self::ReRope => "ReRoPE",
-        }
-    }
-
-    /// Inference-time position maps keep the frequencies and change the distances instead.
-    pub fn is_position_map(self) -> bool {
-        matches!(self, Self::LmInfinite | Self::SelfExtend | Self::ReRope)
-    }
-
-    /// Two or three plain sentences, naming the paper.
-    pub fn explanation(self) -> &'static str {
-        match self {
-            Self::Pi => {
-                "Position Interpolation (Chen et al. 2023) divides every frequency by s, so with s ≥ N / L_train \
-                 no pair turns further at N than it did in training. The price is resolution: neighbouring tokens \
-                 are now s× closer in angle, which is why PI needs a short fine-tune."
-            }
-            Self::Ntk => {
-                "NTK-aware scaling (bloc97 2023) raises the base to b·s^(d/(d−2)) instead: the fastest pairs, which \
-                 already completed many turns in training, are barely touched and only the slowest are stretched by s. \
-                 Middle pairs are stretched by less than s, so some can still reach unseen angles at N."
-            }
-            Self::DynamicNtk => {
-                "Dynamic NTK (emozilla 2023) applies the NTK base change with a factor that grows with the current \
-                 length, s·N/L_train − (s − 1), so nothing changes up to L_train and the stretch keeps pace beyond it. \
-                 The frequencies therefore depend on N: drag N and watch the curves move."
-            }
-            Self::Yarn => {
-                "YaRN (Peng et al. 2023) interpolates by parts: pairs completing more than β_fast turns within L_train \
-                 keep θ_i, pairs completing fewer than β_slow are divided by s, and a linear ramp blends in between. \
-                 It also scales q and k by 0.1·ln s + 1, re-sharpening the softmax that interpolation flattened."
-            }
-            Self::Llama3 => {
-                "Llama 3 (Meta 2024, “The Llama 3 Herd of Models”) scales by wavelength bands: wavelengths shorter than \
-                 L_train / high_freq_factor are kept, those longer than L_train / low_freq_factor are divided by s, and \
-                 the band in between is blended. It is YaRN's idea without the attention factor."
-            }
-            Self::LongRope => {
-                "LongRoPE (Ding et al. 2024) divides each pair by its own factor f_i found by an evolutionary search, \
-                 with a separate set beyond L_train and an attention factor √(1 + ln s / ln L_train). The factors here \
-                 are illustrative, a straight ramp from 1 (fastest pair) to s (slowest), not a searched set."
-            }
-            Self::LmInfinite => {
-                "LM-Infinite (Han et al. 2023) leaves the frequencies alone and changes what a query sees: the first \
-                 n_global tokens plus a local window, with every distance capped at the largest one seen in training \
-                 (L_train − 1). No pair meets a new angle, at the cost of ignoring the middle of the context."
-            }
-            Self::SelfExtend => {
-                "SelfExtend (Jin et al. 2024, “LLM Maybe LongLM”) keeps exact positions inside a neighbour window W and \
-                 floor-divides positions by the group size G beyond it, so distant tokens share positions. Distances \
-                 stay inside the trained range while ⌊N/G⌋ + W − ⌊W/G⌋ < L_train."
-            }
-            Self::ReRope => {
-                "ReRoPE (Su 2023, “Rectified Rotary Position Embeddings”) keeps exact distances up to a window w and \
-                 clips every longer one to w. All angles stay inside the trained range, but far tokens can no longer be \
-                 told apart by position."
-            }
-        }
-    }
-}
+pub use crate::pe::extension::{ExtensionMethod, ExtensionParams, longrope_illustrative_factors};
 
 /// The serialisable settings of this view. Method parameters are kept for every method so that
 /// switching methods back and forth does not lose them.
@@ -236,19 +110,6 @@ impl Default for ExtensionState {
             rerope_window_tokens: None,
         }
     }
-}
-
-/// Illustrative LongRoPE long factors: `f_i = 1 + (s − 1)·i / (d/2 − 1)`, a monotone ramp from 1
-/// for the fastest pair to `s` for the slowest. Ding et al. 2024 find theirs by evolutionary
-/// search; these only mimic their overall shape (fast pairs ≈ untouched, slow pairs ≈ `s`).
-pub fn longrope_illustrative_factors(head_dim: usize, factor: f64) -> Vec<f64> {
-    let pairs = head_dim / 2;
-    if pairs <= 1 {
-        return vec![factor; pairs];
-    }
-    (0..pairs)
-        .map(|i| 1.0 + (factor - 1.0) * i as f64 / (pairs - 1) as f64)
-        .collect()
 }
 
 impl ExtensionState {
@@ -325,74 +186,48 @@ impl ExtensionState {
         notes
     }
 
+    /// The method and its parameters as plain data (shared with the Model lab and `poslens eval`).
+    pub fn params(&self) -> ExtensionParams {
+        ExtensionParams {
+            method: self.method,
+            factor: self.factor,
+            train_len: self.train_len,
+            head_dim: self.head_dim,
+            yarn_beta_fast: self.yarn_beta_fast,
+            yarn_beta_slow: self.yarn_beta_slow,
+            llama3_low_freq_factor: self.llama3_low_freq_factor,
+            llama3_high_freq_factor: self.llama3_high_freq_factor,
+            lm_n_global: self.lm_n_global,
+            lm_local_window: self.lm_local_window_tokens,
+            self_extend_group: self.self_extend_group,
+            self_extend_window: self.self_extend_window_tokens,
+            rerope_window: self.rerope_window_tokens,
+        }
+    }
+
     /// LM-Infinite local window actually used, in tokens (default `L_train`).
     pub fn lm_local_window(&self) -> usize {
-        self.lm_local_window_tokens.unwrap_or(self.train_len).max(1)
+        self.params().lm_local_window()
     }
 
     /// SelfExtend neighbour window actually used, in tokens (default `L_train / 4`).
     pub fn self_extend_window(&self) -> usize {
-        self.self_extend_window_tokens.unwrap_or(self.train_len / 4).max(1)
+        self.params().self_extend_window()
     }
 
     /// ReRoPE window actually used, in tokens (default `L_train / 2`).
     pub fn rerope_window(&self) -> usize {
-        self.rerope_window_tokens.unwrap_or(self.train_len / 2).max(1)
+        self.params().rerope_window()
     }
 
     /// The frequency scaling of the chosen method (`None` for the position maps).
     pub fn scaling(&self) -> RopeScaling {
-        let factor = self.factor;
-        let original_max_pos = self.train_len;
-        match self.method {
-            ExtensionMethod::Pi => RopeScaling::Linear { factor },
-            ExtensionMethod::Ntk => RopeScaling::Ntk { factor },
-            ExtensionMethod::DynamicNtk => RopeScaling::Dynamic {
-                factor,
-                original_max_pos,
-            },
-            ExtensionMethod::Yarn => RopeScaling::Yarn(YarnParams {
-                factor,
-                original_max_pos,
-                beta_fast: self.yarn_beta_fast,
-                beta_slow: self.yarn_beta_slow,
-                ..YarnParams::default()
-            }),
-            ExtensionMethod::Llama3 => RopeScaling::Llama3 {
-                factor,
-                low_freq_factor: self.llama3_low_freq_factor,
-                high_freq_factor: self.llama3_high_freq_factor,
-                original_max_pos,
-            },
-            ExtensionMethod::LongRope => RopeScaling::LongRope {
-                short_factors: vec![1.0; self.head_dim / 2],
-                long_factors: longrope_illustrative_factors(self.head_dim, factor),
-                factor,
-                original_max_pos,
-                attention_factor: None,
-            },
-            ExtensionMethod::LmInfinite | ExtensionMethod::SelfExtend | ExtensionMethod::ReRope => RopeScaling::None,
-        }
+        self.params().scaling()
     }
 
     /// The position map of the chosen method (`Identity` for the frequency-scaling methods).
-    /// LM-Infinite caps distances at `L_train − 1`, the largest distance seen in training.
     pub fn position_map(&self) -> PositionMap {
-        match self.method {
-            ExtensionMethod::LmInfinite => PositionMap::LmInfinite {
-                n_global: self.lm_n_global,
-                local_window: self.lm_local_window(),
-                distance_cap: self.train_len.saturating_sub(1).max(1),
-            },
-            ExtensionMethod::SelfExtend => PositionMap::SelfExtend {
-                group_size: self.self_extend_group.max(1),
-                neighbor_window: self.self_extend_window(),
-            },
-            ExtensionMethod::ReRope => PositionMap::ReRope {
-                window: self.rerope_window(),
-            },
-            _ => PositionMap::Identity,
-        }
+        self.params().position_map()
     }
 
     /// Plain RoPE: unscaled, identity map.

@@ -5,6 +5,7 @@ pub mod attention;
 pub mod bias;
 pub mod compare;
 pub mod extension;
+pub mod model_lab;
 pub mod rope;
 pub mod scheme_choice;
 pub mod sinusoidal;
@@ -35,16 +36,18 @@ pub enum ViewId {
     Extension,
     Bias,
     Sinusoidal,
+    Model,
 }
 
 impl ViewId {
-    pub const ALL: [ViewId; 6] = [
+    pub const ALL: [ViewId; 7] = [
         ViewId::Attention,
         ViewId::Compare,
         ViewId::Rope,
         ViewId::Extension,
         ViewId::Bias,
         ViewId::Sinusoidal,
+        ViewId::Model,
     ];
 
     pub fn key(self) -> &'static str {
@@ -55,6 +58,7 @@ impl ViewId {
             Self::Extension => "extension",
             Self::Bias => "bias",
             Self::Sinusoidal => "sinusoidal",
+            Self::Model => "model",
         }
     }
 
@@ -66,6 +70,7 @@ impl ViewId {
             Self::Extension => "Context extension",
             Self::Bias => "Position bias",
             Self::Sinusoidal => "Sinusoidal encoding",
+            Self::Model => "Model lab",
         }
     }
 

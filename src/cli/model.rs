@@ -1,0 +1,248 @@
+//! `poslens train` and `poslens eval`: the tiny models from the command line.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::model::catalog::{ModelMeta, load_model};
+use crate::model::eval::Evaluator;
+use crate::model::train::{EVAL_SEED, TrainSpec, train_and_save};
+use crate::model::{PeKind, RopeOptions, model_name};
+use crate::pe::extension::{ExtensionMethod, ExtensionParams};
+use crate::tasks::TaskKind;
+
+/// Arguments of `poslens train`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Task: copy or recall.
+    #[arg(long, default_value = "copy")]
+    task: String,
+    /// Positional encoding: nope, learned, sinusoidal, t5, alibi, rope.
+    #[arg(long, default_value = "rope")]
+    pe: String,
+    /// Retrain every shipped task × encoding model (ignores --task / --pe).
+    #[arg(long)]
+    all: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Optimiser steps (default: the shipped setting).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Longest training sequence, in tokens.
+    #[arg(long, default_value_t = 32)]
+    train_len: usize,
+    /// Sequences per step (default: the shipped setting).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Transformer blocks (default: the shipped setting).
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Peak learning rate (default: the shipped setting).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Output folder for `<task>-<pe>.plw` and `.json`.
+    #[arg(long, default_value = "assets/models/")]
+    out: PathBuf,
+}
+
+/// Arguments of `poslens eval`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// Model path without extension, e.g. assets/models/copy-rope (reads .json and .plw).
+    #[arg(long)]
+    model: PathBuf,
+    /// Comma-separated sequence lengths (default: 1× … 8× the training length).
+    #[arg(long)]
+    lengths: Option<String>,
+    /// Samples per length.
+    #[arg(long, default_value_t = 256)]
+    samples: usize,
+    /// Seed of the evaluation samples (the app and the metadata use 1234).
+    #[arg(long, default_value_t = EVAL_SEED)]
+    seed: u64,
+    /// RoPE models: extension method (pi, ntk, dynamic, yarn, llama3, longrope, lm-infinite,
+    /// self-extend, rerope) or none.
+    #[arg(long, default_value = "none")]
+    scaling: String,
+    /// Scale factor s for the frequency-scaling methods.
+    #[arg(long, default_value_t = 1.0)]
+    factor: f64,
+    /// Window (tokens) for lm-infinite / self-extend / rerope (default from the training length).
+    #[arg(long)]
+    window: Option<usize>,
+    /// SelfExtend group size.
+    #[arg(long)]
+    group: Option<usize>,
+    /// burn backend: ndarray (CPU) or wgpu.
+    #[arg(long, default_value = "ndarray")]
+    backend: String,
+}
+
+fn parse_task_pe(task: &str, pe: &str) -> Result<(TaskKind, PeKind), String> {
+    let task = TaskKind::from_key(task).map_err(|e| format!("--task: {e}"))?;
+    let pe = PeKind::from_key(pe).ok_or_else(|| {
+        format!(
+            "--pe: unknown encoding '{pe}' (expected one of {})",
+            PeKind::ALL.map(|p| p.key()).join(", ")
+        )
+    })?;
+    Ok((task, pe))
+}
+
+/// `poslens train`.
+pub fn train(args: &TrainArgs) -> Result<String, String> {
+    let jobs: Vec<(TaskKind, PeKind)> = if args.all {
+        TaskKind::ALL
+            .iter()
+            .flat_map(|&t| PeKind::ALL.map(|p| (t, p)))
+            .collect()
+    } else {
+        vec![parse_task_pe(&args.task, &args.pe)?]
+    };
+    if !(8..=256).contains(&args.train_len) {
+        return Err(format!("--train-len {} must be in 8..=256", args.train_len));
+    }
+    let mut summary = Vec::new();
+    for (task, pe) in jobs {
+        let mut spec = TrainSpec::shipped(task, pe);
+        spec.seed = args.seed;
+        spec.train_len = args.train_len;
+        if let Some(s) = args.steps {
+            spec.steps = s.clamp(1, 1_000_000);
+        }
+        if let Some(l) = args.layers {
+            spec.layers = l.clamp(1, 16);
+        }
+        if let Some(lr) = args.lr {
+            if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
+                return Err(format!("--lr {lr} must be in (0, 1)"));
+            }
+            spec.learning_rate = lr;
+        }
+        if let Some(b) = args.batch {
+            spec.batch = b.clamp(1, 4096);
+        }
+        let name = model_name(task, pe);
+        eprintln!(
+            "training {name}: {} steps, batch {}, lengths up to {}",
+            spec.steps, spec.batch, spec.train_len
+        );
+        let meta = train_and_save(&spec, &args.out, |line| eprintln!("  {name}: {line}")).map_err(|e| e.to_string())?;
+        eprintln!(
+            "  {name}: in-distribution exact match {:.1} % ({:.0} s), wrote {}",
+            100.0 * meta.in_distribution_exact_match,
+            meta.train_seconds,
+            args.out.join(&meta.weights_file).display()
+        );
+        summary.push(json!({
+            "name": meta.name,
+            "in_distribution_exact_match": meta.in_distribution_exact_match,
+            "final_loss": meta.final_loss,
+            "train_seconds": meta.train_seconds,
+            "curve": meta.curve,
+        }));
+    }
+    Ok(serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n")
+}
+
+/// Reads `<path>.json` and `<path>.plw` (a given extension is ignored).
+pub fn read_model_files(path: &Path) -> Result<(ModelMeta, Vec<u8>), String> {
+    let base = path.with_extension("");
+    let meta_path = base.with_extension("json");
+    let text = std::fs::read_to_string(&meta_path).map_err(|e| format!("cannot read {}: {e}", meta_path.display()))?;
+    let meta = ModelMeta::from_json(&text).map_err(|e| format!("{}: {e}", meta_path.display()))?;
+    let weights_path = base.with_file_name(&meta.weights_file);
+    let bytes = std::fs::read(&weights_path).map_err(|e| format!("cannot read {}: {e}", weights_path.display()))?;
+    Ok((meta, bytes))
+}
+
+/// The RoPE options named by `--scaling` and friends.
+fn rope_options(args: &EvalArgs, meta: &ModelMeta) -> Result<RopeOptions, String> {
+    if args.scaling == "none" {
+        return Ok(RopeOptions::default());
+    }
+    let method = ExtensionMethod::from_key(&args.scaling).ok_or_else(|| {
+        format!(
+            "--scaling: unknown method '{}' (expected none or one of {})",
+            args.scaling,
+            ExtensionMethod::ALL.map(|m| m.key()).join(", ")
+        )
+    })?;
+    if !args.factor.is_finite() || args.factor < 1.0 {
+        return Err(format!("--factor {} must be a finite number >= 1", args.factor));
+    }
+    let mut p = ExtensionParams::new(method, args.factor, meta.train_len, meta.config.head_dim());
+    p.lm_local_window = args.window;
+    p.self_extend_window = args.window;
+    p.rerope_window = args.window;
+    if let Some(g) = args.group {
+        p.self_extend_group = g;
+    }
+    Ok(RopeOptions {
+        scaling: p.scaling(),
+        map: p.position_map(),
+    })
+}
+
+/// `poslens eval`: JSON `{ "length": [...], "exact_match": [...], "token_accuracy": [...] }`.
+pub fn eval(args: &EvalArgs) -> Result<String, String> {
+    let (meta, bytes) = read_model_files(&args.model)?;
+    let lengths: Vec<usize> = match &args.lengths {
+        None => (1..=8).map(|k| k * meta.train_len).collect(),
+        Some(s) => s
+            .split(',')
+            .map(|x| {
+                x.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("--lengths: '{x}' is not a length"))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    for &l in &lengths {
+        meta.task.check_len(l).map_err(|e| format!("--lengths: {e}"))?;
+    }
+    if !(1..=100_000).contains(&args.samples) {
+        return Err(format!("--samples {} must be in 1..=100000", args.samples));
+    }
+    let opts = rope_options(args, &meta)?;
+    if meta.pe != PeKind::Rope && !opts.is_plain() {
+        return Err(format!(
+            "--scaling applies to RoPE models only; {} is {}",
+            meta.name,
+            meta.pe.label()
+        ));
+    }
+    let compute = match args.backend.as_str() {
+        "ndarray" => crate::compute::ndarray_device("--backend ndarray"),
+        "wgpu" => crate::compute::native_wgpu_device(),
+        other => {
+            return Err(format!(
+                "--backend: unknown backend '{other}' (expected ndarray or wgpu)"
+            ));
+        }
+    };
+    let model = load_model(&meta, &bytes, &compute.device).map_err(|e| e.to_string())?;
+    let ev = Evaluator {
+        model: &model,
+        config: &meta.config,
+        task: meta.task,
+        rope: &opts,
+        device: &compute.device,
+    };
+    let c = pollster::block_on(ev.curve(&lengths, args.samples, args.seed)).map_err(|e| e.to_string())?;
+    let out = json!({
+        "model": meta.name,
+        "backend": compute.backend.label(),
+        "scaling": args.scaling,
+        "factor": args.factor,
+        "rope_scaling": opts.scaling,
+        "position_map": opts.map,
+        "samples": args.samples,
+        "seed": args.seed,
+        "train_len": meta.train_len,
+        "length": c.length,
+        "exact_match": c.exact_match,
+        "token_accuracy": c.token_accuracy,
+    });
+    Ok(serde_json::to_string_pretty(&out).unwrap_or_default() + "\n")
+}

@@ -1,0 +1,84 @@
+//! Shipped-model metadata: one `<task>-<pe>.json` beside each `<task>-<pe>.plw` weight file in
+//! `assets/models/`, written by `poslens train` and read by `poslens eval` and the Model lab.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ModelConfig, ModelError, PeKind};
+use crate::tasks::TaskKind;
+
+/// Current metadata format.
+pub const FORMAT: u32 = 1;
+
+/// Base file name (no extension) of a task × encoding model.
+pub fn model_name(task: TaskKind, pe: PeKind) -> String {
+    format!("{}-{}", task.key(), pe.key())
+}
+
+/// Accuracy at several lengths; `None` where the model cannot run (learned APE past its table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Curve {
+    pub length: Vec<usize>,
+    pub exact_match: Vec<Option<f64>>,
+    pub token_accuracy: Vec<Option<f64>>,
+    /// Samples per length.
+    pub samples: usize,
+    /// Seed of the evaluation samples.
+    pub seed: u64,
+}
+
+/// Everything recorded about one trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    pub format: u32,
+    pub name: String,
+    pub task: TaskKind,
+    pub pe: PeKind,
+    pub config: ModelConfig,
+    /// Longest training sequence (samples were drawn at every length `min..=train_len`).
+    pub train_len: usize,
+    pub seed: u64,
+    pub steps: usize,
+    pub batch: usize,
+    pub learning_rate: f64,
+    /// Mean training loss over the last 50 steps.
+    pub final_loss: f64,
+    /// Exact match at `train_len` on held-out samples, measured after the f16 round trip.
+    pub in_distribution_exact_match: f64,
+    pub in_distribution_token_accuracy: f64,
+    /// Accuracy at 1× … 8× `train_len`.
+    pub curve: Curve,
+    pub params: usize,
+    pub weights_file: String,
+    pub weights_bytes: usize,
+    pub train_seconds: f64,
+    /// burn backend the model was trained on.
+    pub trained_on: String,
+}
+
+impl ModelMeta {
+    /// Parses and checks a metadata file.
+    pub fn from_json(text: &str) -> Result<Self, ModelError> {
+        let meta: ModelMeta =
+            serde_json::from_str(text).map_err(|e| ModelError::Meta(format!("model metadata is not valid: {e}")))?;
+        if meta.format != FORMAT {
+            return Err(ModelError::Meta(format!(
+                "model metadata format {} (this build reads {FORMAT})",
+                meta.format
+            )));
+        }
+        meta.config.validate().map_err(ModelError::Meta)?;
+        if meta.config.pe != meta.pe {
+            return Err(ModelError::Meta("metadata pe and config.pe disagree".into()));
+        }
+        Ok(meta)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Builds the model a metadata file describes and loads its weights (`PLW1` bytes) into it.
+pub fn load_model(meta: &ModelMeta, weights: &[u8], device: &burn::tensor::Device) -> Result<super::Model, ModelError> {
+    super::weights::WeightFile::decode(weights)?.apply(meta.config.init(device), device)
+}

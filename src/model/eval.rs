@@ -1,0 +1,184 @@
+//! Evaluation: accuracy of a model at a length, the accuracy-vs-length curve, and one traced
+//! sample for the Model lab. `async` so the browser reads tensors back with `into_data_async`;
+//! natively the futures are simply blocked on. `poslens eval` and the app call the same code.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::catalog::Curve;
+use super::{Model, ModelConfig, ModelError, Positions, RopeOptions};
+use crate::rng::SplitMix64;
+use crate::tasks::{Batch, Score, TaskKind};
+
+/// Attention cells per evaluation chunk (batch × heads × len²), to bound memory.
+const CHUNK_CELLS: usize = 1 << 22;
+
+/// Samples per forward pass at `len` for `heads` heads.
+pub fn chunk_size(heads: usize, len: usize) -> usize {
+    (CHUNK_CELLS / (heads.max(1) * len * len).max(1)).clamp(1, 256)
+}
+
+/// The evaluation samples' seed at one length: the same samples whoever evaluates.
+pub fn length_seed(seed: u64, len: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (len as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+}
+
+async fn read_i64(t: Tensor<1, Int>) -> Result<Vec<i64>, ModelError> {
+    let data = t
+        .into_data_async()
+        .await
+        .map_err(|e| ModelError::Backend(format!("reading results back failed: {e:?}")))?;
+    data.try_to_vec_as::<i64>()
+        .map_err(|e| ModelError::Backend(format!("unexpected result type: {e:?}")))
+}
+
+pub(crate) async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ModelError> {
+    let data = t
+        .into_data_async()
+        .await
+        .map_err(|e| ModelError::Backend(format!("reading results back failed: {e:?}")))?;
+    data.try_to_vec_as::<f32>()
+        .map_err(|e| ModelError::Backend(format!("unexpected result type: {e:?}")))
+}
+
+/// Token tensor `[batch, len]` of a batch.
+pub fn tokens_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
+    Tensor::from_data(
+        TensorData::new(batch.tokens_flat(), [batch.samples.len(), batch.len]),
+        device,
+    )
+}
+
+/// Greedy predictions at a batch's scored positions, in [`Batch::answer_index`] order.
+///
+/// # Shapes
+/// - logits `[batch, len, vocab]` → rows `[answers, vocab]` → argmax `[answers]`
+pub async fn predict(
+    model: &Model,
+    batch: &Batch,
+    positions: &Positions,
+    device: &Device,
+) -> Result<Vec<i64>, ModelError> {
+    let out = model.forward(tokens_tensor(batch, device), positions, false);
+    let [b, l, v] = out.logits.dims();
+    let (idx, _) = batch.answer_index();
+    let n = idx.len();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), device);
+    let rows = out.logits.reshape([b * l, v]).select(0, idx);
+    read_i64(rows.argmax(1).reshape([n])).await
+}
+
+/// A loaded model with what it is evaluated on: task, RoPE options and device.
+#[derive(Clone, Copy)]
+pub struct Evaluator<'a> {
+    pub model: &'a Model,
+    pub config: &'a ModelConfig,
+    pub task: TaskKind,
+    pub rope: &'a RopeOptions,
+    pub device: &'a Device,
+}
+
+impl Evaluator<'_> {
+    /// Accuracy at one length on `samples` seeded samples.
+    pub async fn score_at(&self, len: usize, samples: usize, seed: u64) -> Result<Score, ModelError> {
+        self.task.check_len(len)?;
+        let positions = Positions::new(self.config, len, self.rope, self.device)?;
+        let mut rng = SplitMix64::new(length_seed(seed, len));
+        let mut score = Score::default();
+        let chunk = chunk_size(self.config.n_heads, len);
+        let mut left = samples.max(1);
+        while left > 0 {
+            let n = left.min(chunk);
+            let batch = self.task.batch(n, len, &mut rng)?;
+            let pred = predict(self.model, &batch, &positions, self.device).await?;
+            score.add(Score::of(&batch, &pred));
+            left -= n;
+        }
+        Ok(score)
+    }
+
+    /// Accuracy at each length; a length the model cannot run at (learned APE past its table)
+    /// gets `None`.
+    pub async fn curve(&self, lengths: &[usize], samples: usize, seed: u64) -> Result<Curve, ModelError> {
+        let mut c = Curve {
+            samples,
+            seed,
+            ..Curve::default()
+        };
+        for &len in lengths {
+            let s = match self.score_at(len, samples, seed).await {
+                Ok(s) => Some(s),
+                Err(ModelError::Pe(crate::pe::PeError::PastLearnedTable { .. })) => None,
+                Err(e) => return Err(e),
+            };
+            c.length.push(len);
+            c.exact_match.push(s.map(|s| s.exact_match()));
+            c.token_accuracy.push(s.map(|s| s.token_accuracy()));
+        }
+        Ok(c)
+    }
+
+    /// The first sample of the evaluation stream of `seed` at `len`, with its attention.
+    pub async fn trace_sample(&self, len: usize, seed: u64) -> Result<TracedSample, ModelError> {
+        let (config, device) = (self.config, self.device);
+        self.task.check_len(len)?;
+        let positions = Positions::new(config, len, self.rope, device)?;
+        let mut rng = SplitMix64::new(length_seed(seed, len));
+        let batch = self.task.batch(1, len, &mut rng)?;
+        let out = self.model.forward(tokens_tensor(&batch, device), &positions, true);
+        let [b, l, v] = out.logits.dims();
+        let (idx, _) = batch.answer_index();
+        let n = idx.len();
+        let rows = out
+            .logits
+            .reshape([b * l, v])
+            .select(0, Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), device));
+        let predicted = read_i64(rows.argmax(1).reshape([n])).await?;
+        let mut attention = Vec::new();
+        for a in out.attention {
+            attention.push(read_f32(a).await?);
+        }
+        let sample = batch
+            .samples
+            .into_iter()
+            .next()
+            .ok_or_else(|| ModelError::Backend("empty batch".into()))?;
+        Ok(TracedSample {
+            tokens: sample.tokens,
+            answer_positions: sample.answer_positions,
+            predicted,
+            len,
+            heads: config.n_heads,
+            attention,
+        })
+    }
+}
+
+/// One traced forward pass for the Model lab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracedSample {
+    pub tokens: Vec<u32>,
+    pub answer_positions: Vec<usize>,
+    /// The model's greedy prediction at each answer position.
+    pub predicted: Vec<i64>,
+    pub len: usize,
+    pub heads: usize,
+    /// Per layer, row-major `[heads, len, len]` attention weights.
+    pub attention: Vec<Vec<f32>>,
+}
+
+impl TracedSample {
+    /// Attention row-major `[len, len]` of one layer and head.
+    pub fn head(&self, layer: usize, head: usize) -> Option<&[f32]> {
+        let l2 = self.len * self.len;
+        self.attention.get(layer)?.get(head * l2..(head + 1) * l2)
+    }
+
+    /// How many answer tokens are right.
+    pub fn right(&self) -> usize {
+        self.answer_positions
+            .iter()
+            .zip(&self.predicted)
+            .filter(|(t, p)| self.tokens[**t + 1] as i64 == **p)
+            .count()
+    }
+}

@@ -1,0 +1,79 @@
+//! Associative recall: `BOS k₁ v₁ k₂ v₂ … kₙ vₙ SEP k_q v_q` — after the separator a key is
+//! repeated and the model must produce the value stored under it.
+//!
+//! Keys are distinct symbols, values come from a separate 16-token vocabulary (and repeat).
+//! This is the "associative recall" probe of Ba et al. 2016 and of the Zoology / H3 line of work
+//! (Fu et al. 2023, "Hungry Hungry Hippos"; Arora et al. 2023, "Zoology"), a small cousin of the
+//! passkey-retrieval test used for long-context models (Mohtashami & Jaggi 2023, "Landmark
+//! Attention"). The queried key is uniformly placed, so long inputs test retrieval from every
+//! depth.
+//!
+//! Length `L = 2n + 4`; for odd `L` a second `SEP` is inserted after `BOS`.
+
+use super::{BOS, SEP, SYMBOLS, Sample, VALUE0, VALUES, symbol};
+use crate::rng::SplitMix64;
+
+/// `BOS k v SEP k v`.
+pub const MIN_LEN: usize = 6;
+/// `n ≤ SYMBOLS` distinct keys, plus one for odd lengths.
+pub const MAX_LEN: usize = 2 * SYMBOLS + 5;
+
+/// A recall sample of length `len` (assumed in `MIN_LEN..=MAX_LEN`).
+pub fn sample(len: usize, rng: &mut SplitMix64) -> Sample {
+    let n = (len - 4) / 2;
+    let keys: Vec<u32> = rng.distinct(n, SYMBOLS).into_iter().map(symbol).collect();
+    let values: Vec<u32> = (0..n).map(|_| VALUE0 + rng.below(VALUES) as u32).collect();
+    let q = rng.below(n);
+    let mut tokens = Vec::with_capacity(len);
+    tokens.push(BOS);
+    if len % 2 == 1 {
+        tokens.push(SEP);
+    }
+    for (k, v) in keys.iter().zip(&values) {
+        tokens.push(*k);
+        tokens.push(*v);
+    }
+    tokens.push(SEP);
+    tokens.push(keys[q]);
+    let answer_at = tokens.len() - 1;
+    tokens.push(values[q]);
+    Sample {
+        tokens,
+        answer_positions: vec![answer_at],
+    }
+}
+
+/// Where in the input the queried pair sits, as a fraction 0 (first pair) … 1 (last pair).
+pub fn query_depth(sample: &Sample) -> Option<f64> {
+    let &at = sample.answer_positions.first()?;
+    let key = sample.tokens[at];
+    let pos = sample.tokens[..at - 1].iter().position(|&t| t == key)?;
+    let first = if sample.tokens.get(1) == Some(&SEP) { 2 } else { 1 };
+    let pairs = (at - 1 - first) / 2;
+    Some(if pairs <= 1 {
+        0.0
+    } else {
+        ((pos - first) / 2) as f64 / (pairs - 1) as f64
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_is_the_value_after_the_queried_key() {
+        let mut rng = SplitMix64::new(8);
+        for len in [6, 7, 12, 32, 257, MAX_LEN] {
+            let s = sample(len, &mut rng);
+            assert_eq!(s.tokens.len(), len);
+            let at = s.answer_positions[0];
+            let key = s.tokens[at];
+            let pos = s.tokens[..at - 1].iter().position(|&t| t == key).unwrap();
+            assert_eq!(s.tokens[pos + 1], s.tokens[at + 1]);
+            assert!(s.tokens[at + 1] >= VALUE0);
+            let d = query_depth(&s).unwrap();
+            assert!((0.0..=1.0).contains(&d));
+        }
+    }
+}
