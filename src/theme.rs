@@ -115,6 +115,13 @@ pub fn series_color(i: usize) -> Color32 {
     SERIES[i % SERIES.len()]
 }
 
+/// Six well-separated palette entries for the six trained-model encodings (NoPE, learned,
+/// sinusoidal, T5, ALiBi, RoPE): orange, yellow, bluish green, sky blue, blue, reddish purple.
+pub fn model_series_color(i: usize) -> Color32 {
+    const PICK: [usize; 6] = [0, 3, 2, 1, 4, 6];
+    SERIES[PICK[i % PICK.len()]]
+}
+
 /// Outline of the hovered heatmap cell (drawn over any colormap).
 pub const HOVER_MARKER: Color32 = Color32::WHITE;
 /// Masked (hidden) cells in exported images.

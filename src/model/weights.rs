@@ -241,8 +241,8 @@ impl ModuleMapper for Loader<'_> {
 
 /// Re-initialises every parameter from a [`SplitMix64`](crate::rng::SplitMix64) stream, so a
 /// training run depends on its seed only (not on a backend's global RNG): linear weights
-/// uniform in `±1/√fan_in` (PyTorch's default), biases 0, token / position embeddings
-/// `N(0, 1)`, T5 bias table 0, LayerNorm γ = 1, β = 0.
+/// uniform in `±1/√fan_in` (PyTorch's default), biases 0, token embeddings `N(0, 1)`,
+/// learned positions `N(0, 0.02²)`, T5 bias table 0, LayerNorm γ = 1, β = 0.
 pub fn seeded_init(model: Model, seed: u64, device: &Device) -> Model {
     let mut m = SeededInit {
         path: Vec::new(),
@@ -275,7 +275,10 @@ impl ModuleMapper for SeededInit {
         let values: Vec<f32> = match (module, leaf) {
             (_, "gamma") => vec![1.0; n],
             (_, "beta") | (_, "bias") | ("t5", _) => vec![0.0; n],
-            ("tok", _) | ("pos", _) => (0..n).map(|_| self.rng.next_gaussian() as f32).collect(),
+            ("tok", _) => (0..n).map(|_| self.rng.next_gaussian() as f32).collect(),
+            // GPT-2 initialises its position table small (std 0.02); at N(0, 1) — the token
+            // scale — positions drown the content the recall task must match.
+            ("pos", _) => (0..n).map(|_| 0.02 * self.rng.next_gaussian() as f32).collect(),
             _ => {
                 let a = 1.0 / (shape.first().copied().unwrap_or(1).max(1) as f64).sqrt();
                 (0..n)

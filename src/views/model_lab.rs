@@ -24,7 +24,7 @@ use crate::model::eval::{Evaluator, TracedSample};
 use crate::model::{Model, PeKind, RopeOptions, model_name};
 use crate::pe::extension::{ExtensionMethod, ExtensionParams};
 use crate::tasks::{Score, TaskKind, token_label};
-use crate::theme::{Colormap, ThemeChoice, series_color};
+use crate::theme::{Colormap, ThemeChoice, model_series_color};
 use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
 use crate::widgets::log_slider::log_slider_ui;
 use crate::widgets::train_marker::train_marker_ui;
@@ -56,6 +56,8 @@ pub struct ModelLabState {
     pub factor: f64,
     /// Which evaluation sample is shown (0 = the first of the stream the accuracy uses).
     pub sample: u64,
+    /// Plot per-token accuracy instead of exact match.
+    pub token_metric: bool,
 }
 
 impl Default for ModelLabState {
@@ -67,6 +69,7 @@ impl Default for ModelLabState {
             method: None,
             factor: 4.0,
             sample: 0,
+            token_metric: false,
         }
     }
 }
@@ -124,6 +127,9 @@ impl ModelLabState {
         if self.sample != 0 {
             out.push_str(&format!("&sample={}", self.sample));
         }
+        if self.token_metric {
+            out.push_str("&metric=token");
+        }
     }
 
     /// Reads one URL key: `Some(true)` read, `Some(false)` bad value, `None` not this view's key.
@@ -141,6 +147,13 @@ impl ModelLabState {
             },
             "factor" => value.parse().map(|v| self.factor = v).is_ok(),
             "sample" => value.parse().map(|v| self.sample = v).is_ok(),
+            "metric" => match value {
+                "exact" | "token" => {
+                    self.token_metric = value == "token";
+                    true
+                }
+                _ => false,
+            },
             _ => return None,
         })
     }
@@ -483,6 +496,12 @@ impl ModelLabView {
                 self.state.sample = (self.state.sample + 1) % (*SAMPLE_RANGE.end() + 1);
             }
         });
+        ui.add_space(4.0);
+        ui.label(RichText::new("Curve shows").strong());
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.state.token_metric, false, "exact match");
+            ui.selectable_value(&mut self.state.token_metric, true, "token accuracy");
+        });
         ui.add_space(8.0);
         self.model_card_ui(ui);
         self.state.sanitize();
@@ -621,7 +640,9 @@ impl ModelLabView {
 
     fn curve_ui(&self, ui: &mut Ui, theme: ThemeChoice) {
         let task = self.state.task;
-        ui.label(RichText::new(format!("Exact match vs length — {} (all encodings)", task.label())).strong());
+        let token = self.state.token_metric;
+        let metric = if token { "Token accuracy" } else { "Exact match" };
+        ui.label(RichText::new(format!("{metric} vs length — {} (all encodings)", task.label())).strong());
         let n = self.state.seq_len as f64;
         let train = self.meta(&self.state.name()).map_or(32.0, |m| m.train_len as f64);
         let live = self
@@ -630,13 +651,13 @@ impl ModelLabView {
             .and_then(|r| r.extension_curve.clone());
         let method = self.state.method;
         Plot::new("model_curve")
-            .height(230.0)
+            .height(220.0)
             .legend(Legend::default().position(egui_plot::Corner::RightTop))
             .include_y(0.0)
             .include_y(1.0)
             .include_x(0.0)
             .x_axis_label("sequence length N (tokens)")
-            .y_axis_label("exact match")
+            .y_axis_label(if token { "token accuracy" } else { "exact match" })
             .allow_scroll(false)
             .allow_drag(false)
             .allow_zoom(false)
@@ -645,30 +666,36 @@ impl ModelLabView {
                     let Some(m) = self.meta(&model_name(task, pe)) else {
                         continue;
                     };
+                    let ys = if token {
+                        &m.curve.token_accuracy
+                    } else {
+                        &m.curve.exact_match
+                    };
                     let pts: Vec<[f64; 2]> = m
                         .curve
                         .length
                         .iter()
-                        .zip(&m.curve.exact_match)
+                        .zip(ys)
                         .filter_map(|(&l, a)| a.map(|a| [l as f64, a]))
                         .collect();
                     let selected = pe == self.state.pe;
                     plot.line(
                         Line::new(pe.label(), PlotPoints::from(pts.clone()))
-                            .color(series_color(i))
+                            .color(model_series_color(i))
                             .width(if selected { 3.0 } else { 1.5 }),
                     );
                     plot.points(
                         Points::new(pe.label(), PlotPoints::from(pts))
-                            .color(series_color(i))
+                            .color(model_series_color(i))
                             .radius(if selected { 3.5 } else { 2.0 }),
                     );
                 }
                 if let (Some(c), Some(m)) = (&live, method) {
+                    let ys = if token { &c.token_accuracy } else { &c.exact_match };
                     let pts: Vec<[f64; 2]> = c
                         .length
                         .iter()
-                        .zip(&c.exact_match)
+                        .zip(ys)
                         .filter_map(|(&l, a)| a.map(|a| [l as f64, a]))
                         .collect();
                     let name = format!("RoPE + {} (live, {CURVE_SAMPLES}/length)", m.title());
@@ -693,7 +720,7 @@ impl ModelLabView {
         let t = &r.trace;
         ui.label(
             RichText::new(format!(
-                "Sample {} at N = {} — the model's answer: {} of {} tokens right (✗ = wrong, model's guess underneath)",
+                "Sample {} at N = {}: {} of {} answer tokens right (green = right, red ✗expected→predicted = wrong)",
                 self.state.sample,
                 t.len,
                 t.right(),
@@ -745,7 +772,7 @@ impl ModelLabView {
                 .strong(),
         );
         let cols = t.heads.max(1);
-        let side = ((ui.available_width() - 20.0) / cols as f32 - 10.0).clamp(90.0, 230.0);
+        let side = ((ui.available_width() - 20.0) / cols as f32 - 10.0).clamp(90.0, 170.0);
         egui::Grid::new("model_heads").spacing([10.0, 6.0]).show(ui, |ui| {
             for layer in 0..t.attention.len() {
                 for head in 0..t.heads {
@@ -959,11 +986,12 @@ mod tests {
             method: Some(ExtensionMethod::Yarn),
             factor: 4.0,
             sample: 3,
+            token_metric: true,
         };
         let mut hash = String::new();
         s.write_hash(&mut hash);
         let kv: Vec<(&str, &str)> = hash.split('&').filter_map(|p| p.split_once('=')).collect();
-        assert_eq!(kv.len(), 6, "{hash}");
+        assert_eq!(kv.len(), 7, "{hash}");
         let mut back = ModelLabState::default();
         for (k, v) in &kv {
             assert_eq!(back.read_hash_key(k, v), Some(true), "{k}={v}");
