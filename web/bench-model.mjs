@@ -19,7 +19,7 @@ try {
         const times = [];
         for (const sample of [1, 2, 3]) { // three runs (a new sample re-runs the model)
           await page.evaluate(([l, s]) => { location.hash = `view=model&task=recall&pe=rope&len=${l}&sample=${s}`; }, [len, sample]);
-          await page.waitForFunction((l) => { const m = window.poslens.status().model_lab; return m.seq_len === l && !m.busy && m.trace_ms !== null; }, len, { timeout: 300_000, polling: 50 });
+          await page.waitForFunction(([l, s]) => { const st = window.poslens.status(), m = st.model_lab; return st.state_hash.includes(`&sample=${s}`) && m.seq_len === l && !m.busy && m.trace_ms !== null; }, [len, sample], { timeout: 300_000, polling: 50 });
           await page.waitForTimeout(100);
           times.push((await page.evaluate(() => window.poslens.status().model_lab.trace_ms)));
         }

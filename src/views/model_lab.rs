@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use egui::{RichText, Ui};
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine};
+use egui_plot::{Line, LineStyle, Plot, PlotPoints, Points, VLine};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
@@ -650,9 +650,9 @@ impl ModelLabView {
             .and_then(|r| r.as_ref().ok())
             .and_then(|r| r.extension_curve.clone());
         let method = self.state.method;
+        let live_color = ui.visuals().strong_text_color();
         Plot::new("model_curve")
             .height(220.0)
-            .legend(Legend::default().position(egui_plot::Corner::RightTop))
             .include_y(0.0)
             .include_y(1.0)
             .include_x(0.0)
@@ -701,7 +701,7 @@ impl ModelLabView {
                     let name = format!("RoPE + {} (live, {CURVE_SAMPLES}/length)", m.title());
                     plot.line(
                         Line::new(name, PlotPoints::from(pts))
-                            .color(theme.accent())
+                            .color(live_color)
                             .width(2.5)
                             .style(LineStyle::dashed_loose()),
                     );
@@ -713,6 +713,27 @@ impl ModelLabView {
                 );
                 plot.vline(VLine::new("current N", n).color(theme.accent_text()).width(1.5));
             });
+        // The legend under the plot, so it never hides a curve.
+        ui.horizontal_wrapped(|ui| {
+            ui.spacing_mut().item_spacing.x = 10.0;
+            for (i, pe) in PeKind::ALL.into_iter().enumerate() {
+                let text = RichText::new(format!("━ {}", pe.label())).color(model_series_color(i));
+                ui.label(if pe == self.state.pe {
+                    text.strong()
+                } else {
+                    text.small()
+                });
+            }
+            if let (Some(_), Some(m)) = (&live, method) {
+                ui.label(
+                    RichText::new(format!("╍ RoPE + {} (live)", m.title()))
+                        .color(live_color)
+                        .strong(),
+                );
+            }
+            ui.label(RichText::new("┆ L_train").small().color(theme.warn()));
+            ui.label(RichText::new("│ current N").small().color(theme.accent_text()));
+        });
     }
 
     fn sample_ui(&self, ui: &mut Ui, theme: ThemeChoice) {
