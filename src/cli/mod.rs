@@ -61,20 +61,12 @@ pub fn main() -> ExitCode {
         },
         Some(Command::Train(args)) => print_or_fail(model::train(&args)),
         Some(Command::Eval(args)) => print_or_fail(model::eval(&args)),
-        Some(Command::Pe(args)) => match pe::run(&args) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Some(Command::Pe(args)) => print_or_fail(pe::run(&args)),
     }
 }
 
-fn print_or_fail(result: Result<String, String>) -> ExitCode {
+/// Print a subcommand's output, or its one-line error and exit with code 2.
+fn print_or_fail<E: std::fmt::Display>(result: Result<String, E>) -> ExitCode {
     match result {
         Ok(text) => {
             print!("{text}");

@@ -511,7 +511,7 @@ impl ModelLabView {
     fn model_card_ui(&self, ui: &mut Ui) {
         let name = self.state.name();
         ui.label(RichText::new("Model card").strong());
-        match self.meta_cloned(&name) {
+        match self.resolved.get(&name) {
             None => {
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -519,7 +519,7 @@ impl ModelLabView {
                 });
             }
             Some(Err(e)) => {
-                ui.label(RichText::new(e).small().color(ui.visuals().error_fg_color));
+                ui.label(RichText::new(e.as_str()).small().color(ui.visuals().error_fg_color));
             }
             Some(Ok(m)) => {
                 let c = &m.config;
