@@ -144,8 +144,9 @@ impl Positions {
             }
             .into());
         }
-        let cells = h
-            .checked_mul(len * len)
+        let cells = len
+            .checked_mul(len)
+            .and_then(|c| c.checked_mul(h))
             .filter(|&c| c <= 1 << 28)
             .ok_or_else(|| ModelError::Options(format!("length {len} is too long for a {h}-head attention map")))?;
         // Visibility and ALiBi, [H, L, L].
