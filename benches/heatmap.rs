@@ -8,12 +8,12 @@
 use std::time::Instant;
 
 use eframe::egui_wgpu::wgpu;
-use poslens::compute::attention_map::{self, MapRequest};
-use poslens::gpu::attention_map::{GpuAttentionMap, GpuRequest, relative_table};
+use poslens::analysis::attention_map::{self, MapRequest};
+use poslens::analysis::gpu_map::{GpuAttentionMap, GpuRequest, relative_table};
+use poslens::analysis::grid::{Aggregate, colorize};
 use poslens::pe::scaling::RopeScaling;
 use poslens::pe::{Content, PositionMap, PreparedLogits, Scheme};
 use poslens::theme::Colormap;
-use poslens::widgets::heatmap::{Aggregate, colorize};
 
 const SIDE: usize = 512;
 

@@ -5,10 +5,10 @@
 
 use criterion::{BenchmarkId, Criterion};
 use poslens::pe::alibi;
-use poslens::pe::diagnostics::{Content, PreparedLogits, Scheme, softmax_in_place};
 use poslens::pe::position_maps::PositionMap;
 use poslens::pe::scaling::RopeScaling;
 use poslens::pe::t5::{T5Bias, T5Buckets};
+use poslens::pe::{Content, PreparedLogits, Scheme, softmax_in_place};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

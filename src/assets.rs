@@ -2,15 +2,24 @@
 //! (relative to the page, trunk copies `assets/models/` to `models/`), the file system natively
 //! (`$POSLENS_MODELS`, else `assets/models/` under the working directory, else under the crate).
 
+/// Why a shipped file could not be read (one line, naming the file).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum AssetError {
+    #[error("refusing model file name '{0}'")]
+    BadName(String),
+    #[error("{0}")]
+    Unreadable(String),
+}
+
 /// Folder of the shipped models, relative to the page / repository.
 pub const MODELS_DIR: &str = "models";
 
 /// The bytes of `models/<file>`; the error says which file and why, in one line.
-pub async fn read_model_file(file: &str) -> Result<Vec<u8>, String> {
+pub async fn read_model_file(file: &str) -> Result<Vec<u8>, AssetError> {
     if file.contains("..") || file.contains('/') || file.contains('\\') {
-        return Err(format!("refusing model file name '{file}'"));
+        return Err(AssetError::BadName(file.to_owned()));
     }
-    read(file).await
+    read(file).await.map_err(AssetError::Unreadable)
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -4,15 +4,16 @@
 //! and `views` draw with egui; `app` ties them together; `web` / `cli` are the entry points.
 //! See ARCHITECTURE.md for the module map and data flow.
 
+pub mod analysis;
 pub mod app;
 pub mod assets;
 pub mod compute;
 pub mod download;
 pub mod export;
-pub mod gpu;
 pub mod model;
 pub mod pe;
 pub mod rng;
+pub mod state;
 pub mod status;
 pub mod tasks;
 pub mod theme;

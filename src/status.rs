@@ -52,24 +52,23 @@ pub struct Status {
     /// Why that compute backend (e.g. "WebGPU unavailable … CPU fallback").
     pub compute_note: String,
     pub seq_len: usize,
-    pub d_model: usize,
+    /// The active view's two or three sentences of explanation (naming its paper).
+    pub explanation: String,
     /// CPU time of the app's last frame (compute + UI), in milliseconds.
     pub frame_ms: f32,
-    /// Attention view: engine of the map on screen ("gpu" | "cpu") and its compute time (ms).
-    pub heatmap_engine: String,
-    pub heatmap_ms: f32,
-    /// Attention view: largest |GPU − CPU| cell difference, checked when N ≤ 512.
-    pub gpu_cpu_max_diff: Option<f32>,
     pub frames: u64,
     pub errors: Vec<String>,
-    /// burn softmax row vs CPU reference, when available.
+    /// The app's burn readiness check (a softmax row on the burn device vs the CPU), when done.
     pub compute_check: Option<crate::compute::softmax_check::SoftmaxCheck>,
     /// Screen rectangles of named controls (CSS px), so a test can drag them for real.
     pub controls: std::collections::BTreeMap<String, CssRect>,
     /// The URL-hash form of the current state.
     pub state_hash: String,
-    /// The Model lab's read-out (only while it is the active view).
-    pub model_lab: Option<crate::views::model_lab::ModelLabStatus>,
+    /// Fields the active view adds (`View::status_extras`): e.g. `heatmap_engine`,
+    /// `heatmap_ms`, `gpu_cpu_max_diff` (heatmap views), `d_model` and `burn_row`
+    /// (Sinusoidal), `model_lab` (Model lab). Serialised at the top level.
+    #[serde(flatten)]
+    pub extras: serde_json::Map<String, serde_json::Value>,
 }
 
 thread_local! {
@@ -100,11 +99,14 @@ mod tests {
 
     #[test]
     fn status_json_has_the_documented_fields() {
+        let mut extras = serde_json::Map::new();
+        extras.insert("d_model".into(), 128.into());
         publish(Status {
             ready: true,
             view: "sinusoidal".into(),
             seq_len: 64,
             frames: 3,
+            extras,
             ..Default::default()
         });
         let v: serde_json::Value = serde_json::from_str(&to_json()).expect("valid JSON");
@@ -122,5 +124,6 @@ mod tests {
         }
         assert_eq!(v["render_backend"], "native");
         assert_eq!(v["seq_len"], 64);
+        assert_eq!(v["d_model"], 128, "extras are flattened to the top level");
     }
 }

@@ -115,11 +115,20 @@ pub fn series_color(i: usize) -> Color32 {
     SERIES[i % SERIES.len()]
 }
 
-/// Six well-separated palette entries for the six trained-model encodings (NoPE, learned,
-/// sinusoidal, T5, ALiBi, RoPE): orange, yellow, bluish green, sky blue, blue, reddish purple.
-pub fn model_series_color(i: usize) -> Color32 {
-    const PICK: [usize; 6] = [0, 3, 2, 1, 4, 6];
-    SERIES[PICK[i % PICK.len()]]
+/// The one colour of each positional-encoding scheme, the same in every plot (Position bias,
+/// Model lab). Exhaustive: a new scheme does not compile until it has a colour.
+pub fn scheme_color(kind: crate::pe::SchemeKind) -> Color32 {
+    use crate::pe::SchemeKind;
+    SERIES[match kind {
+        SchemeKind::Nope => 0,       // orange
+        SchemeKind::T5 => 1,         // sky blue
+        SchemeKind::Sinusoidal => 2, // bluish green
+        SchemeKind::Learned => 3,    // yellow
+        SchemeKind::Alibi => 4,      // blue
+        SchemeKind::Xpos => 5,       // vermillion
+        SchemeKind::Rope => 6,       // reddish purple
+        SchemeKind::Kerple => 7,     // grey
+    }]
 }
 
 /// Outline of the hovered heatmap cell (drawn over any colormap).

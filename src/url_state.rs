@@ -6,25 +6,20 @@
 //! into the active view. Parsing never fails: unknown keys and invalid or out-of-range values
 //! are reported as notes (shown to the user) and replaced by the nearest valid value.
 
-use crate::app::AppState;
+use serde_json::Value;
+
+use crate::export::{ExportError, Exported};
+use crate::state::AppState;
 use crate::theme::ThemeChoice;
-use crate::views::ViewId;
 
 /// Version of the hash format, written as `v=`.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Serialise `state` to a hash (without the leading `#`).
+/// Serialise `state` to a hash (without the leading `#`): only the active view's keys.
 pub fn to_hash(state: &AppState) -> String {
-    let mut out = format!("v={FORMAT_VERSION}&view={}", state.view.key());
-    match state.view {
-        ViewId::Attention => state.attention.write_hash(&mut out),
-        ViewId::Compare => state.compare.write_hash(&mut out),
-        ViewId::Rope => crate::views::rope::write_hash(&state.rope, &mut out),
-        ViewId::Extension => crate::views::extension::write_hash(&state.extension, &mut out),
-        ViewId::Bias => state.bias.write_hash(&mut out),
-        ViewId::Sinusoidal => state.sinusoidal.write_hash(&mut out),
-        ViewId::Model => state.model.write_hash(&mut out),
-    }
+    let view = state.active();
+    let mut out = format!("v={FORMAT_VERSION}&view={}", view.key());
+    view.write_hash(&mut out);
     if state.theme == ThemeChoice::Light {
         out.push_str("&theme=light");
     }
@@ -37,7 +32,20 @@ pub fn to_hash(state: &AppState) -> String {
 /// Parse a hash (with or without `#`) on top of the defaults. Returns the state and notes.
 pub fn from_hash(hash: &str) -> (AppState, Vec<String>) {
     let mut state = AppState::default();
+    let notes = apply_hash(&mut state, hash);
+    (state, notes)
+}
+
+/// Reset `state` to the defaults and read `hash` into it, keeping each view's caches (a view's
+/// loaded data survives an edited link). Returns notes on what was ignored or clamped.
+pub fn apply_hash(state: &mut AppState, hash: &str) -> Vec<String> {
     let mut notes = Vec::new();
+    state.theme = ThemeChoice::default();
+    state.embed = false;
+    state.set_view_index(0);
+    for view in state.views_mut() {
+        view.reset();
+    }
     let pairs: Vec<(&str, &str)> = hash
         .trim_start_matches('#')
         .split('&')
@@ -45,14 +53,13 @@ pub fn from_hash(hash: &str) -> (AppState, Vec<String>) {
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .collect();
     // The view first: every other key goes to the active view.
-    if let Some((_, v)) = pairs.iter().rev().find(|(k, _)| *k == "view") {
-        match ViewId::from_key(v) {
-            Some(view) => state.view = view,
-            None => notes.push(format!(
-                "ignored view={v:?}: not a view (one of {})",
-                ViewId::ALL.map(|v| v.key()).join(", ")
-            )),
-        }
+    if let Some((_, v)) = pairs.iter().rev().find(|(k, _)| *k == "view")
+        && !state.set_view(v)
+    {
+        notes.push(format!(
+            "ignored view={v:?}: not a view (one of {})",
+            state.view_keys().join(", ")
+        ));
     }
     for &(key, value) in &pairs {
         let read = match key {
@@ -78,50 +85,51 @@ pub fn from_hash(hash: &str) -> (AppState, Vec<String>) {
                 state.embed = matches!(value, "1" | "true" | "");
                 Some(true)
             }
-            _ => match state.view {
-                ViewId::Attention => state.attention.read_hash_key(key, value),
-                ViewId::Compare => state.compare.read_hash_key(key, value),
-                ViewId::Rope => crate::views::rope::read_hash_key(&mut state.rope, key, value),
-                ViewId::Extension => crate::views::extension::read_hash_key(&mut state.extension, key, value),
-                ViewId::Bias => state.bias.read_hash_key(key, value),
-                ViewId::Sinusoidal => state.sinusoidal.read_hash_key(key, value),
-                ViewId::Model => state.model.read_hash_key(key, value),
-            },
+            _ => state.active_mut().read_hash_key(key, value),
         };
         match read {
             Some(true) => {}
             Some(false) => notes.push(format!("ignored {key}={value:?}: not a valid value")),
-            None => notes.push(format!("ignored unknown key {key:?} for view {}", state.view.key())),
+            None => notes.push(format!("ignored unknown key {key:?} for view {}", state.active().key())),
         }
     }
-    notes.extend(state.sinusoidal.sanitize());
-    notes.extend(state.attention.sanitize());
-    notes.extend(state.compare.sanitize());
-    notes.extend(state.rope.sanitize());
-    notes.extend(state.extension.sanitize());
-    notes.extend(state.bias.sanitize());
-    notes.extend(state.model.sanitize());
-    (state, notes)
+    for view in state.views_mut() {
+        notes.extend(view.sanitize());
+    }
+    notes
+}
+
+/// Export the active view: its numbers plus `view` and `state` (its link) in the JSON.
+pub fn export_active(state: &AppState) -> Result<Exported, ExportError> {
+    let mut out = state.active().export()?;
+    if let Value::Object(m) = &mut out.json {
+        m.insert("view".into(), Value::from(state.active().key()));
+        m.insert("state".into(), Value::from(to_hash(state)));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pe::sinusoidal::SinusoidalLayout;
-    use crate::views::attention::ContentKind;
-    use crate::views::scheme_choice::SchemeKind;
+    use crate::export::Format;
+
+    /// One field of a view's serialised state.
+    fn field(state: &AppState, view: &str, name: &str) -> Value {
+        state
+            .view(view)
+            .map(|v| v.state_json()[name].clone())
+            .unwrap_or(Value::Null)
+    }
 
     #[test]
     fn sinusoidal_round_trip() {
-        let mut state = AppState {
-            view: ViewId::Sinusoidal,
-            theme: ThemeChoice::Light,
-            embed: true,
-            ..Default::default()
-        };
-        state.sinusoidal.seq_len = 1000;
-        state.sinusoidal.d_model = 64;
-        state.sinusoidal.layout = SinusoidalLayout::Concat;
+        let (state, notes) = from_hash("view=sinusoidal&len=1000&d=64&layout=concat&theme=light&embed=1");
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(field(&state, "sinusoidal", "seq_len"), 1000);
+        assert_eq!(field(&state, "sinusoidal", "d_model"), 64);
+        assert_eq!(field(&state, "sinusoidal", "layout"), "concat");
+        assert!(state.embed && state.theme == ThemeChoice::Light);
         let hash = to_hash(&state);
         assert!(hash.contains("view=sinusoidal") && hash.contains("len=1000"), "{hash}");
         let (back, notes) = from_hash(&format!("#{hash}"));
@@ -131,18 +139,16 @@ mod tests {
 
     #[test]
     fn every_view_round_trips_with_view_and_len() {
-        for view in ViewId::ALL {
-            let state = AppState {
-                view,
-                ..Default::default()
-            };
+        for key in AppState::default().view_keys() {
+            let mut state = AppState::default();
+            assert!(state.set_view(key));
             let hash = to_hash(&state);
             assert!(
-                hash.contains(&format!("view={}", view.key())) && hash.contains("&len="),
+                hash.contains(&format!("view={key}")) && hash.contains("&len="),
                 "{hash}"
             );
             let (back, notes) = from_hash(&hash);
-            assert!(notes.is_empty(), "{view:?}: {notes:?}");
+            assert!(notes.is_empty(), "{key}: {notes:?}");
             assert_eq!(back, state);
         }
     }
@@ -150,45 +156,71 @@ mod tests {
     #[test]
     fn out_of_range_and_unknown_values_are_clamped_with_notes() {
         let (state, notes) = from_hash("view=sinusoidal&len=999999&d=7&foo=bar&layout=zigzag&len=abc");
-        assert_eq!(state.sinusoidal.seq_len, 4096);
-        assert_eq!(state.sinusoidal.d_model, 8);
-        assert_eq!(state.sinusoidal.layout, SinusoidalLayout::Interleaved);
+        assert_eq!(field(&state, "sinusoidal", "seq_len"), 4096);
+        assert_eq!(field(&state, "sinusoidal", "d_model"), 8);
+        assert_eq!(field(&state, "sinusoidal", "layout"), "interleaved");
         assert_eq!(notes.len(), 5, "{notes:?}");
     }
 
     #[test]
     fn attention_round_trip_and_len_goes_to_the_active_view() {
-        let mut state = AppState {
-            view: ViewId::Attention,
-            ..Default::default()
-        };
-        let a = &mut state.attention;
-        (a.scheme, a.seq_len, a.train_len, a.content, a.period) =
-            (SchemeKind::Alibi, 3000, 512, ContentKind::Repeating, 12);
-        (a.softmax, a.causal, a.head, a.rope_base, a.head_dim) = (false, false, 5, 500_000.0, 128);
-        let hash = to_hash(&state);
+        let hash = "view=attention&len=3000&scheme=alibi&train=512&content=repeating&period=12&mode=logits&causal=0&head=5&base=500000&hd=128";
+        let (state, notes) = from_hash(hash);
+        assert!(notes.is_empty(), "{notes:?}");
+        for (name, value) in [
+            ("seq_len", Value::from(3000)),
+            ("scheme", Value::from("alibi")),
+            ("train_len", Value::from(512)),
+            ("content", Value::from("repeating")),
+            ("period", Value::from(12)),
+            ("softmax", Value::from(false)),
+            ("causal", Value::from(false)),
+            ("head", Value::from(5)),
+            ("rope_base", Value::from(500_000.0)),
+            ("head_dim", Value::from(128)),
+        ] {
+            assert_eq!(field(&state, "attention", name), value, "{name}");
+        }
+        let written = to_hash(&state);
         assert!(
-            hash.contains("view=attention") && hash.contains("len=3000") && hash.contains("scheme=alibi"),
-            "{hash}"
+            written.contains("view=attention") && written.contains("len=3000") && written.contains("scheme=alibi"),
+            "{written}"
         );
-        let (back, notes) = from_hash(&hash);
+        let (back, notes) = from_hash(&written);
         assert!(notes.is_empty(), "{notes:?}");
         assert_eq!(back, state);
         // `len` before `view` still lands on the view named in the hash.
         let (s2, _) = from_hash("len=777&view=attention");
-        assert_eq!(s2.attention.seq_len, 777);
-        assert_eq!(s2.sinusoidal.seq_len, AppState::default().sinusoidal.seq_len);
+        assert_eq!(field(&s2, "attention", "seq_len"), 777);
+        assert_eq!(
+            field(&s2, "sinusoidal", "seq_len"),
+            field(&AppState::default(), "sinusoidal", "seq_len")
+        );
     }
 
     #[test]
     fn attention_values_are_clamped() {
         let (s, notes) = from_hash("view=attention&len=100000&hd=7&head=42&base=-3&scheme=nope&scheme=bogus");
-        assert_eq!(s.attention.seq_len, 8192);
-        assert_eq!(s.attention.head_dim, 8);
-        assert_eq!(s.attention.head, 7);
-        assert_eq!(s.attention.rope_base, 100.0);
-        assert_eq!(s.attention.scheme, SchemeKind::Nope);
+        assert_eq!(field(&s, "attention", "seq_len"), 8192);
+        assert_eq!(field(&s, "attention", "head_dim"), 8);
+        assert_eq!(field(&s, "attention", "head"), 7);
+        assert_eq!(field(&s, "attention", "rope_base"), 100.0);
+        assert_eq!(field(&s, "attention", "scheme"), "nope");
         assert_eq!(notes.len(), 5, "{notes:?}");
+        // The learned table has no formula: not a scheme the Attention view can draw.
+        let (s, notes) = from_hash("view=attention&scheme=learned");
+        assert_eq!(field(&s, "attention", "scheme"), "rope");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+    }
+
+    #[test]
+    fn applying_a_hash_resets_what_it_does_not_name() {
+        let (mut state, _) = from_hash("view=attention&len=3000&theme=light");
+        let notes = apply_hash(&mut state, "view=rope");
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(state.active().key(), "rope");
+        assert_eq!(state.theme, ThemeChoice::Dark);
+        assert_eq!(field(&state, "attention", "seq_len"), 256);
     }
 
     #[test]
@@ -203,7 +235,7 @@ mod tests {
             "%%%=%%%",
         ] {
             let (state, _) = from_hash(h);
-            assert!(state.attention.seq_len >= 8);
+            assert!(state.active().length() >= 6, "{h}");
         }
         let (_, notes) = from_hash("view=nosuch");
         assert_eq!(notes.len(), 1);
@@ -214,6 +246,67 @@ mod tests {
         let (state, notes) = from_hash("");
         assert_eq!(state, AppState::default());
         assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn every_view_exports_json_and_csv_and_heatmap_views_png() {
+        let keys = AppState::default().view_keys();
+        for key in keys {
+            let (state, notes) = from_hash(&format!("view={key}&len=40"));
+            assert!(notes.is_empty(), "{key}: {notes:?}");
+            let e = export_active(&state).unwrap_or_else(|err| panic!("{key}: {err}"));
+            assert_eq!(e.json["view"], key);
+            assert!(
+                e.json["state"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(&format!("view={key}")))
+            );
+            assert!(e.csv.lines().count() > 2, "{key} csv too short");
+            let png = e.bytes(Format::Png);
+            assert_eq!(png.is_ok(), e.image.is_some(), "{key}");
+            if let Ok(bytes) = png {
+                assert_eq!(&bytes[1..4], b"PNG");
+            }
+        }
+        // The heatmap views export pictures, the plot views do not.
+        for (key, image) in [
+            ("attention", true),
+            ("compare", true),
+            ("extension", true),
+            ("sinusoidal", true),
+            ("rope", false),
+            ("bias", false),
+        ] {
+            let (state, _) = from_hash(&format!("view={key}&len=40"));
+            assert_eq!(export_active(&state).expect("export").image.is_some(), image, "{key}");
+        }
+    }
+
+    /// Every link written in the README opens without a note, and its keys survive the round
+    /// trip (the same state as before the View registry).
+    #[test]
+    fn every_readme_link_opens_cleanly() {
+        let readme = include_str!("../README.md");
+        let links: Vec<&str> = readme
+            .match_indices("#view=")
+            .map(|(i, _)| {
+                let rest = &readme[i + 1..];
+                let end = rest.find([' ', ')', '`', '\'', '"', '\n']).unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .collect();
+        assert!(links.len() >= 4, "{links:?}");
+        for link in links {
+            let (state, notes) = from_hash(link);
+            assert!(notes.is_empty(), "{link}: {notes:?}");
+            let written = to_hash(&state);
+            for pair in link.split('&') {
+                assert!(
+                    written.split('&').any(|p| p == pair),
+                    "{link}: {pair} lost in {written}"
+                );
+            }
+        }
     }
 
     mod properties {
@@ -277,7 +370,7 @@ mod tests {
                 let (again, notes) = from_hash(&written);
                 prop_assert!(notes.is_empty(), "{written}: {notes:?}");
                 prop_assert_eq!(to_hash(&again), written.clone());
-                prop_assert_eq!(again.view, state.view);
+                prop_assert_eq!(again.active().key(), state.active().key());
                 prop_assert!(written.contains("view=") && written.contains("&len="));
             }
 

@@ -10,13 +10,36 @@ thread_local! {
     static EGUI_CTX: std::cell::RefCell<Option<egui::Context>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The app in the page: each frame, a hash the user navigated to is applied first, and the
+/// app's own state is mirrored back into the address bar after.
+struct WebApp {
+    app: crate::app::PosLensApp,
+    last_hash: String,
+}
+
+impl eframe::App for WebApp {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        if let Some(hash) = take_pending_hash()
+            && hash.trim_start_matches('#') != self.last_hash
+        {
+            self.app.apply_hash(ui.ctx(), &hash);
+        }
+        eframe::App::ui(&mut self.app, ui, frame);
+        let hash = self.app.hash();
+        if hash != self.last_hash {
+            set_location_hash(&hash);
+            self.last_hash = hash;
+        }
+    }
+}
+
 /// The hash set by navigation since the last call (not by the app's own `set_location_hash`).
-pub fn take_pending_hash() -> Option<String> {
+fn take_pending_hash() -> Option<String> {
     PENDING_HASH.with(|h| h.borrow_mut().take())
 }
 
 /// Let `hashchange` events wake the app.
-pub fn register_context(ctx: &egui::Context) {
+fn register_context(ctx: &egui::Context) {
     EGUI_CTX.with(|c| *c.borrow_mut() = Some(ctx.clone()));
 }
 
@@ -72,7 +95,13 @@ async fn run() -> Result<(), String> {
         .start(
             canvas,
             eframe::WebOptions::default(),
-            Box::new(move |cc| Ok(Box::new(crate::app::PosLensApp::new(cc, &hash)))),
+            Box::new(move |cc| {
+                register_context(&cc.egui_ctx);
+                Ok(Box::new(WebApp {
+                    app: crate::app::PosLensApp::new(cc, &hash),
+                    last_hash: String::new(),
+                }))
+            }),
         )
         .await
         .map_err(|e| format!("PosLens failed to start: {e:?}"))?;
@@ -106,7 +135,7 @@ fn install_status_hook() -> Result<(), JsValue> {
 }
 
 /// Mirror the state into the address bar without adding history entries.
-pub fn set_location_hash(hash: &str) {
+fn set_location_hash(hash: &str) {
     if let Some(window) = web_sys::window()
         && let Ok(history) = window.history()
     {

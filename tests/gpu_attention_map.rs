@@ -5,11 +5,11 @@
 //! to skip the device part on a machine without Vulkan.
 
 use eframe::egui_wgpu::wgpu;
-use poslens::compute::attention_map::{self, MapRequest};
-use poslens::gpu::attention_map::{GpuAttentionMap, GpuRequest, SHADER_WGSL, relative_table};
+use poslens::analysis::attention_map::{self, MapRequest};
+use poslens::analysis::gpu_map::{GpuAttentionMap, GpuRequest, SHADER_WGSL, relative_table};
+use poslens::analysis::grid::Aggregate;
 use poslens::pe::{Content, PreparedLogits, Scheme};
 use poslens::pe::{PositionMap, scaling::RopeScaling};
-use poslens::widgets::heatmap::Aggregate;
 
 #[test]
 fn shader_validates_with_naga() {

@@ -82,7 +82,9 @@ async function runMode(name, mode, base) {
       const frac = changedFraction(st1.png, pngStats(shot2).png);
       check(frac > 0.05, `the picture changed after the drag (${(frac * 100).toFixed(1)} % of pixels)`);
       check(s2.errors.length === 0, `no app errors (${JSON.stringify(s2.errors)})`);
-      check(s2.compute_check && s2.compute_check.passed === true, `burn check still passes at N=${s2.seq_len}`);
+      await page.waitForFunction((n) => { const s = window.poslens.status(); return s.burn_row && s.burn_row.seq_len === n; }, s2.seq_len, { timeout: 60_000 }).catch(() => {});
+      const s3 = await page.evaluate(() => window.poslens.status());
+      check(s3.burn_row && s3.burn_row.passed === true && s3.burn_row.seq_len === s2.seq_len, `the view's burn row matches the CPU at N=${s2.seq_len} (${JSON.stringify(s3.burn_row)})`);
     }
     // Keyboard: click empty canvas space (drops slider focus), then ] → next view, → doubles N.
     await page.mouse.click(1200, 30);
@@ -111,6 +113,7 @@ async function runMode(name, mode, base) {
         check(frac > 0.05, `view=${view} looks different from the previous view (${(frac * 100).toFixed(1)} % of pixels)`);
       }
       previous = st.png;
+      check(typeof s.explanation === 'string' && /(19|20)\d\d/.test(s.explanation), `view=${view} explains itself and names a paper`);
       check(s.seq_len === 200 && s.errors.length === 0 && st.std > 20,
         `view=${view}: len ${s.seq_len}, errors ${JSON.stringify(s.errors)}, luminance std ${st.std.toFixed(1)}, frame ${s.frame_ms} ms`);
       if (view === 'attention') {

@@ -81,9 +81,11 @@ fn print_or_fail<E: std::fmt::Display>(result: Result<String, E>) -> ExitCode {
 
 /// `poslens export`: returns the notes about clamped values in the state.
 fn export(state: &str, out: &str) -> Result<Vec<String>, String> {
-    let format = crate::export::Format::from_path(out)?;
+    let format = crate::export::Format::from_path(out).map_err(|e| e.to_string())?;
     let (state, notes) = crate::url_state::from_hash(state);
-    let bytes = crate::export::export(&state)?.bytes(format)?;
+    let bytes = crate::url_state::export_active(&state)
+        .and_then(|e| e.bytes(format))
+        .map_err(|e| e.to_string())?;
     std::fs::write(out, bytes).map_err(|e| format!("could not write {out}: {e}"))?;
     Ok(notes)
 }

@@ -61,7 +61,8 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = EVAL_SEED)]
     seed: u64,
     /// RoPE models: extension method (pi, ntk, dynamic, yarn, llama3, longrope, lm-infinite,
-    /// self-extend, rerope) or none.
+    /// self-extend, rerope) or none; aliases: linear = pi, dynamic-ntk = dynamic (the same
+    /// vocabulary as `poslens pe --scaling` and the URL's `method=`).
     #[arg(long, default_value = "none")]
     scaling: String,
     /// Scale factor s for the frequency-scaling methods.
@@ -151,8 +152,23 @@ pub fn read_model_files(path: &Path) -> Result<(ModelMeta, Vec<u8>), String> {
     let meta_path = base.with_extension("json");
     let text = std::fs::read_to_string(&meta_path).map_err(|e| format!("cannot read {}: {e}", meta_path.display()))?;
     let meta = ModelMeta::from_json(&text).map_err(|e| format!("{}: {e}", meta_path.display()))?;
+    // `from_json` allows only `<name>.plw`: the file beside the metadata.
     let weights_path = base.with_file_name(&meta.weights_file);
-    let bytes = std::fs::read(&weights_path).map_err(|e| format!("cannot read {}: {e}", weights_path.display()))?;
+    let cannot = |e: &dyn std::fmt::Display| format!("cannot read {}: {e}", weights_path.display());
+    let file = std::fs::File::open(&weights_path).map_err(|e| cannot(&e))?;
+    let info = file.metadata().map_err(|e| cannot(&e))?;
+    if !info.is_file() || info.len() != meta.weights_bytes as u64 {
+        return Err(cannot(&format!(
+            "not a regular file of {} bytes (its metadata's weights_bytes)",
+            meta.weights_bytes
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.weights_bytes);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, meta.weights_bytes as u64 + 1),
+        &mut bytes,
+    )
+    .map_err(|e| cannot(&e))?;
     Ok((meta, bytes))
 }
 
@@ -163,7 +179,7 @@ fn rope_options(args: &EvalArgs, meta: &ModelMeta) -> Result<RopeOptions, String
     }
     let method = ExtensionMethod::from_key(&args.scaling).ok_or_else(|| {
         format!(
-            "--scaling: unknown method '{}' (expected none or one of {})",
+            "--scaling: unknown method '{}' (expected none or one of {}; alias linear = pi)",
             args.scaling,
             ExtensionMethod::ALL.map(|m| m.key()).join(", ")
         )
@@ -245,4 +261,60 @@ pub fn eval(args: &EvalArgs) -> Result<String, String> {
         "token_accuracy": c.token_accuracy,
     });
     Ok(serde_json::to_string_pretty(&out).unwrap_or_default() + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views::extension::ExtensionState;
+    use crate::views::model_lab::ModelLabState;
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        eval: EvalArgs,
+    }
+
+    /// One default set for every method's parameters: the Extension view's defaults, the
+    /// Model lab's options and `poslens eval`'s are all `ExtensionParams::new`.
+    #[test]
+    fn extension_view_model_lab_and_eval_agree_on_every_default() {
+        let meta = ModelMeta::from_json(include_str!("../../assets/models/copy-rope.json")).expect("meta");
+        let (train, hd) = (meta.train_len, meta.config.head_dim());
+        for m in ExtensionMethod::ALL {
+            let p = ExtensionParams::new(m, 4.0, train, hd);
+            let view = ExtensionState {
+                method: m,
+                factor: 4.0,
+                train_len: train,
+                head_dim: hd,
+                ..ExtensionState::default()
+            };
+            assert_eq!(view.params(), p, "Extension view defaults for {m:?}");
+            let lab = ModelLabState {
+                pe: PeKind::Rope,
+                method: Some(m),
+                factor: 4.0,
+                ..ModelLabState::default()
+            };
+            let expected = RopeOptions {
+                scaling: p.scaling(),
+                map: p.position_map(),
+            };
+            assert_eq!(lab.rope_options(train, hd), expected, "Model lab for {m:?}");
+            let args = Wrap::try_parse_from(["eval", "--model", "x", "--scaling", m.key(), "--factor", "4"])
+                .expect("args")
+                .eval;
+            assert_eq!(rope_options(&args, &meta), Ok(expected), "poslens eval for {m:?}");
+        }
+        // The README's documented SelfExtend group size.
+        assert_eq!(ExtensionState::default().self_extend_group, 8);
+        // The other spelling of PI is accepted and means the same.
+        let linear = Wrap::try_parse_from(["eval", "--model", "x", "--scaling", "linear", "--factor", "4"])
+            .expect("args")
+            .eval;
+        let pi = ExtensionParams::new(ExtensionMethod::Pi, 4.0, train, hd);
+        assert_eq!(rope_options(&linear, &meta).map(|o| o.scaling), Ok(pi.scaling()));
+    }
 }

@@ -7,10 +7,11 @@
 
 use crate::pe::position_maps::PositionMap;
 use crate::pe::rope::{RopeLayout, rotate};
-use crate::pe::scaling::{RopeScaling, YarnParams, rope_inv_freq};
+use crate::pe::scaling::rope_inv_freq;
 use crate::pe::sinusoidal::{self, SinusoidalLayout};
 use crate::pe::t5::T5Buckets;
 use crate::pe::{MAX_LEN, PeError, alibi, diagnostics};
+use scaling::{ScalingArg, parse_scaling};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
@@ -70,17 +71,6 @@ struct FormatArg {
     format: Format,
 }
 
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-enum ScalingKind {
-    None,
-    Linear,
-    Ntk,
-    Dynamic,
-    Yarn,
-    Llama3,
-    Longrope,
-}
-
 /// RoPE base and scaling flags (shared by rope-freqs and rope-apply).
 #[derive(clap::Args, Debug, Clone)]
 struct RopeArgs {
@@ -91,8 +81,8 @@ struct RopeArgs {
     #[arg(long, default_value_t = 10_000.0)]
     base: f64,
     /// Frequency scaling method.
-    #[arg(long, value_enum, default_value_t = ScalingKind::None)]
-    scaling: ScalingKind,
+    #[arg(long, value_parser = parse_scaling, default_value = "none")]
+    scaling: ScalingArg,
     /// Scale factor s ≥ 1 (required for every method except none).
     #[arg(long)]
     factor: Option<f64>,
@@ -325,49 +315,6 @@ fn strs(names: &[&str]) -> Vec<String> {
 }
 
 impl RopeArgs {
-    fn scaling(&self) -> Result<RopeScaling, CliError> {
-        let ctx = |m: &str| format!("--scaling {m}");
-        let factor = |m: &str| self.factor.ok_or_else(|| missing("factor", &ctx(m)));
-        let orig = |m: &str| {
-            self.original_max_pos
-                .ok_or_else(|| missing("original_max_pos", &ctx(m)))
-        };
-        Ok(match self.scaling {
-            ScalingKind::None => RopeScaling::None,
-            ScalingKind::Linear => RopeScaling::Linear {
-                factor: factor("linear")?,
-            },
-            ScalingKind::Ntk => RopeScaling::Ntk { factor: factor("ntk")? },
-            ScalingKind::Dynamic => RopeScaling::Dynamic {
-                factor: factor("dynamic")?,
-                original_max_pos: orig("dynamic")?,
-            },
-            ScalingKind::Yarn => RopeScaling::Yarn(YarnParams {
-                factor: factor("yarn")?,
-                original_max_pos: orig("yarn")?,
-                beta_fast: self.beta_fast,
-                beta_slow: self.beta_slow,
-                mscale: self.mscale,
-                mscale_all_dim: self.mscale_all_dim,
-                attention_factor: self.attention_factor,
-                truncate: !self.no_truncate,
-            }),
-            ScalingKind::Llama3 => RopeScaling::Llama3 {
-                factor: factor("llama3")?,
-                low_freq_factor: self.low_freq_factor,
-                high_freq_factor: self.high_freq_factor,
-                original_max_pos: orig("llama3")?,
-            },
-            ScalingKind::Longrope => RopeScaling::LongRope {
-                short_factors: self.short_factors.clone(),
-                long_factors: self.long_factors.clone(),
-                factor: factor("longrope")?,
-                original_max_pos: orig("longrope")?,
-                attention_factor: self.attention_factor,
-            },
-        })
-    }
-
     fn freqs(&self) -> Result<crate::pe::ScaledFreqs, CliError> {
         let scaling = self.scaling()?;
         let seq_len = self.seq_len.or(self.original_max_pos).unwrap_or(0);
@@ -459,6 +406,9 @@ fn sinusoidal_table(a: &SinusoidalArgs) -> Result<String, CliError> {
     })
 }
 
+/// Most values `rope-apply` prints (2^20 ≈ 25 MB of JSON).
+pub const MAX_ROPE_APPLY_VALUES: usize = 1 << 20;
+
 fn rope_apply(a: &RopeApplyArgs) -> Result<String, CliError> {
     let f = a.rope.freqs()?;
     let layout = match a.layout {
@@ -469,6 +419,15 @@ fn rope_apply(a: &RopeApplyArgs) -> Result<String, CliError> {
         return Err(CliError(format!(
             "invalid --positions: {} values, must be at most {MAX_LEN}",
             a.positions.len()
+        )));
+    }
+    // Output budget: positions × head dimension values (≈ 25 bytes each as text).
+    let cells = a.positions.len().saturating_mul(a.vector.len());
+    if cells > MAX_ROPE_APPLY_VALUES {
+        return Err(CliError(format!(
+            "invalid --positions × --vector: {} × {} = {cells} output values, must be at most {MAX_ROPE_APPLY_VALUES}",
+            a.positions.len(),
+            a.vector.len()
         )));
     }
     let rotated = a
@@ -563,51 +522,8 @@ fn mask(a: &MaskArgs) -> Result<String, CliError> {
     })
 }
 
+#[path = "pe_scaling.rs"]
+mod scaling;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(clap::Parser)]
-    struct Harness {
-        #[command(subcommand)]
-        cmd: Top,
-    }
-    #[derive(clap::Subcommand)]
-    enum Top {
-        Pe(PeArgs),
-    }
-
-    fn go(args: &[&str]) -> Result<String, CliError> {
-        let mut full = vec!["poslens", "pe"];
-        full.extend_from_slice(args);
-        let Top::Pe(a) = Harness::try_parse_from(full).expect("parses").cmd;
-        run(&a)
-    }
-
-    #[test]
-    fn errors_name_the_flag() {
-        let e = go(&["rope-freqs", "--head-dim", "7"]).unwrap_err().to_string();
-        assert!(e.contains("--head-dim") && e.contains("even"), "{e}");
-        let e = go(&["rope-freqs", "--head-dim", "8", "--scaling", "yarn", "--factor", "4"])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("--original-max-pos"), "{e}");
-        let e = go(&["mask", "--method", "rerope", "--len", "4"])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("--window"), "{e}");
-        let e = go(&["t5-buckets", "--causal", "--from", "5", "--to", "1"])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("--from"), "{e}");
-    }
-
-    #[test]
-    fn t5_and_alibi_csv_shapes() {
-        let out = go(&["t5-buckets", "--causal", "--from", "-2", "--to", "1", "--format", "csv"]).unwrap();
-        assert_eq!(out, "relative_position,bucket\n-2,2\n-1,1\n0,0\n1,0\n");
-        let out = go(&["alibi-slopes", "--heads", "2", "--format", "csv"]).unwrap();
-        assert_eq!(out, "head,slope\n0,0.0625\n1,0.00390625\n");
-    }
-}
+#[path = "pe_tests.rs"]
+mod tests;

@@ -8,8 +8,6 @@
 //! Jobs are `async` so that the same code reads tensors back with `into_data_async` in the
 //! browser (synchronous readback is impossible there) and is simply blocked on natively.
 
-pub mod attention_map;
-pub mod bias_profile;
 pub mod softmax_check;
 
 use std::cell::RefCell;

@@ -5,8 +5,28 @@
 //! selected backend; the same row is computed on the CPU with `crate::pe` and the largest
 //! absolute difference is reported. It is the smallest real end-to-end use of the tensor stack.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use burn::tensor::{Device, Tensor, TensorData, activation::softmax};
 use serde::Serialize;
+
+use super::{ComputeDevice, spawn};
+
+/// Why a check could not run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CheckError {
+    #[error("softmax check: inconsistent shapes (N={seq_len}, d={d_model}, p={query_pos})")]
+    Shapes {
+        seq_len: usize,
+        d_model: usize,
+        query_pos: usize,
+    },
+    #[error("burn readback failed: {0}")]
+    Readback(String),
+    #[error("burn returned {got} values, expected {expected}")]
+    Length { got: usize, expected: usize },
+}
 
 /// Result of comparing burn's softmax row to the CPU reference.
 #[derive(Clone, Debug, Serialize)]
@@ -50,11 +70,13 @@ pub async fn run(
     seq_len: usize,
     d_model: usize,
     query_pos: usize,
-) -> Result<SoftmaxCheck, String> {
+) -> Result<SoftmaxCheck, CheckError> {
     if seq_len == 0 || d_model == 0 || table.len() != seq_len * d_model || query_pos >= seq_len {
-        return Err(format!(
-            "softmax check: inconsistent shapes (N={seq_len}, d={d_model}, p={query_pos})"
-        ));
+        return Err(CheckError::Shapes {
+            seq_len,
+            d_model,
+            query_pos,
+        });
     }
     let reference = reference_row(&table, seq_len, d_model, query_pos);
     let e = Tensor::<2>::from_data(TensorData::new(table, [seq_len, d_model]), &device);
@@ -64,26 +86,126 @@ pub async fn run(
     let data = probs
         .into_data_async()
         .await
-        .map_err(|e| format!("burn readback failed: {e:?}"))?;
+        .map_err(|e| CheckError::Readback(format!("{e:?}")))?;
     let burn_row: Vec<f32> = data
         .try_to_vec::<f32>()
-        .map_err(|e| format!("burn data conversion failed: {e:?}"))?;
+        .map_err(|e| CheckError::Readback(format!("data conversion: {e:?}")))?;
     if burn_row.len() != seq_len {
-        return Err(format!("burn returned {} values, expected {seq_len}", burn_row.len()));
+        return Err(CheckError::Length {
+            got: burn_row.len(),
+            expected: seq_len,
+        });
     }
-    let max_abs_diff = burn_row
-        .iter()
-        .zip(&reference)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0_f32, f32::max);
-    let row_sum = burn_row.iter().sum();
-    let passed = max_abs_diff <= TOLERANCE && max_abs_diff.is_finite();
-    Ok(SoftmaxCheck {
+    Ok(compare(query_pos, burn_row, &reference))
+}
+
+/// Compare a device row with the reference. A NaN or infinity anywhere fails the check
+/// (`f32::max` would silently skip a NaN), and so does a row that does not sum to 1.
+pub fn compare(query_pos: usize, row: Vec<f32>, reference: &[f32]) -> SoftmaxCheck {
+    let max_abs_diff = if row.len() != reference.len() || row.iter().chain(reference).any(|v| !v.is_finite()) {
+        f32::INFINITY
+    } else {
+        row.iter()
+            .zip(reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0_f32, f32::max)
+    };
+    let row_sum: f32 = row.iter().sum();
+    let passed = max_abs_diff <= TOLERANCE && (row_sum - 1.0).abs() <= 1e-3;
+    SoftmaxCheck {
         query_pos,
-        seq_len,
-        max_abs_diff,
-        row_sum,
+        seq_len: reference.len(),
+        // JSON has no infinity: report the largest finite value instead.
+        max_abs_diff: if max_abs_diff.is_finite() {
+            max_abs_diff
+        } else {
+            f32::MAX
+        },
+        row_sum: if row_sum.is_finite() { row_sum } else { f32::MAX },
         passed,
-        row: burn_row,
-    })
+        row,
+    }
+}
+
+type CheckSlot = Rc<RefCell<Option<Result<SoftmaxCheck, CheckError>>>>;
+
+/// A softmax-row check on a burn device that re-runs when its inputs (`K`) change: the app's
+/// readiness signal, and the Sinusoidal view's burn-computed row.
+pub struct CheckJob<K> {
+    result: Option<Result<SoftmaxCheck, CheckError>>,
+    key: Option<K>,
+    pending: Option<CheckSlot>,
+}
+
+impl<K> Default for CheckJob<K> {
+    fn default() -> Self {
+        Self {
+            result: None,
+            key: None,
+            pending: None,
+        }
+    }
+}
+
+impl<K: PartialEq> CheckJob<K> {
+    /// Collect a finished run; start one for `key` when it differs from the last run's and none
+    /// is in flight (`inputs` gives the table, N, d and p). Returns whether a run is in flight.
+    pub fn update(
+        &mut self,
+        compute: Option<&ComputeDevice>,
+        key: K,
+        inputs: impl FnOnce() -> (Vec<f32>, usize, usize, usize),
+    ) -> bool {
+        if let Some(done) = self.pending.as_ref().and_then(|slot| slot.borrow_mut().take()) {
+            self.result = Some(done);
+            self.pending = None;
+        }
+        if self.pending.is_none()
+            && self.key.as_ref() != Some(&key)
+            && let Some(compute) = compute
+        {
+            let (table, seq_len, d_model, query_pos) = inputs();
+            let slot: CheckSlot = Rc::new(RefCell::new(None));
+            self.pending = Some(slot.clone());
+            self.key = Some(key);
+            spawn(run(compute.device.clone(), table, seq_len, d_model, query_pos), slot);
+            // Natively `spawn` finishes at once: collect now rather than next frame.
+            if let Some(done) = self.pending.as_ref().and_then(|s| s.borrow_mut().take()) {
+                self.result = Some(done);
+                self.pending = None;
+            }
+        }
+        self.pending.is_some()
+    }
+
+    /// The latest finished result; `None` while a run is in flight or before the first.
+    pub fn result(&self) -> Option<&Result<SoftmaxCheck, CheckError>> {
+        if self.pending.is_some() {
+            None
+        } else {
+            self.result.as_ref()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_or_infinite_rows_fail_the_check() {
+        let reference = vec![0.25_f32; 4];
+        assert!(compare(0, reference.clone(), &reference).passed);
+        let mut nan = reference.clone();
+        nan[2] = f32::NAN;
+        let c = compare(0, nan, &reference);
+        assert!(!c.passed, "a NaN cell must fail");
+        assert_eq!(c.max_abs_diff, f32::MAX);
+        let mut inf = reference.clone();
+        inf[0] = f32::INFINITY;
+        assert!(!compare(0, inf, &reference).passed);
+        // Close to the reference cell by cell but not a distribution.
+        assert!(!compare(0, vec![0.0; 4], &[0.0; 4]).passed);
+        assert!(!compare(0, vec![0.25; 3], &reference).passed, "length mismatch");
+    }
 }

@@ -9,6 +9,9 @@ use crate::tasks::TaskKind;
 /// Current metadata format.
 pub const FORMAT: u32 = 1;
 
+/// Largest weight file accepted, in bytes (the shipped ones are ~0.24 MB).
+pub const MAX_WEIGHT_BYTES: usize = 16 << 20;
+
 /// Base file name (no extension) of a task × encoding model.
 pub fn model_name(task: TaskKind, pe: PeKind) -> String {
     format!("{}-{}", task.key(), pe.key())
@@ -70,6 +73,27 @@ impl ModelMeta {
         if meta.config.pe != meta.pe {
             return Err(ModelError::Meta("metadata pe and config.pe disagree".into()));
         }
+        // The name, the task × encoding and the weight file name must all agree, and the weight
+        // file must sit beside the metadata: no paths, no `..`, nothing but `<name>.plw`.
+        let expected = model_name(meta.task, meta.pe);
+        if meta.name != expected {
+            return Err(ModelError::Meta(format!(
+                "metadata name {:?} does not match its task and encoding ({expected})",
+                meta.name
+            )));
+        }
+        if meta.weights_file != format!("{expected}.plw") {
+            return Err(ModelError::Meta(format!(
+                "weights_file {:?} must be {expected}.plw, beside the metadata",
+                meta.weights_file
+            )));
+        }
+        if meta.weights_bytes > MAX_WEIGHT_BYTES {
+            return Err(ModelError::Meta(format!(
+                "weights_bytes {} is larger than any model this build loads ({MAX_WEIGHT_BYTES})",
+                meta.weights_bytes
+            )));
+        }
         Ok(meta)
     }
 
@@ -79,6 +103,43 @@ impl ModelMeta {
 }
 
 /// Builds the model a metadata file describes and loads its weights (`PLW1` bytes) into it.
+/// The byte count must be the one the metadata records (a truncated or swapped file fails here).
 pub fn load_model(meta: &ModelMeta, weights: &[u8], device: &burn::tensor::Device) -> Result<super::Model, ModelError> {
+    if weights.len() != meta.weights_bytes {
+        return Err(ModelError::Weights(format!(
+            "{} is {} bytes, its metadata says {} (truncated or replaced?)",
+            meta.weights_file,
+            weights.len(),
+            meta.weights_bytes
+        )));
+    }
     super::weights::WeightFile::decode(weights)?.apply(meta.config.init(device), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../assets/models/copy-rope.json")).expect("json")
+    }
+
+    #[test]
+    fn metadata_must_name_its_own_weight_file_and_agree_with_itself() {
+        assert!(ModelMeta::from_json(&shipped().to_string()).is_ok());
+        for (field, value) in [
+            ("weights_file", serde_json::json!("/dev/zero")),
+            ("weights_file", serde_json::json!("../copy-rope.plw")),
+            ("weights_file", serde_json::json!("copy-alibi.plw")),
+            ("weights_bytes", serde_json::json!(1u64 << 40)),
+            ("pe", serde_json::json!("alibi")),
+            ("task", serde_json::json!("recall")),
+            ("name", serde_json::json!("copy-alibi")),
+        ] {
+            let mut m = shipped();
+            m[field] = value.clone();
+            let r = ModelMeta::from_json(&m.to_string());
+            assert!(r.is_err(), "{field} = {value} was accepted");
+        }
+    }
 }

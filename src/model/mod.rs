@@ -45,6 +45,8 @@ pub enum ModelError {
     Backend(String),
     #[error("{0}")]
     Io(String),
+    #[error(transparent)]
+    Asset(#[from] crate::assets::AssetError),
 }
 
 /// Which positional encoding a model was trained with.
@@ -76,27 +78,29 @@ impl PeKind {
         PeKind::Rope,
     ];
 
-    /// Key used in file names, URLs and CLI flags.
-    pub fn key(self) -> &'static str {
+    /// The registry entry of this encoding (`crate::pe::scheme::SCHEMES`): one list of schemes
+    /// for the maths, the views, the CLI and the model. Exhaustive, so a new `PeKind` must name
+    /// its scheme.
+    pub fn scheme(self) -> crate::pe::SchemeKind {
+        use crate::pe::SchemeKind;
         match self {
-            PeKind::Nope => "nope",
-            PeKind::Learned => "learned",
-            PeKind::Sinusoidal => "sinusoidal",
-            PeKind::T5 => "t5",
-            PeKind::Alibi => "alibi",
-            PeKind::Rope => "rope",
+            PeKind::Nope => SchemeKind::Nope,
+            PeKind::Learned => SchemeKind::Learned,
+            PeKind::Sinusoidal => SchemeKind::Sinusoidal,
+            PeKind::T5 => SchemeKind::T5,
+            PeKind::Alibi => SchemeKind::Alibi,
+            PeKind::Rope => SchemeKind::Rope,
         }
     }
 
+    /// Key used in file names, URLs and CLI flags (the registry's key).
+    pub fn key(self) -> &'static str {
+        self.scheme().key()
+    }
+
+    /// Display name (the registry's title).
     pub fn label(self) -> &'static str {
-        match self {
-            PeKind::Nope => "NoPE",
-            PeKind::Learned => "Learned APE",
-            PeKind::Sinusoidal => "Sinusoidal APE",
-            PeKind::T5 => "T5 bias",
-            PeKind::Alibi => "ALiBi",
-            PeKind::Rope => "RoPE",
-        }
+        self.scheme().title()
     }
 
     pub fn from_key(key: &str) -> Option<Self> {
@@ -147,7 +151,8 @@ impl ModelConfig {
 
     /// Checks the sizes (a metadata file is user input).
     pub fn validate(&self) -> Result<(), String> {
-        let ok = self.vocab >= 1
+        // Every task token id must have an embedding row (`crate::tasks::VOCAB`).
+        let ok = self.vocab >= crate::tasks::VOCAB
             && self.d_model >= 2
             && self.n_heads >= 1
             && self.d_model.is_multiple_of(self.n_heads)

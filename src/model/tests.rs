@@ -313,3 +313,59 @@ fn config_validation_catches_inconsistent_sizes() {
         assert_eq!(PeKind::from_key(pe.key()), Some(pe));
     }
 }
+
+/// The model's encodings are exactly the registry's `trained` schemes, with the same keys.
+#[test]
+fn pe_kinds_are_the_registrys_trained_schemes() {
+    let from_model: Vec<_> = PeKind::ALL.iter().map(|p| p.scheme()).collect();
+    let from_registry: Vec<_> = crate::pe::SchemeKind::ALL
+        .into_iter()
+        .filter(|k| k.info().trained)
+        .collect();
+    assert_eq!(from_model, from_registry);
+    for p in PeKind::ALL {
+        assert_eq!(PeKind::from_key(p.key()), Some(p));
+        assert_eq!(p.key(), p.scheme().key());
+    }
+}
+
+/// Hostile weight files: duplicate paths, NaN values with a valid checksum, absurd shapes.
+#[test]
+fn crafted_weight_files_are_refused_with_a_reason() {
+    let file = |tensors: Vec<(&str, Vec<usize>, Vec<f32>)>| {
+        WeightFile {
+            tensors: tensors.into_iter().map(|(p, s, v)| (p.to_owned(), s, v)).collect(),
+        }
+        .encode()
+    };
+    let err = |b: &[u8]| WeightFile::decode(b).err().map(|e| e.to_string()).unwrap_or_default();
+    let ok = file(vec![("a", vec![2], vec![1.0, 2.0]), ("b", vec![1], vec![3.0])]);
+    assert!(WeightFile::decode(&ok).is_ok());
+    let dup = file(vec![("a", vec![2], vec![1.0, 2.0]), ("a", vec![1], vec![3.0])]);
+    assert!(err(&dup).contains("listed twice"), "{}", err(&dup));
+    // NaN / infinity survive encode with a correct checksum; decode refuses them.
+    let nan = file(vec![("a", vec![2], vec![f32::NAN, 1.0])]);
+    assert!(err(&nan).contains("NaN"), "{}", err(&nan));
+    let inf = file(vec![("a", vec![1], vec![1.0e6])]); // beyond f16: +inf
+    assert!(err(&inf).contains("NaN or infinite"), "{}", err(&inf));
+    // A header whose shapes multiply past usize, or past the value cap, is refused up front.
+    for shape in ["[4294967296,4294967296]", "[18446744073709551615,2]", "[67108865]"] {
+        let header =
+            format!(r#"{{"dtype":"f16","checksum":"cbf29ce484222325","tensors":[{{"path":"a","shape":{shape}}}]}}"#);
+        let mut bytes = b"PLW1".to_vec();
+        bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        assert!(err(&bytes).contains("absurd"), "{shape}: {}", err(&bytes));
+    }
+}
+
+/// A vocabulary smaller than the tasks' token ids is not a valid model.
+#[test]
+fn config_needs_the_tasks_vocabulary() {
+    let small = ModelConfig {
+        vocab: crate::tasks::VOCAB - 1,
+        ..tiny(PeKind::Rope, 1)
+    };
+    assert!(small.validate().is_err());
+    assert!(tiny(PeKind::Rope, 1).validate().is_ok());
+}

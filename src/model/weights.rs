@@ -17,6 +17,10 @@ use super::{Model, ModelError};
 
 const MAGIC: &[u8; 4] = b"PLW1";
 
+/// Most values a weight file may hold (64 Mi values = 128 MiB of f16; the shipped models have
+/// ~120 k). Anything larger is refused before allocating, on every target.
+pub const MAX_VALUES: usize = 1 << 26;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Header {
     dtype: String,
@@ -99,31 +103,41 @@ impl WeightFile {
                     .try_fold(1usize, |a, &d| a.checked_mul(d))
                     .and_then(|n| acc.checked_add(n))
             })
-            .ok_or_else(|| corrupt("absurd tensor shapes"))?;
-        if values.len() != expected * 2 {
+            .filter(|&n| n <= MAX_VALUES)
+            .ok_or_else(|| corrupt(format!("absurd tensor shapes (more than {MAX_VALUES} values)")))?;
+        // `expected ≤ 2^26`, so doubling cannot overflow even on 32-bit targets.
+        let expected_bytes = expected * 2;
+        if values.len() != expected_bytes {
             return Err(corrupt(format!(
-                "{} value bytes, header describes {} (truncated download?)",
+                "{} value bytes, header describes {expected_bytes} (truncated download?)",
                 values.len(),
-                expected * 2
             )));
         }
         if format!("{:016x}", fnv1a64(values)) != header.checksum {
             return Err(corrupt("checksum mismatch"));
         }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = header.tensors.iter().find(|t| !seen.insert(t.path.as_str())) {
+            return Err(corrupt(format!("tensor {} is listed twice", dup.path)));
+        }
         let mut at = 0;
-        let tensors = header
-            .tensors
-            .into_iter()
-            .map(|t| {
-                let n: usize = t.shape.iter().product();
-                let v = values[at..at + 2 * n]
-                    .chunks_exact(2)
-                    .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
-                    .collect();
-                at += 2 * n;
-                (t.path, t.shape, v)
-            })
-            .collect();
+        let mut tensors = Vec::with_capacity(header.tensors.len());
+        for t in header.tensors {
+            // Every shape was multiplied with checks above, and the sizes add up to `expected`.
+            let n: usize = t.shape.iter().product();
+            let bytes = values
+                .get(at..at + 2 * n)
+                .ok_or_else(|| corrupt("tensor sizes do not add up"))?;
+            let v: Vec<f32> = bytes
+                .chunks_exact(2)
+                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect();
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(corrupt(format!("tensor {} holds NaN or infinite values", t.path)));
+            }
+            at += 2 * n;
+            tensors.push((t.path, t.shape, v));
+        }
         Ok(Self { tensors })
     }
 

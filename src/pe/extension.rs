@@ -63,9 +63,17 @@ impl ExtensionMethod {
         }
     }
 
+    /// The method named `key`, or by one of its documented [`Self::ALIASES`].
     pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.key() == key)
+        Self::ALL
+            .into_iter()
+            .find(|m| m.key() == key)
+            .or_else(|| Self::ALIASES.iter().find(|(a, _)| *a == key).map(|(_, m)| *m))
     }
+
+    /// Other spellings accepted everywhere a method is named (URL, `poslens pe --scaling`,
+    /// `poslens eval --scaling`): Hugging Face's `rope_type` names.
+    pub const ALIASES: [(&'static str, ExtensionMethod); 2] = [("linear", Self::Pi), ("dynamic-ntk", Self::DynamicNtk)];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -151,6 +159,10 @@ pub fn longrope_illustrative_factors(head_dim: usize, factor: f64) -> Vec<f64> {
         .collect()
 }
 
+/// SelfExtend's default group size `G` (Jin et al. 2024 use 4–16; 8 keeps `W + (N − W)/G` within
+/// `L_train` up to `N ≈ 8·L_train`).
+pub const DEFAULT_SELF_EXTEND_GROUP: usize = 8;
+
 /// A method with every parameter it may need. Windows left `None` take the defaults the
 /// Context-extension view documents: LM-Infinite local window `L_train`, SelfExtend neighbour
 /// window `L_train / 4`, ReRoPE window `L_train / 2`.
@@ -188,7 +200,7 @@ impl ExtensionParams {
             llama3_high_freq_factor: 4.0,
             lm_n_global: 4,
             lm_local_window: None,
-            self_extend_group: 4,
+            self_extend_group: DEFAULT_SELF_EXTEND_GROUP,
             self_extend_window: None,
             rerope_window: None,
         }
@@ -260,7 +272,12 @@ impl ExtensionParams {
             ExtensionMethod::ReRope => PositionMap::ReRope {
                 window: self.rerope_window(),
             },
-            _ => PositionMap::Identity,
+            ExtensionMethod::Pi
+            | ExtensionMethod::Ntk
+            | ExtensionMethod::DynamicNtk
+            | ExtensionMethod::Yarn
+            | ExtensionMethod::Llama3
+            | ExtensionMethod::LongRope => PositionMap::Identity,
         }
     }
 }
@@ -285,6 +302,12 @@ mod tests {
             );
         }
         assert_eq!(ExtensionMethod::from_key("nope"), None);
+        // One vocabulary: Hugging Face's "linear" is PI everywhere.
+        assert_eq!(ExtensionMethod::from_key("linear"), Some(ExtensionMethod::Pi));
+        for (alias, m) in ExtensionMethod::ALIASES {
+            assert_ne!(alias, m.key());
+            assert_eq!(ExtensionMethod::from_key(alias), Some(m));
+        }
     }
 
     #[test]

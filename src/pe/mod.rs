@@ -17,19 +17,23 @@ pub mod diagnostics;
 pub mod extension;
 pub mod kerple;
 pub mod learned;
+pub mod logits;
 pub mod nope;
 pub mod position_maps;
 
 pub mod rope;
 pub mod scaling;
+pub mod scheme;
 pub mod sinusoidal;
 pub mod t5;
 pub mod xpos;
 
-pub use diagnostics::{Content, PreparedLogits, Scheme, softmax_in_place};
+pub use diagnostics::softmax_in_place;
+pub use logits::PreparedLogits;
 pub use position_maps::{MapEntry, PositionMap};
 pub use rope::RopeLayout;
 pub use scaling::{RopeScaling, ScaledFreqs, YarnParams, rope_inv_freq};
+pub use scheme::{Content, Scheme, SchemeKind};
 pub use sinusoidal::SinusoidalLayout;
 
 /// Largest head / model dimension accepted anywhere in this module.
@@ -64,6 +68,16 @@ pub enum PeError {
         /// Number of rows in the table.
         max_len: usize,
     },
+    /// Valid-looking parameters whose result is not a finite number (e.g. YaRN's mscale ratio
+    /// 0/0, subnormal LongRoPE factors, inputs near `f64::MAX`): refused instead of printed as
+    /// `null` or `inf`.
+    #[error("the {what} is not a finite number for these parameters ({detail})")]
+    NonFinite {
+        /// What was computed.
+        what: &'static str,
+        /// The offending value and where.
+        detail: String,
+    },
 }
 
 impl PeError {
@@ -80,7 +94,7 @@ impl PeError {
     pub fn parameter(&self) -> Option<&'static str> {
         match self {
             PeError::InvalidParameter { name, .. } => Some(name),
-            PeError::PastLearnedTable { .. } => None,
+            PeError::PastLearnedTable { .. } | PeError::NonFinite { .. } => None,
         }
     }
 }

@@ -116,6 +116,12 @@ pub fn rotate(
 ) -> Result<Vec<f64>, PeError> {
     let mut out = vec![0.0; x.len()];
     rotate_into(x, position, inv_freq, attention_factor, layout, &mut out)?;
+    if let Some((i, v)) = out.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(PeError::NonFinite {
+            what: "rotated vector",
+            detail: format!("y{i} = {v} at position {position}"),
+        });
+    }
     Ok(out)
 }
 

@@ -206,12 +206,37 @@ pub fn yarn_ramp(low: f64, high: f64, n: usize) -> Vec<f64> {
 /// `seq_len` is the current sequence length; only [`RopeScaling::Dynamic`] (uses
 /// `max(seq_len, L_o)`) and [`RopeScaling::LongRope`] (long factors iff `seq_len > L_o`) read it.
 /// Pass the training length (or 0) for "not extended yet".
+///
+/// Every returned frequency is finite and ≥ 0, and the attention factor finite and > 0;
+/// otherwise [`PeError::NonFinite`].
 pub fn rope_inv_freq(
     head_dim: usize,
     base: f64,
     scaling: &RopeScaling,
     seq_len: usize,
 ) -> Result<ScaledFreqs, PeError> {
+    let f = compute_inv_freq(head_dim, base, scaling, seq_len)?;
+    if let Some((i, t)) = f
+        .inv_freq
+        .iter()
+        .enumerate()
+        .find(|(_, t)| !(t.is_finite() && **t >= 0.0))
+    {
+        return Err(PeError::NonFinite {
+            what: "scaled inverse frequency",
+            detail: format!("θ'_{i} = {t}"),
+        });
+    }
+    if !(f.attention_factor.is_finite() && f.attention_factor > 0.0) {
+        return Err(PeError::NonFinite {
+            what: "attention factor",
+            detail: format!("{}", f.attention_factor),
+        });
+    }
+    Ok(f)
+}
+
+fn compute_inv_freq(head_dim: usize, base: f64, scaling: &RopeScaling, seq_len: usize) -> Result<ScaledFreqs, PeError> {
     check_head_dim(head_dim)?;
     check_base(base)?;
     let d = head_dim as f64;
@@ -363,313 +388,5 @@ fn yarn(head_dim: usize, base: f64, p: &YarnParams) -> Result<ScaledFreqs, PeErr
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn rel_close(a: f64, b: f64, tol: f64) -> bool {
-        (a - b).abs() <= tol * b.abs().max(1e-300)
-    }
-
-    fn unscaled(d: usize, base: f64) -> Vec<f64> {
-        rope_inv_freq(d, base, &RopeScaling::None, 0).unwrap().inv_freq
-    }
-
-    fn yarn_p(factor: f64, lo: usize) -> YarnParams {
-        YarnParams {
-            factor,
-            original_max_pos: lo,
-            ..YarnParams::default()
-        }
-    }
-
-    fn all_methods(factor: f64, d: usize) -> Vec<RopeScaling> {
-        vec![
-            RopeScaling::Linear { factor },
-            RopeScaling::Ntk { factor },
-            RopeScaling::Dynamic {
-                factor,
-                original_max_pos: 2048,
-            },
-            RopeScaling::Yarn(yarn_p(factor, 2048)),
-            RopeScaling::Llama3 {
-                factor,
-                low_freq_factor: 1.0,
-                high_freq_factor: 4.0,
-                original_max_pos: 2048,
-            },
-            RopeScaling::LongRope {
-                short_factors: vec![factor; d / 2],
-                long_factors: vec![factor; d / 2],
-                factor,
-                original_max_pos: 2048,
-                attention_factor: None,
-            },
-        ]
-    }
-
-    #[test]
-    fn every_method_reduces_to_unscaled_at_factor_one() {
-        for d in [2, 8, 64, 128] {
-            let want = unscaled(d, 10_000.0);
-            for m in all_methods(1.0, d) {
-                // seq_len = L_o: dynamic NTK only rescales beyond the training length.
-                let got = rope_inv_freq(d, 10_000.0, &m, 2048).unwrap();
-                assert_eq!(got.attention_factor, 1.0, "{m:?}");
-                for (g, w) in got.inv_freq.iter().zip(&want) {
-                    assert!(rel_close(*g, *w, 1e-12), "{m:?}: {g} vs {w}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn linear_and_ntk_hand_derived() {
-        // d = 4, base 100: θ = [1, 0.1].
-        let lin = rope_inv_freq(4, 100.0, &RopeScaling::Linear { factor: 4.0 }, 0).unwrap();
-        assert!(rel_close(lin.inv_freq[1], 0.025, 1e-12));
-        // NTK, d = 4: b' = 100 · 4^(4/2) = 1600, θ_1 = 1600^(-1/2) = 0.025. θ_0 stays 1.
-        let ntk = rope_inv_freq(4, 100.0, &RopeScaling::Ntk { factor: 4.0 }, 0).unwrap();
-        assert_eq!(ntk.inv_freq[0], 1.0);
-        assert!(rel_close(ntk.inv_freq[1], 0.025, 1e-12));
-        // d = 2 (infinite exponent) stays finite.
-        let ntk2 = rope_inv_freq(2, 100.0, &RopeScaling::Ntk { factor: 4.0 }, 0).unwrap();
-        assert_eq!(ntk2.inv_freq, vec![1.0]);
-    }
-
-    #[test]
-    fn dynamic_ntk_follows_the_spec_formula() {
-        let m = RopeScaling::Dynamic {
-            factor: 4.0,
-            original_max_pos: 1024,
-        };
-        let d = 8;
-        let plain = unscaled(d, 10_000.0);
-        for seq_len in [0, 1, 512, 1024] {
-            assert_eq!(rope_inv_freq(d, 10_000.0, &m, seq_len).unwrap().inv_freq, plain);
-        }
-        // seq_len = 2048 = 2 L_o: b' = 10000 · (4·2 − 3)^(8/6) = 10000 · 5^(4/3).
-        let got = rope_inv_freq(d, 10_000.0, &m, 2048).unwrap().inv_freq;
-        let b = 10_000.0 * 5f64.powf(4.0 / 3.0);
-        for (i, g) in got.iter().enumerate() {
-            assert!(rel_close(*g, b.powf(-(2.0 * i as f64) / 8.0), 1e-12));
-        }
-        // … which is not the static NTK base 10000 · 4^(4/3).
-        let wrong = 10_000.0 * 4f64.powf(4.0 / 3.0);
-        assert!(!rel_close(got[3], wrong.powf(-6.0 / 8.0), 1e-3));
-    }
-
-    // Expected values below were derived independently in Python (plain `math`, f64) from the
-    // spec formulas (`python3`, pure `math`), not copied from this implementation.
-    #[test]
-    fn yarn_head128_base1e4_factor4_lo2048() {
-        let p = yarn_p(4.0, 2048);
-        let (low, high) = yarn_correction_range(128, 10_000.0, 2048, 32.0, 1.0, true);
-        // corr(32) = 16.13… → 16, corr(1) = 40.21… → 41.
-        assert_eq!((low, high), (16.0, 41.0));
-        let got = rope_inv_freq(128, 10_000.0, &RopeScaling::Yarn(p), 0).unwrap();
-        assert!(rel_close(got.attention_factor, 1.138629436111989, 1e-12));
-        let expect = [
-            (0, 1.0),
-            (16, 0.1), // ramp 0: θ_16 = 10000^(-1/4) untouched
-            (20, 0.04948603661675072),
-            (30, 0.007734424306547279),
-            (41, 0.0006846049085660903), // ramp 1: θ_41 / 4
-            (63, 2.8869549617236455e-05),
-        ];
-        for (i, want) in expect {
-            assert!(rel_close(got.inv_freq[i], want, 1e-12), "pair {i}: {}", got.inv_freq[i]);
-        }
-    }
-
-    #[test]
-    fn yarn_without_truncation_and_with_mscale() {
-        let p = YarnParams {
-            truncate: false,
-            mscale: Some(1.0),
-            mscale_all_dim: Some(0.707),
-            ..yarn_p(40.0, 4096)
-        };
-        let (low, high) = yarn_correction_range(64, 10_000.0, 4096, 32.0, 1.0, false);
-        assert!(low.fract() != 0.0 && high.fract() != 0.0);
-        let got = rope_inv_freq(64, 10_000.0, &RopeScaling::Yarn(p.clone()), 0).unwrap();
-        let want = (0.1 * 40f64.ln() + 1.0) / (0.1 * 0.707 * 40f64.ln() + 1.0);
-        assert!(rel_close(got.attention_factor, want, 1e-12));
-        // mscale alone is ignored (HF needs both).
-        let alone = YarnParams {
-            mscale_all_dim: None,
-            ..p.clone()
-        };
-        let got = rope_inv_freq(64, 10_000.0, &RopeScaling::Yarn(alone), 0).unwrap();
-        assert!(rel_close(got.attention_factor, 0.1 * 40f64.ln() + 1.0, 1e-12));
-        // Explicit override wins.
-        let forced = YarnParams {
-            attention_factor: Some(0.5),
-            ..p
-        };
-        let got = rope_inv_freq(64, 10_000.0, &RopeScaling::Yarn(forced), 0).unwrap();
-        assert_eq!(got.attention_factor, 0.5);
-    }
-
-    #[test]
-    fn llama3_head128_base5e5_factor8_lo8192() {
-        let m = RopeScaling::Llama3 {
-            factor: 8.0,
-            low_freq_factor: 1.0,
-            high_freq_factor: 4.0,
-            original_max_pos: 8192,
-        };
-        let got = rope_inv_freq(128, 500_000.0, &m, 0).unwrap();
-        let plain = unscaled(128, 500_000.0);
-        assert_eq!(got.attention_factor, 1.0);
-        let expect = [
-            (0, 1.0),
-            (20, 0.016560440080994446),  // λ ≈ 379 < 2048: kept
-            (31, 0.0008567514129196321), // λ ≈ 3619: blended
-            (40, 3.428102195952591e-05), // λ ≈ 22911 > 8192: θ / 8
-            (63, 3.068925988914511e-07),
-        ];
-        for (i, want) in expect {
-            assert!(rel_close(got.inv_freq[i], want, 1e-12), "pair {i}: {}", got.inv_freq[i]);
-        }
-        // High frequencies (wavelength < 8192/4 = 2048) are bit-for-bit untouched.
-        for (g, p) in got.inv_freq.iter().zip(&plain) {
-            if 2.0 * PI / p < 2048.0 {
-                assert_eq!(g, p);
-            } else {
-                assert!(g < p);
-            }
-        }
-    }
-
-    #[test]
-    fn longrope_short_long_and_attention_factor() {
-        let d = 8;
-        let short = vec![1.0, 1.0, 2.0, 2.0];
-        let long = vec![1.0, 2.0, 4.0, 8.0];
-        let m = RopeScaling::LongRope {
-            short_factors: short.clone(),
-            long_factors: long.clone(),
-            factor: 16.0,
-            original_max_pos: 4096,
-            attention_factor: None,
-        };
-        let plain = unscaled(d, 10_000.0);
-        let s = rope_inv_freq(d, 10_000.0, &m, 4096).unwrap();
-        let l = rope_inv_freq(d, 10_000.0, &m, 4097).unwrap();
-        for i in 0..4 {
-            assert!(rel_close(s.inv_freq[i], plain[i] / short[i], 1e-15));
-            assert!(rel_close(l.inv_freq[i], plain[i] / long[i], 1e-15));
-        }
-        // sqrt(1 + ln 16 / ln 4096) = sqrt(1 + 4/12).
-        assert!(rel_close(s.attention_factor, (4.0f64 / 3.0).sqrt(), 1e-12));
-    }
-
-    #[test]
-    fn validation_errors_name_the_parameter() {
-        let cases: Vec<(RopeScaling, &str)> = vec![
-            (RopeScaling::Linear { factor: 0.5 }, "factor"),
-            (RopeScaling::Ntk { factor: f64::NAN }, "factor"),
-            (
-                RopeScaling::Dynamic {
-                    factor: 2.0,
-                    original_max_pos: 0,
-                },
-                "original_max_pos",
-            ),
-            (
-                RopeScaling::Yarn(YarnParams {
-                    beta_fast: 0.5,
-                    ..yarn_p(2.0, 2048)
-                }),
-                "beta_fast",
-            ),
-            (
-                RopeScaling::Yarn(YarnParams {
-                    beta_slow: 0.0,
-                    ..yarn_p(2.0, 2048)
-                }),
-                "beta_slow",
-            ),
-            (
-                RopeScaling::Yarn(YarnParams {
-                    attention_factor: Some(-1.0),
-                    ..yarn_p(2.0, 2048)
-                }),
-                "attention_factor",
-            ),
-            (
-                RopeScaling::Llama3 {
-                    factor: 8.0,
-                    low_freq_factor: 4.0,
-                    high_freq_factor: 1.0,
-                    original_max_pos: 8192,
-                },
-                "high_freq_factor",
-            ),
-            (
-                RopeScaling::LongRope {
-                    short_factors: vec![1.0; 3],
-                    long_factors: vec![1.0; 4],
-                    factor: 2.0,
-                    original_max_pos: 4096,
-                    attention_factor: None,
-                },
-                "short_factors",
-            ),
-            (
-                RopeScaling::LongRope {
-                    short_factors: vec![1.0; 4],
-                    long_factors: vec![],
-                    factor: 2.0,
-                    original_max_pos: 4096,
-                    attention_factor: None,
-                },
-                "long_factors",
-            ),
-        ];
-        for (m, name) in cases {
-            let e = rope_inv_freq(8, 10_000.0, &m, 0).unwrap_err();
-            assert_eq!(e.parameter(), Some(name), "{m:?}");
-        }
-        assert_eq!(
-            rope_inv_freq(7, 10_000.0, &RopeScaling::None, 0)
-                .unwrap_err()
-                .parameter(),
-            Some("head_dim")
-        );
-    }
-
-    #[test]
-    fn serde_round_trip_uses_rope_type_tag() {
-        let m = RopeScaling::Yarn(yarn_p(4.0, 2048));
-        let json = serde_json::to_string(&m).unwrap();
-        assert!(json.contains("\"rope_type\":\"yarn\""), "{json}");
-        let back: RopeScaling = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, m);
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-
-        #[test]
-        fn yarn_ramp_is_monotone_and_bounded(low in -10.0f64..80.0, width in 0.0f64..60.0, n in 1usize..128) {
-            let r = yarn_ramp(low, low + width, n);
-            prop_assert!(r.windows(2).all(|w| w[0] <= w[1]));
-            prop_assert!(r.iter().all(|v| (0.0..=1.0).contains(v)));
-        }
-
-        #[test]
-        fn scaled_frequencies_never_exceed_unscaled(factor in 1.0f64..64.0, half in 1usize..64) {
-            let d = 2 * half;
-            let plain = unscaled(d, 10_000.0);
-            for m in all_methods(factor, d) {
-                let got = rope_inv_freq(d, 10_000.0, &m, 2048).unwrap();
-                for (g, p) in got.inv_freq.iter().zip(&plain) {
-                    prop_assert!(*g <= *p * (1.0 + 1e-12) && *g > 0.0, "{:?}", m);
-                }
-                prop_assert!(got.attention_factor >= 1.0);
-            }
-        }
-    }
-}
+#[path = "scaling_tests.rs"]
+mod tests;

@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pe::PreparedLogits;
+use crate::pe::scheme::{self, HEADS, SchemeKind, SchemeParams};
+use crate::pe::{PeError, PreparedLogits};
 use crate::views::attention::{ContentKind, HEAD_DIM_RANGE, TRAIN_LEN_RANGE};
 use crate::views::clamp_noted;
-use crate::views::scheme_choice::{self, HEADS, SchemeKind, SchemeParams};
 
 /// Lengths offered: all seven schemes are recomputed (N² cells each, CPU) on every change.
 pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=2048;
@@ -74,17 +74,16 @@ impl AllSchemesState {
     }
 
     /// Prepared logits of one scheme under these settings (repeating pattern: period 16).
-    pub fn prepare(&self, kind: SchemeKind) -> Result<PreparedLogits, String> {
-        let scheme = scheme_choice::build(
+    pub fn prepare(&self, kind: SchemeKind) -> Result<PreparedLogits, PeError> {
+        let scheme = scheme::build(
             kind,
             SchemeParams {
                 head: self.head,
                 rope_base: 10_000.0,
             },
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let content = self.content.content(16, self.seq_len);
-        PreparedLogits::new(&scheme, &content, self.head_dim, self.seq_len).map_err(|e| e.to_string())
+        PreparedLogits::new(&scheme, &content, self.head_dim, self.seq_len)
     }
 
     /// Side-panel controls shared by the all-schemes views; returns the length slider's response.

@@ -1,20 +1,24 @@
 //! View: one scheme's query × key attention map, recomputed as the length is dragged, with the
 //! training length `L_train` marked — the place where extrapolation failures begin.
 //!
-//! The map comes from `crate::compute::attention_map` (the CPU path of the heatmap engine over
-//! `crate::pe`), aggregated to at most [`MAP_SIDE`]² cells.
+//! The map comes from the engine façade `crate::analysis::engine` (WGSL on the GPU where the
+//! renderer allows, else the CPU path over `crate::pe`), aggregated to at most [`MAP_SIDE`]² cells.
 
 use egui::{RichText, Stroke, Ui, pos2};
 use serde::{Deserialize, Serialize};
 
-use crate::compute::attention_map::{self, AttentionMap, MapRequest, robust_range};
-use crate::gpu::attention_map::{GpuAttentionMap, GpuMap, GpuRequest, PendingMap, relative_table};
-use crate::pe::{Content, PreparedLogits};
+use serde_json::{Map, Value};
+
+use crate::analysis::attention_map::{self, AttentionMap, MapRequest};
+use crate::analysis::engine::{LiveMap, MapEngines, Progress};
+use crate::analysis::grid::{Aggregate, Grid};
+use crate::export::{ExportError, Exported, map_export};
+use crate::pe::scheme::{self, HEADS, SchemeKind, SchemeParams};
+use crate::pe::{Content, PeError, PreparedLogits};
 use crate::theme::{Colormap, ThemeChoice};
-use crate::views::clamp_noted;
-use crate::views::scheme_choice::{self, HEADS, SchemeKind, SchemeParams};
+use crate::views::{View, ViewEnv, clamp_noted};
 use crate::widgets::colorbar::colorbar_ui;
-use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
+use crate::widgets::heatmap::{Axes, Heatmap};
 use crate::widgets::log_slider::log_slider_ui;
 use crate::widgets::train_marker::train_marker_ui;
 
@@ -160,7 +164,7 @@ impl AttentionState {
             "head" => num(value).map(|n| self.head = n).is_some(),
             "hd" => num(value).map(|n| self.head_dim = n).is_some(),
             "base" => value.parse::<f64>().ok().map(|b| self.rope_base = b).is_some(),
-            "scheme" => SchemeKind::from_key(value).map(|k| self.scheme = k).is_some(),
+            "scheme" => SchemeKind::analytic_from_key(value).map(|k| self.scheme = k).is_some(),
             "content" => ContentKind::from_key(value).map(|c| self.content = c).is_some(),
             "agg" => Aggregate::from_key(value).map(|a| self.aggregate = a).is_some(),
             "mode" => match value {
@@ -190,35 +194,45 @@ impl AttentionState {
     }
 
     /// Prepare the scheme's logits for this state.
-    pub fn prepare(&self) -> Result<PreparedLogits, String> {
-        let scheme = scheme_choice::build(
+    pub fn prepare(&self) -> Result<PreparedLogits, PeError> {
+        let scheme = scheme::build(
             self.scheme,
             SchemeParams {
                 head: self.head,
                 rope_base: self.rope_base,
             },
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         PreparedLogits::new(
             &scheme,
             &self.content.content(self.period, self.seq_len),
             self.head_dim,
             self.seq_len,
         )
-        .map_err(|e| e.to_string())
     }
 
-    /// Compute the (aggregated) map for this state.
-    pub fn compute(&self, prepared: &PreparedLogits) -> Result<AttentionMap, String> {
-        let req = MapRequest {
+    /// What to compute for this state.
+    pub fn request(&self) -> MapRequest {
+        MapRequest {
             n: self.seq_len,
             causal: self.causal,
             softmax: self.softmax,
             out_side: MAP_SIDE,
             aggregate: self.aggregate,
             train_len: self.train_len,
-        };
-        attention_map::compute(prepared, &req).map_err(|e| e.to_string())
+        }
+    }
+
+    /// Compute the (aggregated) map for this state on the CPU (export, tests).
+    pub fn compute(&self, prepared: &PreparedLogits) -> Result<AttentionMap, PeError> {
+        attention_map::compute(prepared, &self.request())
+    }
+
+    fn colormap(&self) -> Colormap {
+        if self.softmax {
+            Colormap::Viridis
+        } else {
+            Colormap::Magma
+        }
     }
 }
 
@@ -227,22 +241,11 @@ impl AttentionState {
 pub struct AttentionView {
     pub state: AttentionState,
     cached_for: Option<AttentionState>,
-    prepared: Option<PreparedLogits>,
-    map: AttentionMap,
+    /// The map on screen, computed through the engine façade.
+    live: LiveMap,
     heatmap: Heatmap,
     error: Option<String>,
-    /// Time of the last recompute (submit → result for the GPU path), in ms.
-    pub compute_ms: f32,
-    /// A GPU job in flight and when it was submitted.
-    pending_gpu: Option<(PendingMap, web_time::Instant)>,
-    /// Which engine produced the map on screen ("gpu" or "cpu").
-    engine: &'static str,
-    /// Largest |GPU − CPU| over the cells, checked for maps with N ≤ [`GPU_CHECK_MAX_N`].
-    pub gpu_cpu_max_diff: Option<f32>,
 }
-
-/// Up to this N, every GPU map is also computed on the CPU and the difference reported.
-pub const GPU_CHECK_MAX_N: usize = 512;
 
 impl AttentionView {
     pub fn new(state: AttentionState) -> Self {
@@ -252,25 +255,16 @@ impl AttentionView {
         }
     }
 
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-
     pub fn map(&self) -> &AttentionMap {
-        &self.map
-    }
-
-    /// "gpu" or "cpu": the engine behind the map on screen.
-    pub fn engine(&self) -> &'static str {
-        self.engine
+        self.live.map()
     }
 
     /// Side-panel controls. Returns the response of the length slider.
-    pub fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
+    fn controls(&mut self, ui: &mut Ui) -> egui::Response {
         let s = &mut self.state;
         ui.label(RichText::new("Scheme").strong());
         ui.horizontal_wrapped(|ui| {
-            for kind in SchemeKind::ALL {
+            for kind in SchemeKind::ANALYTIC {
                 ui.selectable_value(&mut s.scheme, kind, kind.title());
             }
         });
@@ -315,7 +309,7 @@ impl AttentionView {
         ui.add_space(6.0);
         ui.label(RichText::new("Head").strong());
         ui.add(egui::Slider::new(&mut s.head, 0..=HEADS - 1).text("head"));
-        ui.label(RichText::new(scheme_choice::head_note(s.scheme, s.head)).small());
+        ui.label(RichText::new(scheme::head_note(s.scheme, s.head)).small());
         if matches!(s.scheme, SchemeKind::Rope | SchemeKind::Xpos) {
             ui.add_space(6.0);
             ui.label(RichText::new("RoPE base b").strong());
@@ -344,138 +338,57 @@ impl AttentionView {
         len_response
     }
 
-    /// Recompute when the state changed: on the GPU (WGSL engine) when `gpu` is given, the
-    /// state allows it and the scheme is relative; otherwise on the CPU.
-    pub fn update(&mut self, ctx: &egui::Context, gpu: Option<&GpuAttentionMap>) {
-        self.collect_gpu(ctx, gpu);
-        if self.cached_for.as_ref() == Some(&self.state) || self.pending_gpu.is_some() {
+    /// Recompute when the state changed, through the engine façade (GPU when allowed and
+    /// preferred, else CPU); pick up a finished GPU map.
+    fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines) {
+        if self.live.poll(engines) {
+            self.show(ctx);
+        }
+        if self.live.is_pending() {
+            ctx.request_repaint();
             return;
         }
-        let started = web_time::Instant::now();
+        if self.cached_for.as_ref() == Some(&self.state) {
+            return;
+        }
         self.cached_for = Some(self.state.clone());
         let prepared = match self.state.prepare() {
             Ok(p) => p,
             Err(e) => {
-                self.prepared = None;
-                self.error = Some(e);
+                self.error = Some(e.to_string());
                 return;
             }
         };
-        let s = &self.state;
-        if let Some(gpu) = gpu.filter(|_| s.use_gpu)
-            && let Some(rel) = relative_table(&prepared, s.seq_len)
+        match self
+            .live
+            .start(engines, prepared, self.state.request(), self.state.use_gpu)
         {
-            let req = GpuRequest {
-                n: s.seq_len,
-                side: MAP_SIDE,
-                causal: s.causal,
-                softmax: s.softmax,
-                aggregate: s.aggregate,
-                train_len: s.train_len,
-            };
-            match gpu.submit(&rel, req) {
-                Ok(pending) => {
-                    self.pending_gpu = Some((pending, started));
-                    self.prepared = Some(prepared);
-                    ctx.request_repaint();
-                    return;
-                }
-                Err(e) => log::warn!("GPU path unavailable, using the CPU: {e}"),
-            }
-        }
-        match self.state.compute(&prepared) {
-            Ok(map) => self.show(ctx, map, "cpu"),
-            Err(e) => self.error = Some(e),
-        }
-        self.prepared = Some(prepared);
-        self.compute_ms = started.elapsed().as_secs_f32() * 1000.0;
-    }
-
-    /// Pick up a finished GPU job (polling the device meanwhile).
-    fn collect_gpu(&mut self, ctx: &egui::Context, gpu: Option<&GpuAttentionMap>) {
-        let Some((pending, started)) = &self.pending_gpu else {
-            return;
-        };
-        let result = match pending.try_take() {
-            Some(r) => r,
-            None => {
-                if let Some(gpu) = gpu {
-                    gpu.poll();
-                }
-                ctx.request_repaint();
-                return;
-            }
-        };
-        let (req, started) = (pending.request, *started);
-        self.pending_gpu = None;
-        match result {
-            Ok(GpuMap {
-                cells,
-                side,
-                mean_entropy_nats,
-                mass_beyond_train,
-            }) => {
-                let map = AttentionMap {
-                    range: robust_range(&cells),
-                    values: cells,
-                    rows: side,
-                    cols: side,
-                    n: req.n,
-                    mean_entropy_nats,
-                    mass_beyond_train,
-                };
-                self.compute_ms = started.elapsed().as_secs_f32() * 1000.0;
-                self.gpu_cpu_max_diff = self.check_against_cpu(&map);
-                self.show(ctx, map, "gpu");
-            }
-            Err(e) => {
-                log::warn!("{e}; falling back to the CPU");
-                // Recompute this state on the CPU.
-                self.state.use_gpu = false;
-                self.cached_for = None;
-                ctx.request_repaint();
-            }
+            Ok(Progress::Ready) => self.show(ctx),
+            Ok(Progress::Pending) => ctx.request_repaint(),
+            Err(e) => self.error = Some(e.to_string()),
         }
     }
 
-    /// For small maps, the largest |GPU − CPU| cell difference (or a mismatch in masking → f32::MAX).
-    fn check_against_cpu(&self, gpu_map: &AttentionMap) -> Option<f32> {
-        if gpu_map.n > GPU_CHECK_MAX_N {
-            return None;
-        }
-        let cpu = self.state.compute(self.prepared.as_ref()?).ok()?;
-        Some(
-            cpu.values
-                .iter()
-                .zip(&gpu_map.values)
-                .fold(0.0_f32, |m, (c, g)| match (c.is_nan(), g.is_nan()) {
-                    (true, true) => m,
-                    (false, false) => m.max((c - g).abs()),
-                    _ => f32::MAX,
-                }),
-        )
-    }
-
-    fn show(&mut self, ctx: &egui::Context, map: AttentionMap, engine: &'static str) {
-        let cmap = if self.state.softmax {
-            Colormap::Viridis
-        } else {
-            Colormap::Magma
-        };
+    fn show(&mut self, ctx: &egui::Context) {
+        let map = self.live.map();
         let grid = Grid {
             values: &map.values,
             rows: map.rows,
             cols: map.cols,
         };
-        self.heatmap
-            .set(ctx, "attention", grid, map.range, cmap, self.state.aggregate);
-        self.map = map;
-        self.engine = engine;
+        self.heatmap.set(
+            ctx,
+            "attention",
+            grid,
+            map.range,
+            self.state.colormap(),
+            self.state.aggregate,
+        );
         self.error = None;
     }
 
     /// The central area.
-    pub fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+    fn central_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         let s = self.state.clone();
         ui.heading(format!("Attention — {}", s.scheme.title()));
         ui.label(RichText::new(s.scheme.explanation()).color(theme.weak_text()));
@@ -485,7 +398,7 @@ impl AttentionView {
         }
         let avail = ui.available_size();
         let side = (avail.y - 40.0).min(avail.x - 90.0).max(160.0);
-        let map = &self.map;
+        let map = self.live.map();
         let grid = Grid {
             values: &map.values,
             rows: map.rows,
@@ -506,7 +419,7 @@ impl AttentionView {
             colorbar_ui(ui, side, map.range, cmap, if s.softmax { "weight" } else { "logit" });
         });
         ui.horizontal_wrapped(|ui| {
-            match hover.and_then(|h| self.exact_value(h.row, h.col).map(|v| (h, v))) {
+            match hover.and_then(|h| self.live.exact_value(h.row, h.col).map(|v| (h, v))) {
                 Some((h, v)) => ui.monospace(format!("query {}, key {}: {}", h.row, h.col, fmt_value(v))),
                 None => ui.label(RichText::new("Hover the map to read (query, key, value).").color(theme.weak_text())),
             };
@@ -519,8 +432,8 @@ impl AttentionView {
             ui.separator();
             ui.label(format!(
                 "computed on the {} in {:.1} ms",
-                self.engine.to_uppercase(),
-                self.compute_ms
+                self.live.engine().key().to_uppercase(),
+                self.live.compute_ms()
             ));
             if map.n > map.rows {
                 ui.separator();
@@ -532,20 +445,6 @@ impl AttentionView {
             }
         });
     }
-
-    /// The exact (unaggregated) value at (query, key), recomputed from the prepared logits.
-    fn exact_value(&self, query: usize, key: usize) -> Option<f32> {
-        let p = self.prepared.as_ref()?;
-        let n = self.state.seq_len;
-        let mut row = vec![0.0_f32; n];
-        let ok = if self.state.softmax {
-            p.probs_row(query, n, self.state.causal, &mut row)
-        } else {
-            p.logits_row(query, n, self.state.causal, &mut row)
-        };
-        ok.ok()?;
-        row.get(key).copied()
-    }
 }
 
 fn fmt_value(v: f32) -> String {
@@ -553,5 +452,115 @@ fn fmt_value(v: f32) -> String {
         "masked".to_owned()
     } else {
         format!("{v:.5}")
+    }
+}
+
+impl View for AttentionView {
+    fn key(&self) -> &'static str {
+        "attention"
+    }
+    fn title(&self) -> &'static str {
+        "Attention"
+    }
+    fn explanation(&self) -> String {
+        self.state.scheme.explanation().to_owned()
+    }
+    fn write_hash(&self, out: &mut String) {
+        self.state.write_hash(out);
+    }
+    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+        self.state.read_hash_key(key, value)
+    }
+    fn sanitize(&mut self) -> Vec<String> {
+        self.state.sanitize()
+    }
+    fn reset(&mut self) {
+        self.state = AttentionState::default();
+    }
+    fn state_json(&self) -> Value {
+        super::to_json(&self.state)
+    }
+    fn length(&self) -> usize {
+        self.state.seq_len
+    }
+    fn length_mut(&mut self) -> &mut usize {
+        &mut self.state.seq_len
+    }
+    fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
+        self.controls(ui)
+    }
+    fn update(&mut self, env: &ViewEnv<'_>) {
+        self.recompute(env.ctx, env.engines);
+    }
+    fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+        self.central_ui(ui, theme);
+    }
+    fn errors(&self) -> Vec<String> {
+        self.error.iter().cloned().collect()
+    }
+    fn export(&self) -> Result<Exported, ExportError> {
+        let map = self.state.compute(&self.state.prepare()?)?;
+        Ok(map_export(&map, self.state.scheme.title(), self.state.colormap()))
+    }
+    fn status_extras(&self, extras: &mut Map<String, Value>) {
+        extras.insert("heatmap_engine".into(), self.live.engine().key().into());
+        extras.insert("heatmap_ms".into(), self.live.compute_ms().into());
+        extras.insert(
+            "gpu_cpu_max_diff".into(),
+            self.live.gpu_cpu_max_diff().map_or(Value::Null, Value::from),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_has_the_same_numbers_as_the_view_computation() {
+        let mut view = AttentionView::default();
+        for (k, v) in [("len", "32"), ("scheme", "alibi"), ("head", "1")] {
+            assert_eq!(view.read_hash_key(k, v), Some(true));
+        }
+        let e = view.export().expect("export");
+        let map = view
+            .state
+            .compute(&view.state.prepare().expect("prepare"))
+            .expect("map");
+        let v = &e.json["map"]["values"];
+        assert_eq!(v[5][3].as_f64().map(|x| x as f32), Some(map.values[5 * 32 + 3]));
+        assert!(v[3][5].is_null(), "future key is masked");
+        // CSV row 5 (after the header) holds the same value in column k3.
+        let row5: Vec<&str> = e.csv.lines().nth(6).expect("row").split(',').collect();
+        assert_eq!(row5[4].parse::<f32>().ok(), Some(map.values[5 * 32 + 3]));
+    }
+
+    #[test]
+    fn the_view_draws_what_the_engine_computed_on_the_cpu() {
+        let ctx = egui::Context::default();
+        let engines = MapEngines::cpu_only();
+        let mut view = AttentionView::default();
+        view.state.seq_len = 64;
+        view.update(&ViewEnv {
+            ctx: &ctx,
+            compute: None,
+            engines: &engines,
+        });
+        assert!(view.errors().is_empty());
+        let mut extras = Map::new();
+        view.status_extras(&mut extras);
+        assert_eq!(extras["heatmap_engine"], "cpu");
+        let direct = view
+            .state
+            .compute(&view.state.prepare().expect("prepare"))
+            .expect("map");
+        assert_eq!(view.map().values.len(), direct.values.len());
+        assert!(
+            view.map()
+                .values
+                .iter()
+                .zip(&direct.values)
+                .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+        );
     }
 }

@@ -1,34 +1,43 @@
 //! View: position bias of every scheme on shared axes — where attention goes, before any content.
 //!
-//! Three curves per scheme from one causal pass (`crate::compute::bias_profile`): attention mass
+//! Three curves per scheme from one causal pass (`crate::analysis::bias_profile`): attention mass
 //! by relative distance, attention entropy by query position, and mass by absolute key position
 //! (primacy / recency / "lost in the middle": Liu et al. 2023; Wang et al. 2024, PINE).
 
 use egui::{RichText, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
-use crate::compute::bias_profile::{self, BiasProfile};
-use crate::theme::{ThemeChoice, series_color};
+use serde_json::{Value, json};
+
+use crate::analysis::bias_profile::{self, BiasProfile};
+use crate::export::{ExportError, Exported};
+use crate::pe::{PeError, SchemeKind};
+use crate::theme::{ThemeChoice, scheme_color};
 pub use crate::views::all_schemes_state::AllSchemesState;
-use crate::views::scheme_choice::SchemeKind;
+use crate::views::{View, ViewEnv};
 
 /// The settings of this view (shared with the Compare view).
 pub type BiasState = AllSchemesState;
 
 impl AllSchemesState {
     /// The profile of one scheme under this state.
-    pub fn profile(&self, kind: SchemeKind) -> Result<BiasProfile, String> {
+    pub fn profile(&self, kind: SchemeKind) -> Result<BiasProfile, PeError> {
         let prepared = self.prepare(kind)?;
-        bias_profile::compute(&prepared, self.seq_len).map_err(|e| e.to_string())
+        bias_profile::compute(&prepared, self.seq_len)
     }
 }
+
+const EXPLANATION: &str = "With identical tokens, all that steers attention is the positional encoding. Left: how much attention \
+     lands at each distance (recency bias). Middle: how spread out each query's attention is. Right: which \
+     absolute positions collect attention — the first tokens (primacy), the last (recency), and the \
+     neglected middle (Liu et al. 2023, “Lost in the Middle”; Wang et al. 2024, PINE).";
 
 /// The view: state plus one cached profile per scheme.
 #[derive(Default)]
 pub struct BiasView {
     pub state: BiasState,
     cached_for: Option<BiasState>,
-    profiles: Vec<(SchemeKind, Result<BiasProfile, String>)>,
+    profiles: Vec<(SchemeKind, Result<BiasProfile, PeError>)>,
 }
 
 impl BiasView {
@@ -39,44 +48,27 @@ impl BiasView {
         }
     }
 
-    pub fn errors(&self) -> Vec<String> {
+    fn profile_errors(&self) -> Vec<String> {
         self.profiles
             .iter()
             .filter_map(|(k, p)| p.as_ref().err().map(|e| format!("{}: {e}", k.title())))
             .collect()
     }
 
-    /// The computed curves, for export.
-    pub fn profiles(&self) -> &[(SchemeKind, Result<BiasProfile, String>)] {
-        &self.profiles
-    }
-
-    pub fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
-        self.state.controls_ui(ui, "Sequence length N")
-    }
-
-    pub fn update(&mut self) {
+    fn recompute(&mut self) {
         if self.cached_for.as_ref() == Some(&self.state) {
             return;
         }
-        self.profiles = SchemeKind::ALL
+        self.profiles = SchemeKind::ANALYTIC
             .into_iter()
             .map(|k| (k, self.state.profile(k)))
             .collect();
         self.cached_for = Some(self.state.clone());
     }
 
-    pub fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+    fn central_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         ui.heading("Position bias — where attention goes before any content");
-        ui.label(
-            RichText::new(
-                "With identical tokens, all that steers attention is the positional encoding. Left: how much attention \
-                 lands at each distance (recency bias). Middle: how spread out each query's attention is. Right: which \
-                 absolute positions collect attention — the first tokens (primacy), the last (recency), and the \
-                 neglected middle (Liu et al. 2023, “Lost in the Middle”; Wang et al. 2024, PINE).",
-            )
-            .color(theme.weak_text()),
-        );
+        ui.label(RichText::new(EXPLANATION).color(theme.weak_text()));
         let avail = ui.available_size();
         let w = (avail.x - 24.0) / 3.0;
         let h = (avail.y - 30.0).clamp(160.0, 520.0);
@@ -84,8 +76,7 @@ impl BiasView {
         let curves = |f: fn(&BiasProfile) -> &Vec<f64>| {
             self.profiles
                 .iter()
-                .enumerate()
-                .filter_map(|(i, (k, p))| p.as_ref().ok().map(|p| (i, *k, f(p))))
+                .filter_map(|(k, p)| p.as_ref().ok().map(|p| (*k, f(p))))
                 .collect::<Vec<_>>()
         };
         ui.horizontal(|ui| {
@@ -127,9 +118,9 @@ impl BiasView {
                         plot = plot.legend(Legend::default());
                     }
                     plot.show(ui, |plot| {
-                        for (i, kind, ys) in curves(pick) {
+                        for (kind, ys) in curves(pick) {
                             let pts: PlotPoints = ys.iter().enumerate().map(|(x, y)| [x as f64, *y]).collect();
-                            plot.line(Line::new(kind.title(), pts).color(series_color(i)).width(1.5));
+                            plot.line(Line::new(kind.title(), pts).color(scheme_color(kind)).width(1.5));
                         }
                         plot.vline(
                             VLine::new("L_train", train)
@@ -140,9 +131,80 @@ impl BiasView {
                 });
             }
         });
-        for e in self.errors() {
+        for e in self.profile_errors() {
             ui.colored_label(theme.error(), e);
         }
+    }
+}
+
+impl View for BiasView {
+    fn key(&self) -> &'static str {
+        "bias"
+    }
+    fn title(&self) -> &'static str {
+        "Position bias"
+    }
+    fn explanation(&self) -> String {
+        EXPLANATION.to_owned()
+    }
+    fn write_hash(&self, out: &mut String) {
+        self.state.write_hash(out);
+    }
+    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+        self.state.read_hash_key(key, value)
+    }
+    fn sanitize(&mut self) -> Vec<String> {
+        self.state.sanitize()
+    }
+    fn reset(&mut self) {
+        self.state = BiasState::default();
+    }
+    fn state_json(&self) -> Value {
+        super::to_json(&self.state)
+    }
+    fn length(&self) -> usize {
+        self.state.seq_len
+    }
+    fn length_mut(&mut self) -> &mut usize {
+        &mut self.state.seq_len
+    }
+    fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
+        self.state.controls_ui(ui, "Sequence length N")
+    }
+    fn update(&mut self, _env: &ViewEnv<'_>) {
+        self.recompute();
+    }
+    fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+        self.central_ui(ui, theme);
+    }
+    fn errors(&self) -> Vec<String> {
+        self.profile_errors()
+    }
+    fn export(&self) -> Result<Exported, ExportError> {
+        let mut curves = serde_json::Map::new();
+        let mut csv = String::from("scheme,index,mass_by_distance,entropy_by_query_nats,mass_by_key\n");
+        for kind in SchemeKind::ANALYTIC {
+            let p = self.state.profile(kind)?;
+            for i in 0..p.mass_by_key.len() {
+                csv += &format!(
+                    "{},{i},{},{},{}\n",
+                    kind.key(),
+                    p.mass_by_distance[i],
+                    p.entropy_by_query[i],
+                    p.mass_by_key[i]
+                );
+            }
+            curves.insert(
+                kind.key().to_owned(),
+                json!({ "mass_by_distance": p.mass_by_distance, "entropy_by_query_nats": p.entropy_by_query,
+                        "mass_by_key": p.mass_by_key }),
+            );
+        }
+        Ok(Exported {
+            json: Value::Object(curves),
+            csv,
+            image: None,
+        })
     }
 }
 
@@ -167,10 +229,10 @@ mod tests {
             ..Default::default()
         };
         let mut view = BiasView::new(state);
-        view.update();
+        view.recompute();
         assert!(view.errors().is_empty(), "{:?}", view.errors());
         let last_entropy = |k: SchemeKind| {
-            view.profiles()
+            view.profiles
                 .iter()
                 .find(|(s, _)| *s == k)
                 .and_then(|(_, p)| p.as_ref().ok())
@@ -178,7 +240,7 @@ mod tests {
         };
         let nope = last_entropy(SchemeKind::Nope).expect("nope");
         assert!((nope - 48f64.ln()).abs() < 1e-5, "NoPE attends uniformly");
-        for k in SchemeKind::ALL {
+        for k in SchemeKind::ANALYTIC {
             assert!(
                 last_entropy(k).expect("profile") <= nope + 1e-6,
                 "{k:?} exceeds the uniform entropy"

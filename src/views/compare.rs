@@ -4,11 +4,17 @@
 
 use egui::{RichText, Ui};
 
-use crate::compute::attention_map::{self, AttentionMap, MapRequest};
+use serde_json::{Value, json};
+
+use crate::analysis::attention_map::{self, AttentionMap, MapRequest};
+use crate::analysis::engine::{LiveMap, MapEngines};
+use crate::analysis::grid::{Aggregate, Grid};
+use crate::export::{ExportError, Exported, map_image, map_json, opt, tile};
+use crate::pe::{PeError, SchemeKind};
 use crate::theme::{Colormap, ThemeChoice};
 pub use crate::views::all_schemes_state::AllSchemesState;
-use crate::views::scheme_choice::SchemeKind;
-use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
+use crate::views::{View, ViewEnv};
+use crate::widgets::heatmap::{Axes, Heatmap};
 
 /// Side of each panel's aggregated map, in cells.
 pub const PANEL_SIDE: usize = 128;
@@ -18,25 +24,39 @@ pub type CompareState = AllSchemesState;
 
 impl AllSchemesState {
     /// The softmax map of one scheme under this state.
-    pub fn compute_panel(&self, kind: SchemeKind) -> Result<AttentionMap, String> {
-        let prepared = self.prepare(kind)?;
-        let req = MapRequest {
+    pub fn compute_panel(&self, kind: SchemeKind) -> Result<AttentionMap, PeError> {
+        attention_map::compute(&self.prepare(kind)?, &self.panel_request())
+    }
+
+    /// What each panel computes.
+    pub fn panel_request(&self) -> MapRequest {
+        MapRequest {
             n: self.seq_len,
             causal: true,
             softmax: true,
             out_side: PANEL_SIDE,
             aggregate: Aggregate::Mean,
             train_len: self.train_len,
-        };
-        attention_map::compute(&prepared, &req).map_err(|e| e.to_string())
+        }
     }
 }
 
 struct Panel {
     kind: SchemeKind,
-    map: Result<AttentionMap, String>,
+    /// The panel's map through the engine façade; `Err` when the scheme could not be prepared.
+    live: Result<LiveMap, String>,
     heatmap: Heatmap,
 }
+
+impl Panel {
+    fn map(&self) -> Result<&AttentionMap, &str> {
+        self.live.as_ref().map(|l| l.map()).map_err(|e| e.as_str())
+    }
+}
+
+const EXPLANATION: &str = "Each panel is the causal softmax attention (query ↓, key →) of one scheme with the same tokens and \
+     length; the dashed lines mark L_train. Schemes with a built-in distance penalty (ALiBi, T5, KERPLE, \
+     xPos) stay local past L_train; NoPE spreads evenly, and RoPE ripples (Kazemnejad et al. 2023).";
 
 /// The view: state plus one cached map per scheme.
 #[derive(Default)]
@@ -55,59 +75,56 @@ impl CompareView {
     }
 
     /// Errors of any panel.
-    pub fn errors(&self) -> Vec<String> {
+    fn panel_errors(&self) -> Vec<String> {
         self.panels
             .iter()
-            .filter_map(|p| p.map.as_ref().err().map(|e| format!("{}: {e}", p.kind.title())))
+            .filter_map(|p| p.map().err().map(|e| format!("{}: {e}", p.kind.title())))
             .collect()
     }
 
-    /// One line per scheme: title and its summary statistics.
-    pub fn summaries(&self) -> Vec<(SchemeKind, String)> {
-        self.panels.iter().map(|p| (p.kind, summary(&p.map))).collect()
-    }
-
-    pub fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
-        self.state.controls_ui(ui, "Sequence length N (all panels)")
-    }
-
-    pub fn update(&mut self, ctx: &egui::Context) {
+    /// Recompute every panel through the engine façade. Seven maps per change: the CPU path
+    /// (identical timing to the single maps; the GPU path is the Attention view's, until the
+    /// engine is chosen by measurement).
+    fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines) {
         if self.cached_for.as_ref() == Some(&self.state) {
             return;
         }
         let old = std::mem::take(&mut self.panels);
         let mut old: Vec<Option<Panel>> = old.into_iter().map(Some).collect();
-        for kind in SchemeKind::ALL {
-            let map = self.state.compute_panel(kind);
+        let req = self.state.panel_request();
+        for kind in SchemeKind::ANALYTIC {
             // Reuse the panel's texture when there is one.
             let mut heatmap = old
                 .iter_mut()
                 .find_map(|p| p.take_if(|p| p.kind == kind))
                 .map(|p| p.heatmap)
                 .unwrap_or_default();
-            if let Ok(m) = &map {
-                let grid = Grid {
-                    values: &m.values,
-                    rows: m.rows,
-                    cols: m.cols,
-                };
-                heatmap.set(ctx, kind.key(), grid, m.range, Colormap::Viridis, Aggregate::Mean);
-            }
-            self.panels.push(Panel { kind, map, heatmap });
+            let mut live = LiveMap::default();
+            let started = self
+                .state
+                .prepare(kind)
+                .and_then(|prepared| live.start(engines, prepared, req, false));
+            let live = match started {
+                Ok(_) => {
+                    let m = live.map();
+                    let grid = Grid {
+                        values: &m.values,
+                        rows: m.rows,
+                        cols: m.cols,
+                    };
+                    heatmap.set(ctx, kind.key(), grid, m.range, Colormap::Viridis, Aggregate::Mean);
+                    Ok(live)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            self.panels.push(Panel { kind, live, heatmap });
         }
         self.cached_for = Some(self.state.clone());
     }
 
-    pub fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+    fn central_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         ui.heading("Compare — every scheme at the same length");
-        ui.label(
-            RichText::new(
-                "Each panel is the causal softmax attention (query ↓, key →) of one scheme with the same tokens and \
-                 length; the dashed lines mark L_train. Schemes with a built-in distance penalty (ALiBi, T5, KERPLE, \
-                 xPos) stay local past L_train; NoPE spreads evenly, and RoPE ripples (Kazemnejad et al. 2023).",
-            )
-            .color(theme.weak_text()),
-        );
+        ui.label(RichText::new(EXPLANATION).color(theme.weak_text()));
         let cols = 4;
         let avail = ui.available_size();
         let side = ((avail.x - 16.0) / cols as f32 - 12.0)
@@ -119,7 +136,7 @@ impl CompareView {
             for (i, p) in self.panels.iter().enumerate() {
                 ui.vertical(|ui| {
                     ui.label(RichText::new(p.kind.title()).strong().color(theme.accent_text()));
-                    match &p.map {
+                    match p.map() {
                         Ok(m) => {
                             let grid = Grid {
                                 values: &m.values,
@@ -134,7 +151,7 @@ impl CompareView {
                             };
                             let (plot, _) = p.heatmap.ui(ui, egui::vec2(side, side), grid, &axes);
                             crate::widgets::train_marker::train_marker_ui(ui, plot, train, n, theme.warn());
-                            ui.label(RichText::new(summary(&p.map)).small());
+                            ui.label(RichText::new(summary(m)).small());
                         }
                         Err(e) => {
                             ui.colored_label(theme.error(), e);
@@ -149,18 +166,81 @@ impl CompareView {
     }
 }
 
-/// "H̄ 3.1 nats · 12 % beyond L_train" for one panel.
-fn summary(map: &Result<AttentionMap, String>) -> String {
-    match map {
-        Ok(m) => match m.mass_beyond_train {
-            Some(b) => format!(
-                "mean entropy {:.2} nats · {:.1} % at distance ≥ L_train",
-                m.mean_entropy_nats,
-                b * 100.0
-            ),
-            None => format!("mean entropy {:.2} nats · N ≤ L_train", m.mean_entropy_nats),
-        },
-        Err(e) => format!("error: {e}"),
+/// "mean entropy 3.1 nats · 12 % at distance ≥ L_train" for one panel.
+fn summary(m: &AttentionMap) -> String {
+    match m.mass_beyond_train {
+        Some(b) => format!(
+            "mean entropy {:.2} nats · {:.1} % at distance ≥ L_train",
+            m.mean_entropy_nats,
+            b * 100.0
+        ),
+        None => format!("mean entropy {:.2} nats · N ≤ L_train", m.mean_entropy_nats),
+    }
+}
+
+impl View for CompareView {
+    fn key(&self) -> &'static str {
+        "compare"
+    }
+    fn title(&self) -> &'static str {
+        "Compare"
+    }
+    fn explanation(&self) -> String {
+        EXPLANATION.to_owned()
+    }
+    fn write_hash(&self, out: &mut String) {
+        self.state.write_hash(out);
+    }
+    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+        self.state.read_hash_key(key, value)
+    }
+    fn sanitize(&mut self) -> Vec<String> {
+        self.state.sanitize()
+    }
+    fn reset(&mut self) {
+        self.state = CompareState::default();
+    }
+    fn state_json(&self) -> Value {
+        super::to_json(&self.state)
+    }
+    fn length(&self) -> usize {
+        self.state.seq_len
+    }
+    fn length_mut(&mut self) -> &mut usize {
+        &mut self.state.seq_len
+    }
+    fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
+        self.state.controls_ui(ui, "Sequence length N (all panels)")
+    }
+    fn update(&mut self, env: &ViewEnv<'_>) {
+        self.recompute(env.ctx, env.engines);
+    }
+    fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+        self.central_ui(ui, theme);
+    }
+    fn errors(&self) -> Vec<String> {
+        self.panel_errors()
+    }
+    fn export(&self) -> Result<Exported, ExportError> {
+        let mut panels = Vec::new();
+        let mut csv = String::from("scheme,mean_entropy_nats,mass_beyond_train\n");
+        let mut images = Vec::new();
+        for kind in SchemeKind::ANALYTIC {
+            let map = self.state.compute_panel(kind)?;
+            csv += &format!(
+                "{},{},{}\n",
+                kind.key(),
+                map.mean_entropy_nats,
+                opt(map.mass_beyond_train)
+            );
+            panels.push(json!({ "scheme": kind.key(), "map": map_json(&map) }));
+            images.push(map_image(&map, Colormap::Viridis, 256));
+        }
+        Ok(Exported {
+            json: json!({ "panels": panels }),
+            csv,
+            image: Some(tile(&images, 4)),
+        })
     }
 }
 
@@ -177,7 +257,7 @@ mod tests {
         };
         let nope = state.compute_panel(SchemeKind::Nope).expect("nope");
         let alibi = state.compute_panel(SchemeKind::Alibi).expect("alibi");
-        for kind in SchemeKind::ALL {
+        for kind in SchemeKind::ANALYTIC {
             assert!(state.compute_panel(kind).is_ok(), "{kind:?}");
         }
         assert!(alibi.mean_entropy_nats < nope.mean_entropy_nats);

@@ -1,4 +1,9 @@
-//! The views: one file each, each with its own serde state and `fn ui`.
+//! The views: one file (or folder) each, each implementing [`View`], all listed once in
+//! [`registry`]. The app, the URL state, export, the status hook, keyboard view switching and
+//! the browser test all iterate that list; nothing outside this folder matches on a view.
+//!
+//! Modelled on egui's demo library (`Demo` / `View`: one file per view, `fn ui`) and rerun's
+//! `ViewClass` (a view declares its identity, its state and how to draw it).
 
 pub mod all_schemes_state;
 pub mod attention;
@@ -7,10 +12,93 @@ pub mod compare;
 pub mod extension;
 pub mod model_lab;
 pub mod rope;
-pub mod scheme_choice;
 pub mod sinusoidal;
 
-use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::analysis::engine::MapEngines;
+use crate::compute::ComputeDevice;
+use crate::export::{ExportError, Exported};
+use crate::theme::ThemeChoice;
+
+/// Every view, in the order of the view switcher and of `[` / `]`. The first is the default.
+/// Adding a view: one file implementing [`View`], one line here.
+pub fn registry() -> Vec<Box<dyn View>> {
+    vec![
+        Box::new(attention::AttentionView::default()),
+        Box::new(compare::CompareView::default()),
+        Box::new(rope::RopeView::default()),
+        Box::new(extension::ExtensionView::default()),
+        Box::new(bias::BiasView::default()),
+        Box::new(sinusoidal::SinusoidalView::default()),
+        Box::new(model_lab::ModelLabView::default()),
+    ]
+}
+
+/// What the app lends a view for one frame's [`View::update`].
+pub struct ViewEnv<'a> {
+    pub ctx: &'a egui::Context,
+    /// The burn device (WebGPU or ndarray); `None` in headless tests.
+    pub compute: Option<&'a ComputeDevice>,
+    /// The attention-map engines (CPU always; the WGSL engine where the renderer allows).
+    pub engines: &'a MapEngines,
+}
+
+/// One view: its identity, its URL keys, its controls and drawing, its errors, export and
+/// status read-out. A view object owns its serialisable state and its caches.
+pub trait View {
+    /// The `view=` value of the URL hash.
+    fn key(&self) -> &'static str;
+
+    /// Name in the view switcher.
+    fn title(&self) -> &'static str;
+
+    /// Two or three plain sentences on what the reader sees and why, naming the paper.
+    fn explanation(&self) -> String;
+
+    /// Append this view's keys (`&len=…&…`) to a URL hash. `len` must always be written.
+    fn write_hash(&self, out: &mut String);
+
+    /// Read one URL key: `None` if it is not this view's, else whether the value was valid.
+    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool>;
+
+    /// Clamp the state into its valid ranges; returns a note per changed value.
+    fn sanitize(&mut self) -> Vec<String>;
+
+    /// Back to the default state (caches may stay; they are keyed on the state).
+    fn reset(&mut self);
+
+    /// The serialisable state as JSON (equality in tests, debugging).
+    fn state_json(&self) -> Value;
+
+    /// The view's main length (what `←` / `→` halve and double, and `status().seq_len`).
+    fn length(&self) -> usize;
+    fn length_mut(&mut self) -> &mut usize;
+
+    /// Side-panel controls; returns the response of the main length slider (tests drag it).
+    fn controls_ui(&mut self, ui: &mut egui::Ui) -> egui::Response;
+
+    /// Recompute what the state changed (called every frame while the view is active).
+    fn update(&mut self, env: &ViewEnv<'_>);
+
+    /// The central area.
+    fn ui(&mut self, ui: &mut egui::Ui, theme: ThemeChoice);
+
+    /// Whether the central area needs a vertical scroll area.
+    fn scrolls(&self) -> bool {
+        false
+    }
+
+    /// Errors to show in the status and report to `status().errors`.
+    fn errors(&self) -> Vec<String>;
+
+    /// The view's numbers (CSV / JSON) and, for heatmap views, an image — the same whether
+    /// asked by the app's buttons or by `poslens export`.
+    fn export(&self) -> Result<Exported, ExportError>;
+
+    /// Extra fields for `status()` (e.g. the heatmap engine, the Model lab's read-out).
+    fn status_extras(&self, _extras: &mut Map<String, Value>) {}
+}
 
 /// Clamp `v` into `range`; if it changed, add a note naming the URL key `name`.
 pub fn clamp_noted(v: &mut usize, range: std::ops::RangeInclusive<usize>, name: &str, notes: &mut Vec<String>) {
@@ -25,77 +113,59 @@ pub fn clamp_noted(v: &mut usize, range: std::ops::RangeInclusive<usize>, name: 
     }
 }
 
-/// Which view is shown. The string form is the `view=` key of the URL hash.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ViewId {
-    #[default]
-    Attention,
-    Compare,
-    Rope,
-    Extension,
-    Bias,
-    Sinusoidal,
-    Model,
-}
-
-impl ViewId {
-    pub const ALL: [ViewId; 7] = [
-        ViewId::Attention,
-        ViewId::Compare,
-        ViewId::Rope,
-        ViewId::Extension,
-        ViewId::Bias,
-        ViewId::Sinusoidal,
-        ViewId::Model,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::Attention => "attention",
-            Self::Compare => "compare",
-            Self::Rope => "rope",
-            Self::Extension => "extension",
-            Self::Bias => "bias",
-            Self::Sinusoidal => "sinusoidal",
-            Self::Model => "model",
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Attention => "Attention",
-            Self::Compare => "Compare",
-            Self::Rope => "RoPE rotation",
-            Self::Extension => "Context extension",
-            Self::Bias => "Position bias",
-            Self::Sinusoidal => "Sinusoidal encoding",
-            Self::Model => "Model lab",
-        }
-    }
-
-    /// The next (`step = 1`) or previous (`step = -1`) view, wrapping around.
-    pub fn cycle(self, step: isize) -> Self {
-        let n = Self::ALL.len() as isize;
-        let i = Self::ALL.iter().position(|v| *v == self).unwrap_or(0) as isize;
-        Self::ALL[(i + step).rem_euclid(n) as usize]
-    }
-
-    pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.key() == key)
-    }
+/// The serialisable state of a view as JSON (for [`View::state_json`]).
+pub fn to_json<T: serde::Serialize>(state: &T) -> Value {
+    serde_json::to_value(state).unwrap_or_else(|e| Value::String(format!("unserialisable state: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::ViewId;
+    use super::*;
 
     #[test]
-    fn keys_round_trip_and_cycle_wraps() {
-        for v in ViewId::ALL {
-            assert_eq!(ViewId::from_key(v.key()), Some(v));
-            assert_eq!(v.cycle(1).cycle(-1), v);
+    fn registry_keys_are_unique_and_every_view_explains_itself_with_a_paper() {
+        let views = registry();
+        let keys: std::collections::BTreeSet<_> = views.iter().map(|v| v.key()).collect();
+        assert_eq!(keys.len(), views.len());
+        for v in &views {
+            let text = v.explanation();
+            let sentences = text.matches(['.', '!', '?']).count();
+            assert!(sentences >= 2, "{}: {text}", v.key());
+            assert!(
+                text.contains(" 20") || text.contains(" 19"),
+                "{} names a paper with its year: {text}",
+                v.key()
+            );
+            assert!(!v.title().is_empty());
         }
-        assert_eq!(ViewId::ALL[0].cycle(-1), ViewId::ALL[ViewId::ALL.len() - 1]);
+    }
+
+    #[test]
+    fn every_view_writes_len_and_reads_back_its_own_keys() {
+        for mut v in registry() {
+            let mut hash = String::new();
+            v.write_hash(&mut hash);
+            assert!(hash.starts_with('&') && hash.contains("&len="), "{}: {hash}", v.key());
+            let before = v.state_json();
+            for pair in hash.trim_start_matches('&').split('&') {
+                let (k, val) = pair.split_once('=').expect("key=value");
+                assert_eq!(v.read_hash_key(k, val), Some(true), "{}: {k}={val}", v.key());
+            }
+            assert!(v.sanitize().is_empty(), "{}", v.key());
+            assert_eq!(v.state_json(), before, "{}", v.key());
+            assert_eq!(v.read_hash_key("no-such-key", "1"), None);
+        }
+    }
+
+    #[test]
+    fn len_mut_is_the_length_len_reports_and_reset_restores_defaults() {
+        for mut v in registry() {
+            let default = v.state_json();
+            let len = v.length();
+            *v.length_mut() = len + 1;
+            assert_eq!(v.length(), len + 1, "{}", v.key());
+            v.reset();
+            assert_eq!(v.state_json(), default, "{}", v.key());
+        }
     }
 }

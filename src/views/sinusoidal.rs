@@ -1,18 +1,19 @@
 //! View: the sinusoidal positional encoding table (Vaswani et al. 2017, "Attention Is All You
 //! Need", §3.5), and the attention a query pays to every key when only positions are present.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use egui::{RichText, Ui};
 use egui_plot::{Line, Plot, PlotPoints, VLine};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
-use crate::compute::{self, ComputeDevice, softmax_check::SoftmaxCheck};
+use crate::analysis::grid::{Aggregate, Grid};
+use crate::compute::softmax_check::CheckJob;
+use crate::export::{ExportError, Exported, grid_image};
 use crate::pe::sinusoidal::{self, SinusoidalLayout};
 use crate::theme::{Colormap, ThemeChoice};
+use crate::views::{View, ViewEnv, clamp_noted};
 use crate::widgets::colorbar::colorbar_ui;
-use crate::widgets::heatmap::{Aggregate, Axes, Grid, Heatmap};
+use crate::widgets::heatmap::{Axes, Heatmap};
 use crate::widgets::log_slider::log_slider_ui;
 
 pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
@@ -45,15 +46,8 @@ impl SinusoidalState {
     /// Clamp every field into its allowed range; returns notes about what was changed.
     pub fn sanitize(&mut self) -> Vec<String> {
         let mut notes = Vec::new();
-        let clamp = |v: &mut usize, r: &std::ops::RangeInclusive<usize>, name: &str, notes: &mut Vec<String>| {
-            let c = (*v).clamp(*r.start(), *r.end());
-            if c != *v {
-                notes.push(format!("{name}={v} is outside {}…{}; using {c}", r.start(), r.end()));
-                *v = c;
-            }
-        };
-        clamp(&mut self.seq_len, &SEQ_LEN_RANGE, "len", &mut notes);
-        clamp(&mut self.d_model, &D_MODEL_RANGE, "d", &mut notes);
+        clamp_noted(&mut self.seq_len, SEQ_LEN_RANGE, "len", &mut notes);
+        clamp_noted(&mut self.d_model, D_MODEL_RANGE, "d", &mut notes);
         if self.d_model % 2 == 1 {
             notes.push(format!("d={} must be even; using {}", self.d_model, self.d_model + 1));
             self.d_model += 1;
@@ -108,8 +102,6 @@ impl SinusoidalState {
 
 /// Inputs that the table depends on (recompute when they change).
 type TableKey = (usize, usize, SinusoidalLayout, Aggregate);
-/// Where a running burn job delivers its result.
-type CheckSlot = Rc<RefCell<Option<Result<SoftmaxCheck, String>>>>;
 
 /// The view: state plus caches (table, texture, burn job).
 #[derive(Default)]
@@ -119,34 +111,18 @@ pub struct SinusoidalView {
     table_key: Option<TableKey>,
     heatmap: Heatmap,
     error: Option<String>,
-    check: Option<Result<SoftmaxCheck, String>>,
-    check_key: Option<(TableKey, usize)>,
-    pending: Option<CheckSlot>,
+    /// burn's attention row for the query (re-run when the table or query change).
+    burn_row: CheckJob<(TableKey, usize)>,
 }
 
+const EXPLANATION: &str = "Each row is the vector added to the token at position p; each column is one dimension. \
+     Pair i oscillates with wavelength 2π·10000^(2i/d): the first columns flip every few tokens, \
+     the last barely move, so every position gets a unique pattern, like the digits of a clock. \
+     — Vaswani et al. 2017, “Attention Is All You Need”.";
+
 impl SinusoidalView {
-    pub fn new(state: SinusoidalState) -> Self {
-        Self {
-            state,
-            ..Default::default()
-        }
-    }
-
-    /// Latest burn check, `None` while one is running.
-    pub fn check(&self) -> Option<&Result<SoftmaxCheck, String>> {
-        if self.pending.is_some() {
-            None
-        } else {
-            self.check.as_ref()
-        }
-    }
-
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-
     /// Side-panel controls. Returns the response of the length slider (tests drag it).
-    pub fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
+    fn controls(&mut self, ui: &mut Ui) -> egui::Response {
         let s = &mut self.state;
         ui.label(RichText::new("Sequence length N").strong());
         let len_response = log_slider_ui(ui, &mut s.seq_len, SEQ_LEN_RANGE, "positions");
@@ -180,7 +156,7 @@ impl SinusoidalView {
     }
 
     /// Recompute what changed: the table (CPU, `crate::pe`), its texture, and the burn job.
-    pub fn update(&mut self, ctx: &egui::Context, compute: Option<&ComputeDevice>) {
+    fn recompute(&mut self, ctx: &egui::Context, compute: Option<&crate::compute::ComputeDevice>) {
         let s = &self.state;
         let key: TableKey = (s.seq_len, s.d_model, s.layout, s.aggregate);
         if self.table_key != Some(key) {
@@ -203,50 +179,23 @@ impl SinusoidalView {
             }
             self.table_key = Some(key);
         }
-        // Collect a finished burn job.
-        let finished = self.pending.as_ref().and_then(|slot| slot.borrow_mut().take());
-        if let Some(result) = finished {
-            self.check = Some(result);
-            self.pending = None;
-        }
-        // Start a new one when the inputs changed and none is running.
-        let check_key = (key, s.query_pos);
-        if self.pending.is_none()
-            && self.check_key != Some(check_key)
-            && !self.table.is_empty()
-            && let Some(compute) = compute
-        {
-            let slot = Rc::new(RefCell::new(None));
-            let job = compute::softmax_check::run(
-                compute.device.clone(),
-                self.table.clone(),
-                s.seq_len,
-                s.d_model,
-                s.query_pos,
-            );
-            self.pending = Some(slot.clone());
-            self.check_key = Some(check_key);
-            compute::spawn(job, slot);
-            ctx.request_repaint();
-        }
-        if self.pending.is_some() {
-            ctx.request_repaint();
+        // burn's row for this table and query (collected when done; re-run when they change).
+        let (table, s) = (&self.table, &self.state);
+        if !table.is_empty() {
+            let running = self.burn_row.update(compute, (key, s.query_pos), || {
+                (table.clone(), s.seq_len, s.d_model, s.query_pos)
+            });
+            if running {
+                ctx.request_repaint();
+            }
         }
     }
 
     /// The central area: explanation, heatmap with colour bar, and burn's attention row.
-    pub fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+    fn central_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         let s = self.state.clone();
         ui.heading("Sinusoidal positional encoding");
-        ui.label(
-            RichText::new(
-                "Each row is the vector added to the token at position p; each column is one dimension. \
-                 Pair i oscillates with wavelength 2π·10000^(2i/d): the first columns flip every few tokens, \
-                 the last barely move, so every position gets a unique pattern, like the digits of a clock. \
-                 — Vaswani et al. 2017, “Attention Is All You Need”.",
-            )
-            .color(theme.weak_text()),
-        );
+        ui.label(RichText::new(EXPLANATION).color(theme.weak_text()));
         if let Some(err) = &self.error {
             ui.colored_label(theme.error(), format!("Cannot build the table: {err}"));
             return;
@@ -295,7 +244,7 @@ impl SinusoidalView {
             "Attention of query p = {p} to every key from positions alone: softmax(E[p]·E[n]/√d), computed by burn"
         );
         ui.label(RichText::new(title).strong());
-        match self.check() {
+        match self.burn_row.result() {
             None => {
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -303,7 +252,7 @@ impl SinusoidalView {
                 });
             }
             Some(Err(e)) => {
-                ui.colored_label(theme.error(), e);
+                ui.colored_label(theme.error(), e.to_string());
             }
             Some(Ok(check)) => {
                 let points: PlotPoints = check
@@ -322,6 +271,87 @@ impl SinusoidalView {
                         plot.vline(VLine::new("query", check.query_pos as f64).color(theme.warn()));
                     });
             }
+        }
+    }
+}
+
+impl View for SinusoidalView {
+    fn key(&self) -> &'static str {
+        "sinusoidal"
+    }
+    fn title(&self) -> &'static str {
+        "Sinusoidal encoding"
+    }
+    fn explanation(&self) -> String {
+        EXPLANATION.to_owned()
+    }
+    fn write_hash(&self, out: &mut String) {
+        self.state.write_hash(out);
+    }
+    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+        self.state.read_hash_key(key, value)
+    }
+    fn sanitize(&mut self) -> Vec<String> {
+        self.state.sanitize()
+    }
+    fn reset(&mut self) {
+        self.state = SinusoidalState::default();
+    }
+    fn state_json(&self) -> Value {
+        super::to_json(&self.state)
+    }
+    fn length(&self) -> usize {
+        self.state.seq_len
+    }
+    fn length_mut(&mut self) -> &mut usize {
+        &mut self.state.seq_len
+    }
+    fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
+        self.controls(ui)
+    }
+    fn update(&mut self, env: &ViewEnv<'_>) {
+        self.recompute(env.ctx, env.compute);
+    }
+    fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+        self.central_ui(ui, theme);
+    }
+    fn errors(&self) -> Vec<String> {
+        let mut errors: Vec<String> = self.error.iter().cloned().collect();
+        match self.burn_row.result() {
+            Some(Err(e)) => errors.push(e.to_string()),
+            Some(Ok(c)) if !c.passed => errors.push(format!("burn/CPU mismatch: max |Δ| = {}", c.max_abs_diff)),
+            _ => {}
+        }
+        errors
+    }
+    fn export(&self) -> Result<Exported, ExportError> {
+        let s = &self.state;
+        let table = sinusoidal::table(s.d_model, s.seq_len, s.layout)?;
+        let mut csv = String::from("position");
+        (0..s.d_model).for_each(|i| csv += &format!(",d{i}"));
+        csv.push('\n');
+        let rows: Vec<&[f32]> = table.chunks(s.d_model).collect();
+        for (p, row) in rows.iter().enumerate() {
+            csv += &p.to_string();
+            row.iter().for_each(|v| csv += &format!(",{v}"));
+            csv.push('\n');
+        }
+        let grid = Grid {
+            values: &table,
+            rows: s.seq_len,
+            cols: s.d_model,
+        };
+        let image = grid_image(grid, (-1.0, 1.0), Colormap::RdBu, 1024);
+        Ok(Exported {
+            json: json!({ "table": rows }),
+            csv,
+            image: Some(image),
+        })
+    }
+    fn status_extras(&self, extras: &mut Map<String, Value>) {
+        extras.insert("d_model".into(), self.state.d_model.into());
+        if let Some(Ok(c)) = self.burn_row.result() {
+            extras.insert("burn_row".into(), super::to_json(c));
         }
     }
 }

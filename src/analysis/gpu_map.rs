@@ -6,7 +6,7 @@
 //! positional picture the views show by default. The caller passes the relative logit table
 //! (from `crate::pe`, see [`relative_table`]); the device computes the N×N stable softmax and
 //! reduces it to S×S blocks, so only `S²` values come back. Results match the CPU path
-//! (`crate::compute::attention_map`) within float tolerance; `tests/gpu_attention_map.rs`
+//! (`crate::analysis::attention_map`) within float tolerance; `tests/gpu_attention_map.rs`
 //! checks that on lavapipe.
 
 use std::sync::{Arc, Mutex};
@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use eframe::egui_wgpu::wgpu;
 use wgpu::util::DeviceExt as _;
 
+use crate::analysis::grid::Aggregate;
 use crate::pe::PreparedLogits;
-use crate::widgets::heatmap::Aggregate;
 
 /// The WGSL source (validated by naga in the tests).
 pub const SHADER_WGSL: &str = include_str!("../../shaders/attention_map.wgsl");

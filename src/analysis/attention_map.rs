@@ -6,9 +6,9 @@
 //! under a causal mask, cells hidden by a position map) are NaN in the output and excluded from
 //! means; the heatmap draws them as background. Also returns the per-view summary statistics.
 
+use crate::analysis::grid::Aggregate;
 use crate::pe::diagnostics::{entropy, softmax_in_place};
 use crate::pe::{PeError, PreparedLogits};
-use crate::widgets::heatmap::Aggregate;
 
 /// What to compute.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,7 +55,7 @@ pub fn compute(prepared: &PreparedLogits, req: &MapRequest) -> Result<AttentionM
         acc.fill(f64::NEG_INFINITY);
     }
     // Index → block, with block r covering [r·N/S, (r+1)·N/S) (integer division): the same
-    // partition as `widgets::heatmap::downsample` and the WGSL engine.
+    // partition as `analysis::grid::downsample` and the WGSL engine.
     let block_of = |side: usize| -> Vec<usize> {
         let mut b = vec![0; n];
         for r in 0..side {

@@ -1,0 +1,309 @@
+//! The one attention-map engine façade every heatmap view goes through.
+//!
+//! A view owns a [`LiveMap`] per map it shows and hands it prepared logits and a request. The
+//! façade computes on the GPU (the WGSL engine in [`super::gpu_map`], on eframe's wgpu device)
+//! when the app has one, the view prefers it and the map is a function of `k − q` alone;
+//! otherwise on the CPU ([`super::attention_map`]). GPU maps of `N ≤` [`GPU_CHECK_MAX_N`] are
+//! cross-checked against the CPU path, and a failed GPU job falls back to the CPU in the same
+//! frame, so a view never needs to know which engine ran.
+
+use web_time::Instant;
+
+use super::attention_map::{self, AttentionMap, MapRequest, robust_range};
+use super::gpu_map::{GpuAttentionMap, GpuMap, GpuRequest, PendingMap, relative_table};
+use crate::pe::{PeError, PreparedLogits};
+
+/// Up to this N, every GPU map is also computed on the CPU and the difference reported.
+pub const GPU_CHECK_MAX_N: usize = 512;
+
+/// The engines the app has: always the CPU, the WGSL engine where the renderer is WebGPU or
+/// native (not WebGL2, which has no compute shaders).
+#[derive(Default)]
+pub struct MapEngines {
+    gpu: Option<GpuAttentionMap>,
+}
+
+impl MapEngines {
+    /// CPU only (WebGL2 pages, headless use, tests).
+    pub fn cpu_only() -> Self {
+        Self::default()
+    }
+
+    /// CPU plus the WGSL engine.
+    pub fn with_gpu(gpu: GpuAttentionMap) -> Self {
+        Self { gpu: Some(gpu) }
+    }
+
+    pub fn has_gpu(&self) -> bool {
+        self.gpu.is_some()
+    }
+}
+
+/// Which engine produced a map.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineKind {
+    /// Nothing computed yet.
+    #[default]
+    None,
+    Cpu,
+    Gpu,
+}
+
+impl EngineKind {
+    /// `"cpu"`, `"gpu"` or `""` (the status hook's contract).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::None => "",
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        }
+    }
+}
+
+/// What [`LiveMap::start`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The new map is available now (CPU path).
+    Ready,
+    /// A GPU job is in flight; [`LiveMap::poll`] delivers it.
+    Pending,
+}
+
+/// One map on screen: the latest result, the logits it came from, and any GPU job in flight.
+#[derive(Default)]
+pub struct LiveMap {
+    map: AttentionMap,
+    prepared: Option<PreparedLogits>,
+    request: Option<MapRequest>,
+    engine: EngineKind,
+    compute_ms: f32,
+    gpu_cpu_max_diff: Option<f32>,
+    pending: Option<(PendingMap, Instant)>,
+    /// Why the last GPU attempt fell back to the CPU, if it did.
+    fallback: Option<String>,
+}
+
+impl LiveMap {
+    /// Compute `req` over `prepared`: on the GPU when `prefer_gpu`, `engines` has one and the
+    /// logits are relative (then [`Progress::Pending`]), else on the CPU at once.
+    pub fn start(
+        &mut self,
+        engines: &MapEngines,
+        prepared: PreparedLogits,
+        req: MapRequest,
+        prefer_gpu: bool,
+    ) -> Result<Progress, PeError> {
+        let started = Instant::now();
+        self.pending = None;
+        if let Some(gpu) = engines.gpu.as_ref().filter(|_| prefer_gpu)
+            && let Some(rel) = relative_table(&prepared, req.n)
+        {
+            let gpu_req = GpuRequest {
+                n: req.n,
+                side: req.out_side,
+                causal: req.causal,
+                softmax: req.softmax,
+                aggregate: req.aggregate,
+                train_len: req.train_len,
+            };
+            match gpu.submit(&rel, gpu_req) {
+                Ok(pending) => {
+                    self.pending = Some((pending, started));
+                    self.prepared = Some(prepared);
+                    self.request = Some(req);
+                    return Ok(Progress::Pending);
+                }
+                Err(e) => self.fallback = Some(e),
+            }
+        }
+        let result = attention_map::compute(&prepared, &req);
+        self.prepared = Some(prepared);
+        self.request = Some(req);
+        let map = result?;
+        self.set(map, EngineKind::Cpu, started);
+        self.gpu_cpu_max_diff = None;
+        Ok(Progress::Ready)
+    }
+
+    /// Pick up a finished GPU job (letting the device make progress meanwhile). Returns `true`
+    /// when a new map replaced the old one (from the GPU, or from the CPU after a GPU failure).
+    pub fn poll(&mut self, engines: &MapEngines) -> bool {
+        let Some((pending, started)) = &self.pending else {
+            return false;
+        };
+        let Some(result) = pending.try_take() else {
+            if let Some(gpu) = &engines.gpu {
+                gpu.poll();
+            }
+            return false;
+        };
+        let (req, started) = (pending.request, *started);
+        self.pending = None;
+        match result {
+            Ok(GpuMap {
+                cells,
+                side,
+                mean_entropy_nats,
+                mass_beyond_train,
+            }) => {
+                let map = AttentionMap {
+                    range: robust_range(&cells),
+                    values: cells,
+                    rows: side,
+                    cols: side,
+                    n: req.n,
+                    mean_entropy_nats,
+                    mass_beyond_train,
+                };
+                self.gpu_cpu_max_diff = self.check_against_cpu(&map);
+                self.set(map, EngineKind::Gpu, started);
+                self.fallback = None;
+                true
+            }
+            Err(e) => {
+                log::warn!("{e}; falling back to the CPU");
+                self.fallback = Some(e);
+                let computed = match (&self.prepared, &self.request) {
+                    (Some(p), Some(r)) => attention_map::compute(p, r).ok(),
+                    _ => None,
+                };
+                if let Some(map) = computed {
+                    self.set(map, EngineKind::Cpu, started);
+                }
+                true
+            }
+        }
+    }
+
+    fn set(&mut self, map: AttentionMap, engine: EngineKind, started: Instant) {
+        self.map = map;
+        self.engine = engine;
+        self.compute_ms = started.elapsed().as_secs_f32() * 1000.0;
+    }
+
+    /// For small maps, the largest |GPU − CPU| cell difference (a masking mismatch → `f32::MAX`).
+    fn check_against_cpu(&self, gpu_map: &AttentionMap) -> Option<f32> {
+        if gpu_map.n > GPU_CHECK_MAX_N {
+            return None;
+        }
+        let cpu = attention_map::compute(self.prepared.as_ref()?, self.request.as_ref()?).ok()?;
+        Some(max_abs_diff(&cpu.values, &gpu_map.values))
+    }
+
+    /// Is a GPU job in flight?
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The latest finished map (empty before the first).
+    pub fn map(&self) -> &AttentionMap {
+        &self.map
+    }
+
+    /// The logits behind the latest request (for exact hover values).
+    pub fn prepared(&self) -> Option<&PreparedLogits> {
+        self.prepared.as_ref()
+    }
+
+    pub fn engine(&self) -> EngineKind {
+        self.engine
+    }
+
+    /// Submit → result time of the latest map, in milliseconds.
+    pub fn compute_ms(&self) -> f32 {
+        self.compute_ms
+    }
+
+    /// Largest |GPU − CPU| cell difference of the latest GPU map, when it was checked.
+    pub fn gpu_cpu_max_diff(&self) -> Option<f32> {
+        self.gpu_cpu_max_diff
+    }
+
+    /// Why the GPU was not used for the latest map, if it was tried and failed.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// The exact (unaggregated) value at (query, key) of the latest request, recomputed from
+    /// the prepared logits: a probability when `softmax`, else a logit (`-inf` = masked).
+    pub fn exact_value(&self, query: usize, key: usize) -> Option<f32> {
+        let (p, req) = (self.prepared.as_ref()?, self.request.as_ref()?);
+        let mut row = vec![0.0_f32; req.n];
+        let ok = if req.softmax {
+            p.probs_row(query, req.n, req.causal, &mut row)
+        } else {
+            p.logits_row(query, req.n, req.causal, &mut row)
+        };
+        ok.ok()?;
+        row.get(key).copied()
+    }
+}
+
+/// Largest |a − b| over cells; NaN (masked) must match NaN, else the result is `f32::MAX`.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return f32::MAX;
+    }
+    a.iter()
+        .zip(b)
+        .fold(0.0_f32, |m, (x, y)| match (x.is_nan(), y.is_nan()) {
+            (true, true) => m,
+            (false, false) => m.max((x - y).abs()),
+            _ => f32::MAX,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::grid::Aggregate;
+    use crate::pe::{Content, Scheme};
+
+    fn alibi(n: usize) -> PreparedLogits {
+        PreparedLogits::new(&Scheme::Alibi { slope: 0.25 }, &Content::Identical, 8, n).expect("prepared")
+    }
+
+    fn req(n: usize) -> MapRequest {
+        MapRequest {
+            n,
+            causal: true,
+            softmax: true,
+            out_side: 16,
+            aggregate: Aggregate::Mean,
+            train_len: 8,
+        }
+    }
+
+    #[test]
+    fn without_a_gpu_the_map_is_computed_on_the_cpu_at_once() {
+        let mut live = LiveMap::default();
+        assert_eq!(live.engine(), EngineKind::None);
+        let progress = live
+            .start(&MapEngines::cpu_only(), alibi(32), req(32), true)
+            .expect("map");
+        assert_eq!(progress, Progress::Ready);
+        assert_eq!(live.engine(), EngineKind::Cpu);
+        assert!(!live.is_pending() && !live.poll(&MapEngines::cpu_only()));
+        let direct = attention_map::compute(&alibi(32), &req(32)).expect("map");
+        assert_eq!(max_abs_diff(&live.map().values, &direct.values), 0.0);
+        assert_eq!(live.map().rows, 16);
+        // Exact values come from the unaggregated row: query 3 sees keys 0..=3 only.
+        let v = live.exact_value(3, 3).expect("value");
+        assert!(v > 0.25 && v < 1.0, "{v}");
+        assert_eq!(live.exact_value(3, 4), Some(0.0));
+    }
+
+    #[test]
+    fn errors_of_the_cpu_path_are_reported() {
+        let mut live = LiveMap::default();
+        // N larger than the prepared n_max.
+        assert!(live.start(&MapEngines::cpu_only(), alibi(8), req(64), false).is_err());
+    }
+
+    #[test]
+    fn max_abs_diff_treats_mask_mismatches_as_maximal() {
+        assert_eq!(max_abs_diff(&[1.0, f32::NAN], &[1.5, f32::NAN]), 0.5);
+        assert_eq!(max_abs_diff(&[1.0, f32::NAN], &[1.0, 0.0]), f32::MAX);
+        assert_eq!(max_abs_diff(&[1.0], &[1.0, 2.0]), f32::MAX);
+    }
+}

@@ -1,0 +1,445 @@
+//! View: RoPE context extension. Past the training length `L_train` an unscaled RoPE model meets
+//! rotation angles it never saw in training (pairs that had not completed one turn within
+//! `L_train`); every extension method trades that off differently.
+//!
+//! The view shows, per rotation pair `i`: the frequency ratio `θ'_i / θ_i`, the wavelengths
+//! before and after, and the "angle coverage" — the angle range seen in training
+//! `[0, L_train·θ_i]` against the range reached at the current length — plus the attention maps
+//! of plain RoPE and of the method side by side.
+//!
+//! All maths comes from `crate::pe` (`scaling::rope_inv_freq`, `position_maps::PositionMap`,
+//! `diagnostics::{wavelengths, turns_within, unseen_angle_pairs}`) and the maps from the engine
+//! façade `crate::analysis::engine` (aggregated to at most [`MAP_SIDE`]² cells). Papers:
+//! Chen et al. 2023 (Position Interpolation); bloc97 2023 (NTK-aware); emozilla 2023 (Dynamic
+//! NTK); Peng et al. 2023 (YaRN); Meta 2024 (Llama 3); Ding et al. 2024 (LongRoPE); Han et al.
+//! 2023 (LM-Infinite); Jin et al. 2024 (SelfExtend); Su 2023 (ReRoPE).
+
+mod plots;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use egui::{RichText, Ui};
+
+use crate::analysis::attention_map::AttentionMap;
+use crate::analysis::grid::{Aggregate, Grid};
+use crate::theme::{Colormap, ThemeChoice};
+use crate::widgets::colorbar::colorbar_ui;
+use crate::widgets::heatmap::{Axes, Heatmap};
+use crate::widgets::log_slider::log_slider_ui;
+use crate::widgets::train_marker::train_marker_ui;
+
+use serde_json::{Value, json};
+
+use crate::analysis::engine::{LiveMap, MapEngines};
+use crate::export::{ExportError, Exported, map_image, map_json, tile};
+use crate::views::{View, ViewEnv};
+use plots::{coverage_plot, ratio_plot, wavelength_plot, window_slider};
+pub use state::*;
+
+/// The view: state plus caches.
+#[derive(Default)]
+pub struct ExtensionView {
+    pub state: ExtensionState,
+    cached_for: Option<ExtensionState>,
+    /// `(N, L_train, d, base bits)` the "before" map was computed for.
+    before_key: Option<(usize, usize, usize, u64)>,
+    diag: Option<ExtensionDiagnostics>,
+    /// Plain RoPE and the method, through the engine façade.
+    before: LiveMap,
+    after: LiveMap,
+    before_ok: bool,
+    after_ok: bool,
+    /// Shared colour range of both maps.
+    range: (f32, f32),
+    heat_before: Heatmap,
+    heat_after: Heatmap,
+    error: Option<String>,
+    /// Time of the last recompute, in ms.
+    pub compute_ms: f32,
+}
+
+const INTRO: &str = "Past the training length, plain RoPE rotates its slow pairs further than they ever turned in \
+     training: those pairs meet unseen angles. Each method below trades that off differently.";
+
+impl ExtensionView {
+    pub fn new(state: ExtensionState) -> Self {
+        Self {
+            state,
+            ..Default::default()
+        }
+    }
+
+    fn maps(&self) -> Option<(&AttentionMap, &AttentionMap)> {
+        (self.before_ok && self.after_ok).then(|| (self.before.map(), self.after.map()))
+    }
+
+    /// The one-line summary of the last computed state (or why it cannot be computed).
+    pub fn summary(&self) -> String {
+        if let Some(e) = &self.error {
+            return format!("{}: cannot compute: {e}", self.state.method.title());
+        }
+        match &self.diag {
+            Some(diag) => summary_text(
+                &self.state,
+                diag,
+                self.before_ok.then(|| self.before.map().mass_beyond_train).flatten(),
+                self.after_ok.then(|| self.after.map().mass_beyond_train).flatten(),
+            ),
+            None => format!("{}: not computed yet", self.state.method.title()),
+        }
+    }
+
+    /// Side-panel controls. Returns the response of the length (N) slider.
+    fn controls(&mut self, ui: &mut Ui) -> egui::Response {
+        let s = &mut self.state;
+        ui.label(RichText::new("Method").strong());
+        ui.label(RichText::new("Frequency scaling").small());
+        ui.horizontal_wrapped(|ui| {
+            for m in ExtensionMethod::ALL.into_iter().filter(|m| !m.is_position_map()) {
+                ui.selectable_value(&mut s.method, m, m.title());
+            }
+        });
+        ui.label(RichText::new("Position maps (frequencies unchanged)").small());
+        ui.horizontal_wrapped(|ui| {
+            for m in ExtensionMethod::ALL.into_iter().filter(|m| m.is_position_map()) {
+                ui.selectable_value(&mut s.method, m, m.title());
+            }
+        });
+        ui.add_space(6.0);
+        ui.label(RichText::new("Sequence length N").strong());
+        let len_response = log_slider_ui(ui, &mut s.seq_len, SEQ_LEN_RANGE, "tokens");
+        ui.label(RichText::new("Training length L_train").strong());
+        log_slider_ui(ui, &mut s.train_len, TRAIN_LEN_RANGE, "tokens");
+        ui.add_space(6.0);
+        if !s.method.is_position_map() {
+            ui.label(RichText::new("Scale factor s").strong());
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::Slider::new(&mut s.factor, FACTOR_RANGE)
+                        .logarithmic(true)
+                        .text("s"),
+                );
+                let fit =
+                    (s.seq_len as f64 / s.train_len.max(1) as f64).clamp(*FACTOR_RANGE.start(), *FACTOR_RANGE.end());
+                if ui
+                    .small_button("N / L_train")
+                    .on_hover_text("Set s to the extension ratio N / L_train")
+                    .clicked()
+                {
+                    s.factor = fit;
+                }
+            });
+        }
+        match s.method {
+            ExtensionMethod::Yarn => {
+                ui.add(
+                    egui::Slider::new(&mut s.yarn_beta_fast, BETA_FAST_RANGE)
+                        .logarithmic(true)
+                        .text("β_fast (turns)"),
+                );
+                ui.add(
+                    egui::Slider::new(&mut s.yarn_beta_slow, BETA_SLOW_RANGE)
+                        .logarithmic(true)
+                        .text("β_slow (turns)"),
+                );
+            }
+            ExtensionMethod::Llama3 => {
+                ui.add(
+                    egui::Slider::new(&mut s.llama3_low_freq_factor, LOW_FREQ_FACTOR_RANGE)
+                        .logarithmic(true)
+                        .text("low_freq_factor"),
+                );
+                ui.add(
+                    egui::Slider::new(&mut s.llama3_high_freq_factor, HIGH_FREQ_FACTOR_RANGE)
+                        .logarithmic(true)
+                        .text("high_freq_factor"),
+                );
+            }
+            ExtensionMethod::LongRope => {
+                ui.label(
+                    RichText::new("Illustrative factors f_i = 1 + (s − 1)·i/(d/2 − 1), not a searched set.").small(),
+                );
+            }
+            ExtensionMethod::LmInfinite => {
+                ui.add(egui::Slider::new(&mut s.lm_n_global, N_GLOBAL_RANGE).text("global tokens"));
+                let default = s.train_len;
+                window_slider(ui, &mut s.lm_local_window_tokens, default, "local window", "L_train");
+            }
+            ExtensionMethod::SelfExtend => {
+                ui.add(egui::Slider::new(&mut s.self_extend_group, GROUP_RANGE).text("group size G"));
+                let default = (s.train_len / 4).max(1);
+                window_slider(
+                    ui,
+                    &mut s.self_extend_window_tokens,
+                    default,
+                    "neighbour window W",
+                    "L_train / 4",
+                );
+            }
+            ExtensionMethod::ReRope => {
+                let default = (s.train_len / 2).max(1);
+                window_slider(ui, &mut s.rerope_window_tokens, default, "window w", "L_train / 2");
+            }
+            ExtensionMethod::Pi | ExtensionMethod::Ntk | ExtensionMethod::DynamicNtk => {}
+        }
+        ui.add_space(6.0);
+        ui.label(RichText::new("RoPE base b").strong());
+        ui.add(
+            egui::Slider::new(&mut s.rope_base, BASE_RANGE)
+                .logarithmic(true)
+                .text("base"),
+        );
+        ui.label(RichText::new("Head dimension d").strong());
+        ui.add(
+            egui::Slider::new(&mut s.head_dim, HEAD_DIM_RANGE)
+                .step_by(2.0)
+                .text("dims"),
+        );
+        self.state.sanitize();
+        len_response
+    }
+
+    /// Recompute when the state changed. The plain-RoPE map is only recomputed when N, L_train,
+    /// d or b changed. Both maps go through the engine façade (CPU path: two maps per change).
+    fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines) {
+        if self.cached_for.as_ref() == Some(&self.state) {
+            return;
+        }
+        let started = web_time::Instant::now();
+        let s = self.state.clone();
+        let key = (s.seq_len, s.train_len, s.head_dim, s.rope_base.to_bits());
+        let mut errors = Vec::new();
+        let req = s.map_request();
+        if self.before_key != Some(key) || !self.before_ok {
+            let started = s
+                .prepare(&s.scheme_before())
+                .and_then(|p| self.before.start(engines, p, req, false));
+            self.before_ok = started.is_ok();
+            if let Err(e) = started {
+                errors.push(format!("plain RoPE: {e}"));
+            }
+            self.before_key = Some(key);
+        }
+        match s.diagnostics() {
+            Ok(d) => self.diag = Some(d),
+            Err(e) => {
+                self.diag = None;
+                errors.push(e.to_string());
+            }
+        }
+        self.after_ok = false;
+        if self.diag.is_some() {
+            let started = s
+                .prepare(&s.scheme_after())
+                .and_then(|p| self.after.start(engines, p, req, false));
+            self.after_ok = started.is_ok();
+            if let Err(e) = started {
+                errors.push(e.to_string());
+            }
+        }
+        self.error = (!errors.is_empty()).then(|| errors.join("; "));
+        if let Some((b, a)) = self.maps() {
+            let lo = b.range.0.min(a.range.0);
+            let hi = b.range.1.max(a.range.1);
+            self.range = if hi > lo { (lo, hi) } else { (lo, lo + 1e-6) };
+            for (heat, map, name) in [
+                (&mut self.heat_before, self.before.map(), "extension_before"),
+                (&mut self.heat_after, self.after.map(), "extension_after"),
+            ] {
+                let grid = Grid {
+                    values: &map.values,
+                    rows: map.rows,
+                    cols: map.cols,
+                };
+                heat.set(ctx, name, grid, self.range, Colormap::Viridis, Aggregate::Mean);
+            }
+        }
+        self.compute_ms = started.elapsed().as_secs_f32() * 1000.0;
+        self.cached_for = Some(s);
+    }
+
+    /// The central area.
+    fn central_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+        let s = self.state.clone();
+        ui.heading(format!("Context extension — {}", s.method.title()));
+        ui.label(RichText::new(INTRO).color(theme.weak_text()));
+        ui.label(RichText::new(s.method.explanation()).color(theme.weak_text()));
+        if let Some(err) = &self.error {
+            ui.colored_label(theme.error(), format!("Cannot compute these settings: {err}"));
+            return;
+        }
+        let Some(diag) = self.diag.clone() else {
+            return;
+        };
+        ui.label(RichText::new(self.summary()).strong());
+        egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
+            let width = ui.available_width();
+            let half = ((width - 16.0) / 2.0).max(200.0);
+            ui.horizontal(|ui| {
+                ui.vertical(|ui| {
+                    ui.set_width(half);
+                    ratio_plot(ui, &s, &diag, theme);
+                });
+                ui.vertical(|ui| {
+                    ui.set_width(half);
+                    wavelength_plot(ui, &s, &diag, theme);
+                });
+            });
+            ui.add_space(6.0);
+            coverage_plot(ui, &s, &diag, theme);
+            ui.add_space(6.0);
+            self.maps_ui(ui, &s, theme);
+        });
+    }
+
+    fn maps_ui(&self, ui: &mut Ui, s: &ExtensionState, theme: ThemeChoice) {
+        let Some((before, after)) = self.maps() else {
+            return;
+        };
+        ui.label(
+            RichText::new(format!(
+                "Attention at N = {} (softmax, causal, identical tokens): plain RoPE | {}",
+                s.seq_len,
+                s.method.title()
+            ))
+            .strong(),
+        );
+        let avail = ui.available_width();
+        let side = ((avail - 90.0) / 2.0).clamp(160.0, 420.0);
+        let mut hover = None;
+        ui.horizontal(|ui| {
+            for (heat, map, label) in [
+                (&self.heat_before, before, "plain RoPE"),
+                (&self.heat_after, after, "method"),
+            ] {
+                let grid = Grid {
+                    values: &map.values,
+                    rows: map.rows,
+                    cols: map.cols,
+                };
+                let axes = Axes {
+                    row_label: "query m ↓",
+                    col_label: "key n →",
+                    rows: map.n,
+                    cols: map.n,
+                };
+                let (plot, h) = heat.ui(ui, egui::vec2(side, side), grid, &axes);
+                if let Some(h) = h {
+                    hover = Some((label, h));
+                }
+                train_marker_ui(ui, plot, s.train_len, map.n, theme.warn());
+            }
+            colorbar_ui(ui, side, self.range, Colormap::Viridis, "weight");
+        });
+        ui.horizontal_wrapped(|ui| {
+            match hover {
+                Some((label, h)) => {
+                    ui.monospace(format!("{label}: query {}, key {}: {:.5}", h.row, h.col, h.value));
+                }
+                None => {
+                    ui.label(RichText::new("Hover a map to read (query, key, weight).").color(theme.weak_text()));
+                }
+            }
+            if before.n > before.rows {
+                ui.separator();
+                ui.label(
+                    RichText::new(format!(
+                        "{0}×{0} maps shown as {1}×{1} block means",
+                        before.n, before.rows
+                    ))
+                    .color(theme.warn()),
+                );
+            }
+            ui.separator();
+            ui.label(RichText::new(format!("computed in {:.0} ms", self.compute_ms)).color(theme.weak_text()));
+        });
+    }
+}
+
+impl View for ExtensionView {
+    fn key(&self) -> &'static str {
+        "extension"
+    }
+    fn title(&self) -> &'static str {
+        "Context extension"
+    }
+    fn explanation(&self) -> String {
+        format!("{INTRO} {}", self.state.method.explanation())
+    }
+    fn write_hash(&self, out: &mut String) {
+        self.state.write_hash(out);
+    }
+    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+        self.state.read_hash_key(key, value)
+    }
+    fn sanitize(&mut self) -> Vec<String> {
+        self.state.sanitize()
+    }
+    fn reset(&mut self) {
+        self.state = ExtensionState::default();
+    }
+    fn state_json(&self) -> Value {
+        super::to_json(&self.state)
+    }
+    fn length(&self) -> usize {
+        self.state.seq_len
+    }
+    fn length_mut(&mut self) -> &mut usize {
+        &mut self.state.seq_len
+    }
+    fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
+        self.controls(ui)
+    }
+    fn update(&mut self, env: &ViewEnv<'_>) {
+        self.recompute(env.ctx, env.engines);
+    }
+    fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+        self.central_ui(ui, theme);
+    }
+    fn scrolls(&self) -> bool {
+        true
+    }
+    fn errors(&self) -> Vec<String> {
+        self.error.iter().cloned().collect()
+    }
+    fn export(&self) -> Result<Exported, ExportError> {
+        let e = &self.state;
+        let d = e.diagnostics()?;
+        let (before, after) = (e.compute_before()?, e.compute_after()?);
+        let mut csv = String::from(
+            "pair,inv_freq_before,inv_freq_after,ratio,wavelength_before,wavelength_after,seen_turns,reached_turns_before,reached_turns_after,unseen_before,unseen_after\n",
+        );
+        for i in 0..d.inv_freq_before.len() {
+            csv += &format!(
+                "{i},{},{},{},{},{},{},{},{},{},{}\n",
+                d.inv_freq_before[i],
+                d.inv_freq_after[i],
+                d.freq_ratio[i],
+                d.wavelength_before_tokens[i],
+                d.wavelength_after_tokens[i],
+                d.seen_turns[i],
+                d.reached_turns_before[i],
+                d.reached_turns_after[i],
+                d.unseen_before[i],
+                d.unseen_after[i]
+            );
+        }
+        let json = json!({
+            "method": e.method.key(), "attention_factor": d.attention_factor,
+            "inv_freq_before": d.inv_freq_before, "inv_freq_after": d.inv_freq_after,
+            "unseen_pairs_before": d.unseen_count_before(), "unseen_pairs_after": d.unseen_count_after(),
+            "max_effective_distance_tokens": d.max_effective_distance_tokens,
+            "before": map_json(&before), "after": map_json(&after),
+        });
+        let images = [
+            map_image(&before, Colormap::Viridis, 512),
+            map_image(&after, Colormap::Viridis, 512),
+        ];
+        Ok(Exported {
+            json,
+            csv,
+            image: Some(tile(&images, 2)),
+        })
+    }
+}

@@ -1,0 +1,391 @@
+//! View: Model lab — tiny transformers that differ only in their positional encoding, trained on
+//! copy and associative recall up to `L_train` = 32 tokens, run live past that length.
+//!
+//! Everything shown comes from a real forward pass of the shipped weights (`assets/models/`)
+//! on the app's burn device (WebGPU in the browser, ndarray when only WebGL2 is there): a sample
+//! with the model's answer, every layer's and head's attention, and the exact-match accuracy at
+//! the chosen length. The accuracy-vs-length curves of all encodings come from each model's
+//! metadata (measured by `poslens train` with the same evaluation code); for RoPE, a chosen
+//! context-extension method's curve is measured live. Science: Kazemnejad et al. 2023, "The
+//! Impact of Positional Encoding on Length Generalization in Transformers".
+
+mod jobs;
+mod panels;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use egui::{RichText, Ui};
+use serde::Serialize;
+
+use crate::compute::ComputeDevice;
+use crate::model::catalog::ModelMeta;
+use crate::model::{Model, ModelError, PeKind, model_name};
+use crate::pe::extension::ExtensionMethod;
+use crate::tasks::TaskKind;
+use crate::theme::ThemeChoice;
+use crate::widgets::heatmap::Heatmap;
+use crate::widgets::log_slider::log_slider_ui;
+
+use serde_json::{Map, Value};
+
+use crate::export::{ExportError, Exported};
+use crate::views::{View, ViewEnv};
+pub use jobs::*;
+pub use state::*;
+
+/// The Model lab view.
+pub struct ModelLabView {
+    pub state: ModelLabState,
+    /// Metadata requests still in flight.
+    metas: Vec<(String, Slot<Result<ModelMeta, ModelError>>)>,
+    metas_started: bool,
+    /// Metadata by model name, once read (or failed).
+    resolved: BTreeMap<String, Result<ModelMeta, ModelError>>,
+    weights: Option<(String, Slot<Result<Model, ModelError>>)>,
+    loaded: Option<Loaded>,
+    load_error: Option<(String, ModelError)>,
+    job: Option<(JobKey, Slot<Result<LabResult, ModelError>>)>,
+    result: Option<(JobKey, Result<LabResult, ModelError>)>,
+    heatmaps: Vec<Heatmap>,
+    heatmaps_for: Option<JobKey>,
+    device: Option<ComputeDevice>,
+}
+
+impl Default for ModelLabView {
+    fn default() -> Self {
+        Self::new(ModelLabState::default())
+    }
+}
+
+impl ModelLabView {
+    pub fn new(state: ModelLabState) -> Self {
+        Self {
+            state,
+            metas: Vec::new(),
+            metas_started: false,
+            resolved: BTreeMap::new(),
+            weights: None,
+            loaded: None,
+            load_error: None,
+            job: None,
+            result: None,
+            heatmaps: Vec::new(),
+            heatmaps_for: None,
+            device: None,
+        }
+    }
+
+    fn meta(&self, name: &str) -> Option<&ModelMeta> {
+        self.resolved.get(name).and_then(|m| m.as_ref().ok())
+    }
+
+    fn meta_cloned(&self, name: &str) -> Option<Result<ModelMeta, ModelError>> {
+        self.resolved.get(name).cloned()
+    }
+
+    /// Metadata files loaded so far, and how many there are.
+    pub fn metas_progress(&self) -> (usize, usize) {
+        (self.resolved.len(), TaskKind::ALL.len() * PeKind::ALL.len())
+    }
+
+    /// Errors to report (missing / corrupt files, failed runs).
+    fn load_errors(&self) -> Vec<String> {
+        let mut e: Vec<String> = self
+            .resolved
+            .iter()
+            .filter_map(|(n, r)| r.as_ref().err().map(|e| format!("{n}: {e}")))
+            .collect();
+        if let Some((n, err)) = &self.load_error {
+            e.push(format!("{n}: {err}"));
+        }
+        if let Some((_, Err(err))) = &self.result
+            && !is_past_table(err)
+        {
+            e.push(err.to_string());
+        }
+        e
+    }
+
+    /// The finished result for the current state, if any.
+    pub fn result(&self) -> Option<&Result<LabResult, ModelError>> {
+        let key = self.job_key()?;
+        self.result.as_ref().filter(|(k, _)| *k == key).map(|(_, r)| r)
+    }
+
+    /// Whether anything is still loading or computing.
+    pub fn busy(&self) -> bool {
+        self.job.is_some() || self.weights.is_some() || !self.metas.is_empty()
+    }
+
+    pub fn loaded_model(&self) -> Option<&str> {
+        self.loaded.as_ref().map(|l| l.name.as_str())
+    }
+
+    fn job_key(&self) -> Option<JobKey> {
+        let loaded = self.loaded.as_ref()?;
+        (loaded.name == self.state.name()).then(|| JobKey {
+            name: loaded.name.clone(),
+            len: self.state.seq_len,
+            method: if self.state.pe == PeKind::Rope {
+                self.state.method
+            } else {
+                None
+            },
+            factor_bits: if self.state.pe == PeKind::Rope && self.state.method.is_some() {
+                self.state.factor.to_bits()
+            } else {
+                0
+            },
+            sample: self.state.sample,
+        })
+    }
+
+    /// Starts loading what is missing and a new forward pass when the state changed.
+    fn controls(&mut self, ui: &mut Ui) -> egui::Response {
+        ui.label(RichText::new("Task").strong());
+        ui.horizontal(|ui| {
+            for t in TaskKind::ALL {
+                ui.selectable_value(&mut self.state.task, t, t.label());
+            }
+        });
+        ui.add_space(4.0);
+        ui.label(RichText::new("Positional encoding").strong());
+        ui.horizontal_wrapped(|ui| {
+            for p in PeKind::ALL {
+                ui.selectable_value(&mut self.state.pe, p, p.label());
+            }
+        });
+        ui.add_space(4.0);
+        ui.label(RichText::new("Sequence length N").strong());
+        let len = log_slider_ui(ui, &mut self.state.seq_len, LEN_RANGE, "tokens");
+        ui.add_space(4.0);
+        ui.add_enabled_ui(self.state.pe == PeKind::Rope, |ui| {
+            ui.label(RichText::new("RoPE context extension").strong());
+            let label = self.state.method.map_or("none (plain RoPE)", |m| m.title());
+            egui::ComboBox::from_id_salt("model_method")
+                .selected_text(label)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.state.method, None, "none (plain RoPE)");
+                    for m in ExtensionMethod::ALL {
+                        ui.selectable_value(&mut self.state.method, Some(m), m.title());
+                    }
+                });
+            if self.state.method.is_some_and(|m| !m.is_position_map()) {
+                ui.add(egui::Slider::new(&mut self.state.factor, FACTOR_RANGE).text("factor s"));
+            }
+        });
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            ui.label("Sample");
+            ui.add(egui::DragValue::new(&mut self.state.sample).range(SAMPLE_RANGE));
+            if ui.small_button("next").clicked() {
+                self.state.sample = (self.state.sample + 1) % (*SAMPLE_RANGE.end() + 1);
+            }
+        });
+        ui.add_space(4.0);
+        ui.label(RichText::new("Curve shows").strong());
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.state.token_metric, false, "exact match");
+            ui.selectable_value(&mut self.state.token_metric, true, "token accuracy");
+        });
+        ui.add_space(8.0);
+        self.model_card_ui(ui);
+        self.state.sanitize();
+        len
+    }
+
+    fn model_card_ui(&self, ui: &mut Ui) {
+        let name = self.state.name();
+        ui.label(RichText::new("Model card").strong());
+        match self.resolved.get(&name) {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!("loading {name}.json"));
+                });
+            }
+            Some(Err(e)) => {
+                ui.label(RichText::new(e.to_string()).small().color(ui.visuals().error_fg_color));
+            }
+            Some(Ok(m)) => {
+                let c = &m.config;
+                ui.label(
+                    RichText::new(format!(
+                        "{} layers · {} heads · d_model {} · {} parameters ({} kB f16)\n\
+                         trained on lengths ≤ {} for {} steps (seed {}), final loss {:.3}\n\
+                         exact match at L_train: {:.1} %",
+                        c.n_layers,
+                        c.n_heads,
+                        c.d_model,
+                        m.params,
+                        m.weights_bytes / 1000,
+                        m.train_len,
+                        m.steps,
+                        m.seed,
+                        m.final_loss,
+                        100.0 * m.in_distribution_exact_match
+                    ))
+                    .small(),
+                );
+            }
+        }
+    }
+    pub fn status(&self) -> ModelLabStatus {
+        let result = self.result();
+        let ok = result.and_then(|r| r.as_ref().ok());
+        ModelLabStatus {
+            task: self.state.task.key().into(),
+            pe: self.state.pe.key().into(),
+            seq_len: self.state.seq_len,
+            loaded_model: self.loaded_model().map(str::to_owned),
+            metadata_loaded: self.metas_progress().0,
+            busy: self.busy(),
+            exact_match: ok.map(|r| r.score.exact_match()),
+            token_accuracy: ok.map(|r| r.score.token_accuracy()),
+            samples: ok.map(|r| r.score.samples),
+            compute_ms: ok.map(|r| r.compute_ms),
+            trace_ms: ok.map(|r| r.trace_ms),
+            cannot_run: result
+                .and_then(|r| r.as_ref().err())
+                .filter(|e| is_past_table(e))
+                .map(|e| e.to_string()),
+            extension_curve: ok
+                .and_then(|r| r.extension_curve.as_ref())
+                .map(|c| c.exact_match.clone()),
+        }
+    }
+}
+
+/// The view's numbers: the accuracy-vs-length table of every model of the task, and the live
+/// read-out at the current length when there is one.
+pub fn curves_export(
+    state: &ModelLabState,
+    metas: &BTreeMap<String, Result<ModelMeta, ModelError>>,
+    current: Option<&LabResult>,
+) -> Result<crate::export::Exported, ExportError> {
+    let mut csv = String::from("task,pe,length,exact_match,token_accuracy\n");
+    let mut models = Vec::new();
+    for pe in PeKind::ALL {
+        let name = model_name(state.task, pe);
+        let m = match metas.get(&name) {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Err(ExportError::Unavailable(format!("{name}: {e}"))),
+            None => return Err(ExportError::Unavailable(format!("{name}: metadata not loaded yet"))),
+        };
+        let c = &m.curve;
+        for i in 0..c.length.len() {
+            let f = |v: Option<&Option<f64>>| v.and_then(|x| *x).map(|x| x.to_string()).unwrap_or_default();
+            csv += &format!(
+                "{},{},{},{},{}\n",
+                state.task.key(),
+                pe.key(),
+                c.length[i],
+                f(c.exact_match.get(i)),
+                f(c.token_accuracy.get(i))
+            );
+        }
+        models.push(serde_json::json!({ "pe": pe.key(), "train_len": m.train_len, "curve": c }));
+    }
+    let live = current.map(|r| {
+        serde_json::json!({
+            "length": r.trace.len,
+            "exact_match": r.score.exact_match(),
+            "token_accuracy": r.score.token_accuracy(),
+            "samples": r.score.samples,
+            "extension_curve": r.extension_curve,
+        })
+    });
+    Ok(crate::export::Exported {
+        json: serde_json::json!({ "task": state.task.key(), "models": models, "current": live }),
+        csv,
+        image: None,
+    })
+}
+
+/// The Model lab part of `window.poslens.status()`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ModelLabStatus {
+    pub task: String,
+    pub pe: String,
+    pub seq_len: usize,
+    pub loaded_model: Option<String>,
+    pub metadata_loaded: usize,
+    pub busy: bool,
+    pub exact_match: Option<f64>,
+    pub token_accuracy: Option<f64>,
+    pub samples: Option<usize>,
+    pub compute_ms: Option<f64>,
+    /// One traced forward pass (batch 1) with read-back, in ms.
+    pub trace_ms: Option<f64>,
+    /// Set when the model cannot run at this length (learned APE past its table).
+    pub cannot_run: Option<String>,
+    pub extension_curve: Option<Vec<Option<f64>>>,
+}
+
+/// The learned position table has no row for this length: not a failure, a limit of the encoding.
+fn is_past_table(e: &ModelError) -> bool {
+    matches!(e, ModelError::Pe(crate::pe::PeError::PastLearnedTable { .. }))
+}
+
+impl View for ModelLabView {
+    fn key(&self) -> &'static str {
+        "model"
+    }
+    fn title(&self) -> &'static str {
+        "Model lab"
+    }
+    fn explanation(&self) -> String {
+        explanation(self.state.task, self.state.pe)
+    }
+    fn write_hash(&self, out: &mut String) {
+        self.state.write_hash(out);
+    }
+    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+        self.state.read_hash_key(key, value)
+    }
+    fn sanitize(&mut self) -> Vec<String> {
+        self.state.sanitize()
+    }
+    fn reset(&mut self) {
+        self.state = ModelLabState::default();
+    }
+    fn state_json(&self) -> Value {
+        super::to_json(&self.state)
+    }
+    fn length(&self) -> usize {
+        self.state.seq_len
+    }
+    fn length_mut(&mut self) -> &mut usize {
+        &mut self.state.seq_len
+    }
+    fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
+        self.controls(ui)
+    }
+    fn update(&mut self, env: &ViewEnv<'_>) {
+        self.run_jobs(env.ctx, env.compute);
+    }
+    fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+        self.central_ui(ui, theme);
+    }
+    fn scrolls(&self) -> bool {
+        true
+    }
+    fn errors(&self) -> Vec<String> {
+        self.load_errors()
+    }
+    /// The accuracy curves of every encoding for the task, plus the live read-out. Headless
+    /// (`poslens export`), the metadata is read from disk first.
+    fn export(&self) -> Result<Exported, ExportError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if self.resolved.is_empty() {
+            return curves_export(&self.state, &load_metas_blocking(), None);
+        }
+        curves_export(&self.state, &self.resolved, self.result().and_then(|r| r.as_ref().ok()))
+    }
+    fn status_extras(&self, extras: &mut Map<String, Value>) {
+        extras.insert("model_lab".into(), super::to_json(&self.status()));
+    }
+}

@@ -1,0 +1,177 @@
+//! The Model lab's serialisable state, its URL keys and its explanation text.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{PeKind, RopeOptions, model_name};
+use crate::pe::extension::{ExtensionMethod, ExtensionParams};
+use crate::tasks::TaskKind;
+
+/// Evaluation length, in tokens (the tasks' limits and 8× the training length).
+pub const LEN_RANGE: std::ops::RangeInclusive<usize> = 6..=256;
+/// Extension factor `s`.
+pub const FACTOR_RANGE: std::ops::RangeInclusive<f64> = 1.0..=16.0;
+/// Sample index (which evaluation sample is shown).
+pub const SAMPLE_RANGE: std::ops::RangeInclusive<u64> = 0..=9999;
+/// Samples behind the live accuracy read-out.
+pub const LIVE_SAMPLES: usize = 64;
+/// Samples per length of the live extension curve.
+pub const CURVE_SAMPLES: usize = 32;
+/// Seed of the evaluation samples (same as the shipped metadata and `poslens eval`).
+pub const EVAL_SEED: u64 = 1234;
+
+/// The serialisable settings of this view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelLabState {
+    pub task: TaskKind,
+    pub pe: PeKind,
+    /// Evaluation length `N`, in tokens.
+    pub seq_len: usize,
+    /// RoPE context-extension method (`None`: plain RoPE). Ignored for other encodings.
+    pub method: Option<ExtensionMethod>,
+    /// Scale factor `s` of the method.
+    pub factor: f64,
+    /// Which evaluation sample is shown (0 = the first of the stream the accuracy uses).
+    pub sample: u64,
+    /// Plot per-token accuracy instead of exact match.
+    pub token_metric: bool,
+}
+
+impl Default for ModelLabState {
+    fn default() -> Self {
+        Self {
+            task: TaskKind::Copy,
+            pe: PeKind::Rope,
+            seq_len: 32,
+            method: None,
+            factor: 4.0,
+            sample: 0,
+            token_metric: false,
+        }
+    }
+}
+
+impl ModelLabState {
+    /// Clamp every field into its allowed range; returns notes about what was changed.
+    pub fn sanitize(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        crate::views::clamp_noted(&mut self.seq_len, LEN_RANGE, "len", &mut notes);
+        if !self.factor.is_finite() || !FACTOR_RANGE.contains(&self.factor) {
+            let c = if self.factor.is_finite() {
+                self.factor.clamp(*FACTOR_RANGE.start(), *FACTOR_RANGE.end())
+            } else {
+                4.0
+            };
+            notes.push(format!("factor={} is outside 1…16; using {c}", self.factor));
+            self.factor = c;
+        }
+        if self.sample > *SAMPLE_RANGE.end() {
+            notes.push(format!("sample={} is outside 0…9999; using 0", self.sample));
+            self.sample = 0;
+        }
+        notes
+    }
+
+    /// The RoPE options for a model trained at `train_len` with `head_dim`.
+    pub fn rope_options(&self, train_len: usize, head_dim: usize) -> RopeOptions {
+        match (self.pe, self.method) {
+            (PeKind::Rope, Some(m)) => {
+                let p = ExtensionParams::new(m, self.factor, train_len, head_dim);
+                RopeOptions {
+                    scaling: p.scaling(),
+                    map: p.position_map(),
+                }
+            }
+            _ => RopeOptions::default(),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        model_name(self.task, self.pe)
+    }
+
+    /// Appends this view's URL keys (`&task=…&pe=…&len=…`, then the extension and sample).
+    pub fn write_hash(&self, out: &mut String) {
+        out.push_str(&format!(
+            "&task={}&pe={}&len={}",
+            self.task.key(),
+            self.pe.key(),
+            self.seq_len
+        ));
+        if let Some(m) = self.method {
+            out.push_str(&format!("&method={}&factor={}", m.key(), self.factor));
+        }
+        if self.sample != 0 {
+            out.push_str(&format!("&sample={}", self.sample));
+        }
+        if self.token_metric {
+            out.push_str("&metric=token");
+        }
+    }
+
+    /// Reads one URL key: `Some(true)` read, `Some(false)` bad value, `None` not this view's key.
+    pub fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+        Some(match key {
+            "task" => TaskKind::from_key(value).map(|t| self.task = t).is_ok(),
+            "pe" => PeKind::from_key(value).map(|p| self.pe = p).is_some(),
+            "len" => value.parse().map(|v| self.seq_len = v).is_ok(),
+            "method" => match value {
+                "none" => {
+                    self.method = None;
+                    true
+                }
+                v => ExtensionMethod::from_key(v).map(|m| self.method = Some(m)).is_some(),
+            },
+            "factor" => value.parse().map(|v| self.factor = v).is_ok(),
+            "sample" => value.parse().map(|v| self.sample = v).is_ok(),
+            "metric" => match value {
+                "exact" | "token" => {
+                    self.token_metric = value == "token";
+                    true
+                }
+                _ => false,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Two or three plain sentences per encoding, naming the paper.
+pub fn explanation(task: TaskKind, pe: PeKind) -> String {
+    let task_text = match task {
+        TaskKind::Copy => "Each model reads a string of distinct symbols, a separator, and must copy the string.",
+        TaskKind::Recall => {
+            "Each model reads key–value pairs, a separator and one of the keys, and must answer its value."
+        }
+    };
+    let pe_text = match pe {
+        PeKind::Nope => {
+            "NoPE has no positional encoding at all; the causal mask alone lets it infer order. Kazemnejad et al. \
+             (2023) found it generalises past L_train better than the explicit encodings on tasks like these."
+        }
+        PeKind::Learned => {
+            "Learned APE (Gehring et al. 2017; GPT-2) adds a trained vector per position, so it has nothing to add \
+             beyond its table: the model simply cannot run past L_train."
+        }
+        PeKind::Sinusoidal => {
+            "Sinusoidal APE (Vaswani et al. 2017) can be computed at any position, but positions past L_train were \
+             never seen in training, and accuracy usually collapses right after it."
+        }
+        PeKind::T5 => {
+            "T5's relative bias (Raffel et al. 2020) learns one scalar per head and log-spaced distance bucket; \
+             distances beyond the last bucket share its value, which helps it degrade gracefully."
+        }
+        PeKind::Alibi => {
+            "ALiBi (Press et al. 2022) penalises attention linearly with distance. It was designed to extrapolate \
+             perplexity, but tasks that must reach far back (copying the start of a long string) suffer."
+        }
+        PeKind::Rope => {
+            "RoPE (Su et al. 2021) rotates queries and keys by position; past L_train the slow pairs reach angles \
+             never seen in training. Pick a context-extension method to see whether rescaling rescues it."
+        }
+    };
+    format!(
+        "{task_text} Six 3-layer models differ only in their positional encoding, all trained on lengths ≤ 32; drag N \
+         past the dashed L_train line and watch accuracy and attention fall apart. {pe_text}"
+    )
+}
