@@ -2,7 +2,6 @@
 //! (traced sample, live score, live extension curve) on the burn device.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use web_time::Instant;
@@ -211,8 +210,8 @@ impl ModelLabView {
 
 /// Reads every shipped metadata file now (native export and tests; the app loads them async).
 #[cfg(not(target_arch = "wasm32"))]
-pub fn load_metas_blocking() -> BTreeMap<String, Result<ModelMeta, ModelError>> {
-    let mut out = BTreeMap::new();
+pub fn load_metas_blocking() -> std::collections::BTreeMap<String, Result<ModelMeta, ModelError>> {
+    let mut out = std::collections::BTreeMap::new();
     for task in TaskKind::ALL {
         for pe in PeKind::ALL {
             let name = model_name(task, pe);
