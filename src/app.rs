@@ -44,6 +44,10 @@ pub struct PosLensApp {
 
 type ScreenshotSlot = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui::ColorImage>>>>;
 
+/// Heavy work a view may do in one frame, in milliseconds (the rest waits for the next frame):
+/// with the UI itself this keeps every frame under ~100 ms whatever a link or control asks for.
+pub const WORK_BUDGET_MS: u64 = 50;
+
 /// Notes from a link shown at most (a link can carry thousands of bad keys).
 pub const MAX_LINK_NOTES: usize = 20;
 
@@ -237,6 +241,7 @@ impl PosLensApp {
             ctx: &ctx,
             compute: self.compute.as_ref(),
             engines: &self.engines,
+            deadline: started + std::time::Duration::from_millis(WORK_BUDGET_MS),
         };
         self.state.active_mut().update(&env);
         let theme = self.state.theme;
@@ -413,6 +418,7 @@ impl PosLensApp {
             compute_check: check.and_then(|c| c.as_ref().ok()).cloned(),
             controls,
             state_hash: self.hash(),
+            link_notes: self.notes.len(),
             extras,
         }
     }

@@ -64,6 +64,8 @@ pub struct Status {
     pub controls: std::collections::BTreeMap<String, CssRect>,
     /// The URL-hash form of the current state.
     pub state_hash: String,
+    /// Notes from reading the link (values clamped, keys ignored); the page lists the first 20.
+    pub link_notes: usize,
     /// Fields the active view adds (`View::status_extras`): e.g. `heatmap_engine`,
     /// `heatmap_ms`, `gpu_cpu_max_diff` (heatmap views), `d_model` and `burn_row`
     /// (Sinusoidal), `model_lab` (Model lab). Serialised at the top level.

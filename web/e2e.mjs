@@ -182,7 +182,59 @@ async function runMode(name, mode, base) {
         check(png.width > 200 && png.height > 200, `PNG export of the view: ${png.width}×${png.height}`);
       }
     }
-    check(consoleErrors.length === 0, `no console errors (${JSON.stringify(consoleErrors.slice(0, 5))})`);
+    // Faults: a missing weight file, a truncated download and corrupt metadata each give a clear
+    // message in the Model lab, and the rest of the app keeps working.
+    const faults = [
+      ['missing weights (404)', '**/models/recall-alibi.plw', (route) => route.fulfill({ status: 404, body: 'not found' }), 'recall-alibi', /missing|404/],
+      ['truncated weights', '**/models/recall-t5.plw', async (route) => { const r = await route.fetch(); const b = await r.body(); await route.fulfill({ status: 200, body: b.subarray(0, b.length >> 1) }); }, 'recall-t5', /truncated|bytes/],
+      ['corrupt metadata', '**/models/recall-nope.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"format": 1, "name": ' }), 'recall-nope', /metadata|valid/],
+    ];
+    for (const [what, glob, handler, model, pattern] of faults) {
+      await page.route(glob, handler);
+      const [task, pe] = model.split('-');
+      await page.goto(`${base}/#view=attention&len=64`);
+      await page.goto(`${base}/?fault=${pe}#view=model&task=${task}&pe=${pe}&len=32`);
+      let s;
+      try {
+        await page.waitForFunction((m) => { const s = window.poslens && window.poslens.status(); return s && s.ready && s.errors.some((e) => e.includes(m)); }, model, { timeout: 90_000, polling: 250 });
+        s = await page.evaluate(() => window.poslens.status());
+      } catch (e) { s = await page.evaluate(() => window.poslens && window.poslens.status()); }
+      const msg = (s && s.errors.find((e) => e.includes(model))) || '';
+      check(pattern.test(msg), `${what}: clear message (${msg})`);
+      await page.unroute(glob);
+      await page.goto(`${base}/#view=attention&len=128&scheme=alibi`);
+      await page.waitForFunction(() => { const s = window.poslens.status(); return s.view === 'attention' && s.seq_len === 128 && s.heatmap_engine !== ''; }, null, { timeout: 60_000 });
+      const after = await page.evaluate(() => window.poslens.status());
+      check(after.errors.length === 0, `after ${what}: the Attention view still works (${JSON.stringify(after.errors)})`);
+    }
+
+    // Hostile links: the page keeps drawing, adjusts the link with notes, reports no errors, and
+    // no frame of heavy work takes more than the budget (the CPU engine spreads it over frames).
+    const hostile = [
+      ['out of range', 'view=attention&len=99999999&hd=100000&head=-3&train=0'],
+      ['non-numeric and NaN', 'view=compare&len=abc&hd=NaN&head=inf&content=%00'],
+      ['1e309 and huge', 'view=extension&len=1e309&factor=1e309&base=-0&group=18446744073709551616'],
+      ['unicode and percent-encoded', 'view=rope&len=%F0%9F%A6%80&q=%E2%88%9E&view=%2E%2E%2F'],
+      ['duplicate keys', 'view=bias&len=64&len=128&len=4096&hd=8&hd=256'],
+      ['10 kB value', `view=sinusoidal&len=${'9'.repeat(10_000)}`],
+      ['20 000 unknown keys', 'view=attention&' + Array.from({ length: 20_000 }, () => 'x=1').join('&')],
+      ['heavy map (17 G multiply-adds)', 'view=attention&len=8192&content=random&hd=256&causal=0'],
+      ['heavy compare', 'view=compare&len=2048&hd=256&content=random'],
+      ['heavy bias', 'view=bias&len=2048&hd=256&content=random'],
+    ];
+    for (const [what, hash] of hostile) {
+      await page.goto(`${base}/#${hash}`);
+      await page.waitForFunction(() => window.poslens && window.poslens.status().ready, null, { timeout: READY_TIMEOUT_MS });
+      const f0 = (await page.evaluate(() => window.poslens.status())).frames;
+      await page.waitForTimeout(1500);
+      const s = await page.evaluate(() => window.poslens.status());
+      const st = pngStats(await page.screenshot({ path: path.join(ART, `e2e-${name}-hostile-${hostile.findIndex((h) => h[1] === hash)}.png`) }));
+      check(s.frames > f0 + 3 && s.errors.length === 0 && st.std > 20 && s.frame_ms < 150,
+        `hostile link (${what}): still drawing (${s.frames - f0} frames in 1.5 s, last frame ${s.frame_ms.toFixed(0)} ms), ${s.link_notes} note(s), errors ${JSON.stringify(s.errors)}`);
+    }
+    // The faults above log failed downloads to the console by design.
+    const unexpected = consoleErrors.filter((e) => !/404|Failed to load resource/.test(e));
+    check(unexpected.length === 0, `no console errors (${JSON.stringify(unexpected.slice(0, 5))})`);
   } finally {
     await browser.close();
   }

@@ -46,72 +46,134 @@ pub struct AttentionMap {
 
 /// Compute the map. Errors only for parameters `prepared` rejects (e.g. N > its `n_max`).
 pub fn compute(prepared: &PreparedLogits, req: &MapRequest) -> Result<AttentionMap, PeError> {
-    let n = req.n;
-    let out_rows = n.min(req.out_side.max(1));
-    let out_cols = out_rows;
-    let mut acc = vec![0.0_f64; out_rows * out_cols];
-    let mut count = vec![0_u32; out_rows * out_cols];
-    if req.aggregate == Aggregate::Max {
-        acc.fill(f64::NEG_INFINITY);
-    }
-    // Index → block, with block r covering [r·N/S, (r+1)·N/S) (integer division): the same
-    // partition as `analysis::grid::downsample` and the WGSL engine.
-    let block_of = |side: usize| -> Vec<usize> {
-        let mut b = vec![0; n];
-        for r in 0..side {
-            b[r * n / side..(r + 1) * n / side].fill(r);
+    let mut acc = MapAccumulator::new(req);
+    acc.rows(prepared, req.n)?;
+    Ok(acc.finish())
+}
+
+/// A map being computed row by row, so the work can be spread over frames (the engine façade
+/// runs as many rows per frame as its time budget allows). [`compute`] runs every row at once.
+#[derive(Clone, Debug)]
+pub struct MapAccumulator {
+    req: MapRequest,
+    out_rows: usize,
+    out_cols: usize,
+    acc: Vec<f64>,
+    count: Vec<u32>,
+    row_block: Vec<usize>,
+    col_block: Vec<usize>,
+    logits: Vec<f32>,
+    probs: Vec<f32>,
+    entropy_sum: f64,
+    beyond_sum: f64,
+    beyond_queries: usize,
+    /// The next query row to compute.
+    next: usize,
+}
+
+impl MapAccumulator {
+    pub fn new(req: &MapRequest) -> Self {
+        let n = req.n;
+        let out_rows = n.min(req.out_side.max(1));
+        let out_cols = out_rows;
+        let mut acc = vec![0.0_f64; out_rows * out_cols];
+        if req.aggregate == Aggregate::Max {
+            acc.fill(f64::NEG_INFINITY);
         }
-        b
-    };
-    let col_block = block_of(out_cols);
-    let row_block = block_of(out_rows);
-    let mut logits = vec![0.0_f32; n];
-    let mut probs = vec![0.0_f32; n];
-    let mut entropy_sum = 0.0;
-    let (mut beyond_sum, mut beyond_queries) = (0.0_f64, 0_usize);
-    for m in 0..n {
-        prepared.logits_row(m, n, req.causal, &mut logits)?;
-        probs.copy_from_slice(&logits);
-        softmax_in_place(&mut probs);
-        entropy_sum += entropy(&probs);
-        if m >= req.train_len && req.train_len > 0 {
-            // keys n with m − n ≥ L_train, i.e. n ≤ m − L_train
-            beyond_sum += probs[..=(m - req.train_len)].iter().map(|&p| p as f64).sum::<f64>();
-            beyond_queries += 1;
-        }
-        let shown = if req.softmax { &probs } else { &logits };
-        let base = row_block[m] * out_cols;
-        for (c, &v) in shown.iter().enumerate() {
-            if !v.is_finite() || (req.softmax && logits[c] == f32::NEG_INFINITY) {
-                continue;
+        // Index → block, with block r covering [r·N/S, (r+1)·N/S) (integer division): the same
+        // partition as `analysis::grid::downsample` and the WGSL engine.
+        let block_of = |side: usize| -> Vec<usize> {
+            let mut b = vec![0; n];
+            for r in 0..side {
+                b[r * n / side..(r + 1) * n / side].fill(r);
             }
-            let i = base + col_block[c];
-            count[i] += 1;
-            match req.aggregate {
-                Aggregate::Mean => acc[i] += v as f64,
-                Aggregate::Max => acc[i] = acc[i].max(v as f64),
-            }
+            b
+        };
+        Self {
+            req: *req,
+            out_rows,
+            out_cols,
+            count: vec![0_u32; out_rows * out_cols],
+            acc,
+            row_block: block_of(out_rows),
+            col_block: block_of(out_cols),
+            logits: vec![0.0_f32; n],
+            probs: vec![0.0_f32; n],
+            entropy_sum: 0.0,
+            beyond_sum: 0.0,
+            beyond_queries: 0,
+            next: 0,
         }
     }
-    let values: Vec<f32> = acc
-        .iter()
-        .zip(&count)
-        .map(|(&a, &c)| match (c, req.aggregate) {
-            (0, _) => f32::NAN,
-            (c, Aggregate::Mean) => (a / c as f64) as f32,
-            (_, Aggregate::Max) => a as f32,
-        })
-        .collect();
-    let range = robust_range(&values);
-    Ok(AttentionMap {
-        values,
-        rows: out_rows,
-        cols: out_cols,
-        n,
-        range,
-        mean_entropy_nats: entropy_sum / n.max(1) as f64,
-        mass_beyond_train: (beyond_queries > 0).then(|| beyond_sum / beyond_queries as f64),
-    })
+
+    /// Rows done so far, out of `n`.
+    pub fn rows_done(&self) -> usize {
+        self.next
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.next >= self.req.n
+    }
+
+    /// Compute up to `max_rows` more query rows.
+    pub fn rows(&mut self, prepared: &PreparedLogits, max_rows: usize) -> Result<(), PeError> {
+        let (n, req) = (self.req.n, self.req);
+        let end = self.next.saturating_add(max_rows).min(n);
+        for m in self.next..end {
+            prepared.logits_row(m, n, req.causal, &mut self.logits)?;
+            self.probs.copy_from_slice(&self.logits);
+            softmax_in_place(&mut self.probs);
+            self.entropy_sum += entropy(&self.probs);
+            if m >= req.train_len && req.train_len > 0 {
+                // keys n with m − n ≥ L_train, i.e. n ≤ m − L_train
+                self.beyond_sum += self.probs[..=(m - req.train_len)]
+                    .iter()
+                    .map(|&p| p as f64)
+                    .sum::<f64>();
+                self.beyond_queries += 1;
+            }
+            let shown = if req.softmax { &self.probs } else { &self.logits };
+            let base = self.row_block[m] * self.out_cols;
+            for (c, &v) in shown.iter().enumerate() {
+                if !v.is_finite() || (req.softmax && self.logits[c] == f32::NEG_INFINITY) {
+                    continue;
+                }
+                let i = base + self.col_block[c];
+                self.count[i] += 1;
+                match req.aggregate {
+                    Aggregate::Mean => self.acc[i] += v as f64,
+                    Aggregate::Max => self.acc[i] = self.acc[i].max(v as f64),
+                }
+            }
+        }
+        self.next = end;
+        Ok(())
+    }
+
+    /// The map from the rows computed (all of them, unless stopped early).
+    pub fn finish(self) -> AttentionMap {
+        let req = self.req;
+        let values: Vec<f32> = self
+            .acc
+            .iter()
+            .zip(&self.count)
+            .map(|(&a, &c)| match (c, req.aggregate) {
+                (0, _) => f32::NAN,
+                (c, Aggregate::Mean) => (a / c as f64) as f32,
+                (_, Aggregate::Max) => a as f32,
+            })
+            .collect();
+        let range = robust_range(&values);
+        AttentionMap {
+            values,
+            rows: self.out_rows,
+            cols: self.out_cols,
+            n: req.n,
+            range,
+            mean_entropy_nats: self.entropy_sum / self.next.max(1) as f64,
+            mass_beyond_train: (self.beyond_queries > 0).then(|| self.beyond_sum / self.beyond_queries as f64),
+        }
+    }
 }
 
 /// `(min, 99.5th percentile)` of the finite values; `(0, 1)` when there are none; never empty.
@@ -210,5 +272,27 @@ mod tests {
         assert_eq!(robust_range(&[f32::NAN]), (0.0, 1.0));
         let (a, b) = robust_range(&[2.0, 2.0]);
         assert!(a == 2.0 && b > a);
+    }
+
+    #[test]
+    fn rows_in_chunks_give_the_same_map_as_all_at_once() {
+        let p = PreparedLogits::new(&Scheme::Alibi { slope: 0.3 }, &Content::Random { seed: 3 }, 8, 50).expect("p");
+        let r = req(50, 16, true, Aggregate::Mean);
+        let whole = compute(&p, &r).expect("map");
+        let mut acc = MapAccumulator::new(&r);
+        while !acc.is_done() {
+            acc.rows(&p, 7).expect("rows");
+        }
+        assert_eq!(acc.rows_done(), 50);
+        let chunked = acc.finish();
+        assert_eq!(chunked.mean_entropy_nats, whole.mean_entropy_nats);
+        assert_eq!(chunked.mass_beyond_train, whole.mass_beyond_train);
+        assert!(
+            chunked
+                .values
+                .iter()
+                .zip(&whole.values)
+                .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+        );
     }
 }

@@ -19,27 +19,68 @@ pub struct BiasProfile {
 
 /// One causal pass over queries `0..n`.
 pub fn compute(prepared: &PreparedLogits, n: usize) -> Result<BiasProfile, PeError> {
-    let mut row = vec![0.0_f32; n];
-    let mut out = BiasProfile {
-        mass_by_distance: vec![0.0; n],
-        entropy_by_query: Vec::with_capacity(n),
-        mass_by_key: vec![0.0; n],
-    };
-    for m in 0..n {
-        prepared.logits_row(m, n, true, &mut row)?;
-        softmax_in_place(&mut row);
-        out.entropy_by_query.push(entropy(&row));
-        for (key, &p) in row[..=m].iter().enumerate() {
-            out.mass_by_distance[m - key] += p as f64;
-            out.mass_by_key[key] += p as f64;
+    let mut acc = ProfileAccumulator::new(n);
+    acc.rows(prepared, n)?;
+    Ok(acc.finish())
+}
+
+/// A profile being computed row by row (so the Position-bias view can spread large lengths over
+/// frames within the work budget).
+#[derive(Clone, Debug)]
+pub struct ProfileAccumulator {
+    n: usize,
+    row: Vec<f32>,
+    out: BiasProfile,
+}
+
+impl ProfileAccumulator {
+    pub fn new(n: usize) -> Self {
+        Self {
+            n,
+            row: vec![0.0_f32; n],
+            out: BiasProfile {
+                mass_by_distance: vec![0.0; n],
+                entropy_by_query: Vec::with_capacity(n),
+                mass_by_key: vec![0.0; n],
+            },
         }
     }
-    let inv = 1.0 / n.max(1) as f64;
-    out.mass_by_distance
-        .iter_mut()
-        .chain(out.mass_by_key.iter_mut())
-        .for_each(|v| *v *= inv);
-    Ok(out)
+
+    /// Query rows done so far.
+    pub fn rows_done(&self) -> usize {
+        self.out.entropy_by_query.len()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.rows_done() >= self.n
+    }
+
+    /// Compute up to `max_rows` more query rows.
+    pub fn rows(&mut self, prepared: &PreparedLogits, max_rows: usize) -> Result<(), PeError> {
+        let start = self.rows_done();
+        let end = start.saturating_add(max_rows).min(self.n);
+        for m in start..end {
+            prepared.logits_row(m, self.n, true, &mut self.row)?;
+            softmax_in_place(&mut self.row);
+            self.out.entropy_by_query.push(entropy(&self.row));
+            for (key, &p) in self.row[..=m].iter().enumerate() {
+                self.out.mass_by_distance[m - key] += p as f64;
+                self.out.mass_by_key[key] += p as f64;
+            }
+        }
+        Ok(())
+    }
+
+    /// The profile (means over the `n` queries).
+    pub fn finish(mut self) -> BiasProfile {
+        let inv = 1.0 / self.n.max(1) as f64;
+        self.out
+            .mass_by_distance
+            .iter_mut()
+            .chain(self.out.mass_by_key.iter_mut())
+            .for_each(|v| *v *= inv);
+        self.out
+    }
 }
 
 #[cfg(test)]
@@ -71,5 +112,16 @@ mod tests {
         assert!(b.mass_by_key[63] < b.mass_by_key[30]);
         let total: f64 = b.mass_by_key.iter().sum();
         assert!((total - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rows_in_chunks_give_the_same_profile() {
+        let p = PreparedLogits::new(&Scheme::Alibi { slope: 0.2 }, &Content::Random { seed: 1 }, 8, 40).expect("p");
+        let whole = compute(&p, 40).expect("profile");
+        let mut acc = ProfileAccumulator::new(40);
+        while !acc.is_done() {
+            acc.rows(&p, 6).expect("rows");
+        }
+        assert_eq!(acc.finish(), whole);
     }
 }

@@ -6,15 +6,38 @@
 //! otherwise on the CPU ([`super::attention_map`]). GPU maps of `N ≤` [`GPU_CHECK_MAX_N`] are
 //! cross-checked against the CPU path, and a failed GPU job falls back to the CPU in the same
 //! frame, so a view never needs to know which engine ran.
+//!
+//! # Work budget
+//! A CPU map costs about `N² × (cost_per_cell + 4)` operations (an 8192² map of random tokens
+//! with head dimension 256 is ~17 G). Maps up to [`IMMEDIATE_WORK`] are computed at once; larger
+//! ones row by row across frames, each frame stopping at the deadline the app passes in (see
+//! `views::ViewEnv::deadline`), so no link or control can freeze the page. The previous map stays
+//! on screen, with [`LiveMap::progress`], until the new one is complete.
 
 use web_time::Instant;
 
-use super::attention_map::{self, AttentionMap, MapRequest, robust_range};
+use super::attention_map::{self, AttentionMap, MapAccumulator, MapRequest, robust_range};
 use super::gpu_map::{GpuAttentionMap, GpuMap, GpuRequest, PendingMap, relative_table};
 use crate::pe::{PeError, PreparedLogits};
 
 /// Up to this N, every GPU map is also computed on the CPU and the difference reported.
 pub const GPU_CHECK_MAX_N: usize = 512;
+
+/// CPU maps up to this many operations are computed at once (a few ms in the browser).
+pub const IMMEDIATE_WORK: usize = 1 << 22;
+
+/// Operations per chunk of rows between two deadline checks.
+const CHUNK_WORK: usize = 1 << 20;
+
+/// Approximate operations of a CPU map (logits + softmax + entropy + aggregation per cell).
+pub fn map_work(prepared: &PreparedLogits, n: usize) -> usize {
+    n.saturating_mul(n).saturating_mul(prepared.cost_per_cell() + 4)
+}
+
+/// Rows per chunk for an `n`-key map between two deadline checks: at least one.
+pub fn rows_per_chunk(prepared: &PreparedLogits, n: usize) -> usize {
+    (CHUNK_WORK / n.max(1).saturating_mul(prepared.cost_per_cell() + 4)).max(1)
+}
 
 /// The engines the app has: always the CPU, the WGSL engine where the renderer is WebGPU or
 /// native (not WebGL2, which has no compute shaders).
@@ -69,7 +92,14 @@ pub enum Progress {
     Pending,
 }
 
-/// One map on screen: the latest result, the logits it came from, and any GPU job in flight.
+/// A map being computed.
+enum Job {
+    Gpu(PendingMap),
+    /// Rows so far, spread over frames.
+    Cpu(Box<MapAccumulator>),
+}
+
+/// One map on screen: the latest result, the logits it came from, and any job in flight.
 #[derive(Default)]
 pub struct LiveMap {
     map: AttentionMap,
@@ -78,14 +108,18 @@ pub struct LiveMap {
     engine: EngineKind,
     compute_ms: f32,
     gpu_cpu_max_diff: Option<f32>,
-    pending: Option<(PendingMap, Instant)>,
+    pending: Option<(Job, Instant)>,
     /// Why the last GPU attempt fell back to the CPU, if it did.
     fallback: Option<String>,
+    /// An error of a CPU job in flight (the old map stays on screen).
+    error: Option<PeError>,
 }
 
 impl LiveMap {
     /// Compute `req` over `prepared`: on the GPU when `prefer_gpu`, `engines` has one and the
-    /// logits are relative (then [`Progress::Pending`]), else on the CPU at once.
+    /// logits are relative (then [`Progress::Pending`]); else on the CPU — at once up to
+    /// [`IMMEDIATE_WORK`], otherwise row by row in [`Self::poll`] ([`Progress::Pending`]).
+    /// A CPU job still in flight is abandoned; a GPU job cannot be (wait for it first).
     pub fn start(
         &mut self,
         engines: &MapEngines,
@@ -95,6 +129,7 @@ impl LiveMap {
     ) -> Result<Progress, PeError> {
         let started = Instant::now();
         self.pending = None;
+        self.error = None;
         if let Some(gpu) = engines.gpu.as_ref().filter(|_| prefer_gpu)
             && let Some(rel) = relative_table(&prepared, req.n)
         {
@@ -108,7 +143,7 @@ impl LiveMap {
             };
             match gpu.submit(&rel, gpu_req) {
                 Ok(pending) => {
-                    self.pending = Some((pending, started));
+                    self.pending = Some((Job::Gpu(pending), started));
                     self.prepared = Some(prepared);
                     self.request = Some(req);
                     return Ok(Progress::Pending);
@@ -116,29 +151,62 @@ impl LiveMap {
                 Err(e) => self.fallback = Some(e),
             }
         }
-        let result = attention_map::compute(&prepared, &req);
+        let mut acc = MapAccumulator::new(&req);
+        let at_once = map_work(&prepared, req.n) <= IMMEDIATE_WORK;
+        // The first row validates the request (N within the prepared size etc.).
+        let result = acc.rows(&prepared, if at_once { req.n } else { 1 });
         self.prepared = Some(prepared);
         self.request = Some(req);
-        let map = result?;
-        self.set(map, EngineKind::Cpu, started);
+        result?;
         self.gpu_cpu_max_diff = None;
-        Ok(Progress::Ready)
+        if at_once {
+            self.set(acc.finish(), EngineKind::Cpu, started);
+            Ok(Progress::Ready)
+        } else {
+            self.pending = Some((Job::Cpu(Box::new(acc)), started));
+            Ok(Progress::Pending)
+        }
     }
 
-    /// Pick up a finished GPU job (letting the device make progress meanwhile). Returns `true`
-    /// when a new map replaced the old one (from the GPU, or from the CPU after a GPU failure).
-    pub fn poll(&mut self, engines: &MapEngines) -> bool {
-        let Some((pending, started)) = &self.pending else {
-            return false;
-        };
+    /// Advance the job in flight: collect a finished GPU map (letting the device make progress
+    /// meanwhile), or compute CPU rows until `deadline`. Returns `true` when a new map replaced
+    /// the old one (from the GPU, or from the CPU, also after a GPU failure).
+    pub fn poll(&mut self, engines: &MapEngines, deadline: Instant) -> bool {
+        match self.pending.take() {
+            None => false,
+            Some((Job::Gpu(pending), started)) => self.poll_gpu(engines, pending, started),
+            Some((Job::Cpu(mut acc), started)) => {
+                let Some(prepared) = self.prepared.as_ref() else {
+                    return false;
+                };
+                let chunk = self.request.map_or(1, |r| rows_per_chunk(prepared, r.n));
+                loop {
+                    if let Err(e) = acc.rows(prepared, chunk) {
+                        self.error = Some(e);
+                        return false;
+                    }
+                    if acc.is_done() {
+                        self.set(acc.finish(), EngineKind::Cpu, started);
+                        return true;
+                    }
+                    if Instant::now() >= deadline {
+                        self.pending = Some((Job::Cpu(acc), started));
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    fn poll_gpu(&mut self, engines: &MapEngines, pending: PendingMap, started: Instant) -> bool {
         let Some(result) = pending.try_take() else {
             if let Some(gpu) = &engines.gpu {
                 gpu.poll();
             }
+            self.pending = Some((Job::Gpu(pending), started));
             return false;
         };
-        let (req, started) = (pending.request, *started);
-        self.pending = None;
+        let req = pending.request;
         match result {
             Ok(GpuMap {
                 cells,
@@ -163,12 +231,15 @@ impl LiveMap {
             Err(e) => {
                 log::warn!("{e}; falling back to the CPU");
                 self.fallback = Some(e);
-                let computed = match (&self.prepared, &self.request) {
-                    (Some(p), Some(r)) => attention_map::compute(p, r).ok(),
+                // Continue on the CPU, within the frame budget.
+                let restart = match (self.prepared.take(), self.request) {
+                    (Some(p), Some(r)) => Some((p, r)),
                     _ => None,
                 };
-                if let Some(map) = computed {
-                    self.set(map, EngineKind::Cpu, started);
+                if let Some((p, r)) = restart
+                    && let Err(e) = self.start(&MapEngines::cpu_only(), p, r, false)
+                {
+                    self.error = Some(e);
                 }
                 true
             }
@@ -190,9 +261,27 @@ impl LiveMap {
         Some(max_abs_diff(&cpu.values, &gpu_map.values))
     }
 
-    /// Is a GPU job in flight?
+    /// Is a job (GPU or CPU) in flight?
     pub fn is_pending(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// Is a GPU job in flight? (It cannot be abandoned: wait for it before starting another.)
+    pub fn is_gpu_pending(&self) -> bool {
+        matches!(self.pending, Some((Job::Gpu(_), _)))
+    }
+
+    /// Fraction of the CPU job in flight done so far (`None` when none is, or on the GPU).
+    pub fn progress(&self) -> Option<f32> {
+        match (&self.pending, &self.request) {
+            (Some((Job::Cpu(acc), _)), Some(r)) => Some(acc.rows_done() as f32 / r.n.max(1) as f32),
+            _ => None,
+        }
+    }
+
+    /// An error of the job in flight, if it failed.
+    pub fn error(&self) -> Option<&PeError> {
+        self.error.as_ref()
     }
 
     /// The latest finished map (empty before the first).
@@ -283,7 +372,7 @@ mod tests {
             .expect("map");
         assert_eq!(progress, Progress::Ready);
         assert_eq!(live.engine(), EngineKind::Cpu);
-        assert!(!live.is_pending() && !live.poll(&MapEngines::cpu_only()));
+        assert!(!live.is_pending() && !live.poll(&MapEngines::cpu_only(), Instant::now()));
         let direct = attention_map::compute(&alibi(32), &req(32)).expect("map");
         assert_eq!(max_abs_diff(&live.map().values, &direct.values), 0.0);
         assert_eq!(live.map().rows, 16);
@@ -305,5 +394,40 @@ mod tests {
         assert_eq!(max_abs_diff(&[1.0, f32::NAN], &[1.5, f32::NAN]), 0.5);
         assert_eq!(max_abs_diff(&[1.0, f32::NAN], &[1.0, 0.0]), f32::MAX);
         assert_eq!(max_abs_diff(&[1.0], &[1.0, 2.0]), f32::MAX);
+    }
+
+    #[test]
+    fn large_cpu_maps_are_spread_over_frames_and_equal_the_direct_map() {
+        let engines = MapEngines::cpu_only();
+        let content = Content::Random { seed: 5 };
+        let prepared = || PreparedLogits::new(&Scheme::Alibi { slope: 0.1 }, &content, 32, 512).expect("p");
+        assert!(map_work(&prepared(), 512) > IMMEDIATE_WORK, "test needs a map above the budget");
+        let r = MapRequest { n: 512, ..req(512) };
+        let mut live = LiveMap::default();
+        assert_eq!(live.start(&engines, prepared(), r, true).expect("start"), Progress::Pending);
+        assert!(live.is_pending() && !live.is_gpu_pending());
+        assert_eq!(live.engine(), EngineKind::None, "nothing shown before the first map");
+        // A deadline in the past still advances one chunk per poll: progress grows, never stalls.
+        let mut polls = 0;
+        let mut last = 0.0;
+        while !live.poll(&engines, Instant::now()) {
+            let p = live.progress().expect("CPU progress");
+            assert!(p > last && p < 1.0, "{p} after {last}");
+            last = p;
+            polls += 1;
+            assert!(polls < 10_000);
+        }
+        assert!(polls > 1, "spread over several frames");
+        assert!(!live.is_pending() && live.progress().is_none());
+        let direct = attention_map::compute(&prepared(), &r).expect("map");
+        assert_eq!(max_abs_diff(&live.map().values, &direct.values), 0.0);
+        assert_eq!(live.map().mean_entropy_nats, direct.mean_entropy_nats);
+        // Starting again abandons a CPU job in flight.
+        assert_eq!(live.start(&engines, prepared(), r, false).expect("start"), Progress::Pending);
+        assert_eq!(
+            live.start(&engines, alibi(32), req(32), false).expect("start"),
+            Progress::Ready
+        );
+        assert!(!live.is_pending());
     }
 }

@@ -369,3 +369,54 @@ fn config_needs_the_tasks_vocabulary() {
     assert!(small.validate().is_err());
     assert!(tiny(PeKind::Rope, 1).validate().is_ok());
 }
+
+mod fuzz {
+    //! Property-based fuzzing of what a hostile file can reach: any bytes, and any single-byte
+    //! or truncation mutation of a valid weight file, decode to a clear error or to finite
+    //! values — never a panic; any text is refused or accepted as consistent metadata.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn valid_file() -> Vec<u8> {
+        WeightFile {
+            tensors: vec![
+                ("a.weight".into(), vec![3, 2], vec![0.5, -1.0, 2.0, 0.0, 1.5, -0.25]),
+                ("b.bias".into(), vec![2], vec![0.125, 4.0]),
+            ],
+        }
+        .encode()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = WeightFile::decode(&bytes);
+            let mut with_magic = b"PLW1".to_vec();
+            with_magic.extend_from_slice(&bytes);
+            let _ = WeightFile::decode(&with_magic);
+        }
+
+        #[test]
+        fn mutated_weight_files_decode_to_an_error_or_finite_values(
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = valid_file();
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+            if let Ok(w) = WeightFile::decode(&bytes) {
+                prop_assert!(w.tensors.iter().all(|(_, _, v)| v.iter().all(|x| x.is_finite())));
+            }
+            let short = &bytes[..cut.index(bytes.len())];
+            prop_assert!(WeightFile::decode(short).is_err());
+        }
+
+        #[test]
+        fn metadata_text_never_panics(text in "\\PC{0,200}") {
+            let _ = crate::model::ModelMeta::from_json(&text);
+        }
+    }
+}

@@ -194,6 +194,16 @@ impl PreparedLogits {
         self.head_dim
     }
 
+    /// Work per (query, key) cell, in multiply-adds: 1 for a table lookup (relative scheme,
+    /// identical tokens), `head_dim` for a dot product. Callers budget a map at
+    /// `N² × cost_per_cell` (plus softmax, entropy and aggregation, a few operations per cell).
+    pub fn cost_per_cell(&self) -> usize {
+        match &self.kernel {
+            Kernel::Relative { .. } => 1,
+            Kernel::Dot { .. } | Kernel::Pair { .. } => self.head_dim,
+        }
+    }
+
     /// Writes the logits of query `query_pos` against keys `0..n_keys` into `out[..n_keys]`.
     /// Hidden cells (future keys when `causal`, or cells a non-identity position map hides;
     /// such maps are always causal) are `f32::NEG_INFINITY`.

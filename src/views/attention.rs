@@ -340,15 +340,18 @@ impl AttentionView {
 
     /// Recompute when the state changed, through the engine façade (GPU when allowed and
     /// preferred, else CPU); pick up a finished GPU map.
-    fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines) {
-        if self.live.poll(engines) {
+    fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines, deadline: web_time::Instant) {
+        if self.live.poll(engines, deadline) {
             self.show(ctx);
+        }
+        if let Some(e) = self.live.error() {
+            self.error = Some(e.to_string());
         }
         if self.live.is_pending() {
             ctx.request_repaint();
-            return;
         }
-        if self.cached_for.as_ref() == Some(&self.state) {
+        // A GPU job cannot be abandoned; a CPU job is restarted when the state moves on.
+        if self.live.is_gpu_pending() || self.cached_for.as_ref() == Some(&self.state) {
             return;
         }
         self.cached_for = Some(self.state.clone());
@@ -364,7 +367,13 @@ impl AttentionView {
             .start(engines, prepared, self.state.request(), self.state.use_gpu)
         {
             Ok(Progress::Ready) => self.show(ctx),
-            Ok(Progress::Pending) => ctx.request_repaint(),
+            Ok(Progress::Pending) => {
+                // Spend what is left of this frame's budget on it right away.
+                if self.live.poll(engines, deadline) {
+                    self.show(ctx);
+                }
+                ctx.request_repaint();
+            }
             Err(e) => self.error = Some(e.to_string()),
         }
     }
@@ -394,6 +403,15 @@ impl AttentionView {
         ui.label(RichText::new(s.scheme.explanation()).color(theme.weak_text()));
         if let Some(err) = &self.error {
             ui.colored_label(theme.error(), format!("Cannot compute this map: {err}"));
+            return;
+        }
+        if self.live.map().n == 0 {
+            // The first map of a large request is still being computed (over several frames).
+            ui.horizontal(|ui| {
+                ui.spinner();
+                let done = self.live.progress().unwrap_or(0.0) * 100.0;
+                ui.label(format!("computing the {0}×{0} map… {done:.0} %", s.seq_len));
+            });
             return;
         }
         let avail = ui.available_size();
@@ -430,11 +448,22 @@ impl AttentionView {
                 ui.label(format!("mass at distance ≥ L_train: {:.1} %", beyond * 100.0));
             }
             ui.separator();
-            ui.label(format!(
-                "computed on the {} in {:.1} ms",
-                self.live.engine().key().to_uppercase(),
-                self.live.compute_ms()
-            ));
+            match self.live.progress() {
+                Some(p) => {
+                    ui.add(
+                        egui::ProgressBar::new(p)
+                            .desired_width(140.0)
+                            .text(format!("computing N = {} on the CPU… {:.0} %", s.seq_len, p * 100.0)),
+                    );
+                }
+                None => {
+                    ui.label(format!(
+                        "computed on the {} in {:.1} ms",
+                        self.live.engine().key().to_uppercase(),
+                        self.live.compute_ms()
+                    ));
+                }
+            }
             if map.n > map.rows {
                 ui.separator();
                 let how = if s.aggregate == Aggregate::Mean { "mean" } else { "max" };
@@ -490,7 +519,7 @@ impl View for AttentionView {
         self.controls(ui)
     }
     fn update(&mut self, env: &ViewEnv<'_>) {
-        self.recompute(env.ctx, env.engines);
+        self.recompute(env.ctx, env.engines, env.deadline);
     }
     fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         self.central_ui(ui, theme);
@@ -505,6 +534,10 @@ impl View for AttentionView {
     fn status_extras(&self, extras: &mut Map<String, Value>) {
         extras.insert("heatmap_engine".into(), self.live.engine().key().into());
         extras.insert("heatmap_ms".into(), self.live.compute_ms().into());
+        extras.insert(
+            "heatmap_progress".into(),
+            self.live.progress().map_or(Value::Null, Value::from),
+        );
         extras.insert(
             "gpu_cpu_max_diff".into(),
             self.live.gpu_cpu_max_diff().map_or(Value::Null, Value::from),
@@ -545,6 +578,7 @@ mod tests {
             ctx: &ctx,
             compute: None,
             engines: &engines,
+            deadline: web_time::Instant::now() + std::time::Duration::from_secs(60),
         });
         assert!(view.errors().is_empty());
         let mut extras = Map::new();

@@ -9,9 +9,10 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
 use serde_json::{Value, json};
 
-use crate::analysis::bias_profile::{self, BiasProfile};
+use crate::analysis::bias_profile::{self, BiasProfile, ProfileAccumulator};
+use crate::analysis::engine::rows_per_chunk;
 use crate::export::{ExportError, Exported};
-use crate::pe::{PeError, SchemeKind};
+use crate::pe::{PeError, PreparedLogits, SchemeKind};
 use crate::theme::{ThemeChoice, scheme_color};
 pub use crate::views::all_schemes_state::AllSchemesState;
 use crate::views::{View, ViewEnv};
@@ -37,8 +38,14 @@ const EXPLANATION: &str = "With identical tokens, all that steers attention is t
 pub struct BiasView {
     pub state: BiasState,
     cached_for: Option<BiasState>,
+    /// The curves on screen.
     profiles: Vec<(SchemeKind, Result<BiasProfile, PeError>)>,
+    /// Profiles being computed for the current state, row by row within the work budget.
+    job: Option<Vec<(SchemeKind, Part)>>,
 }
+
+/// One scheme's profile in flight: its logits and the rows so far, or why it cannot run.
+type Part = Result<(PreparedLogits, ProfileAccumulator), PeError>;
 
 impl BiasView {
     pub fn new(state: BiasState) -> Self {
@@ -55,20 +62,70 @@ impl BiasView {
             .collect()
     }
 
-    fn recompute(&mut self) {
-        if self.cached_for.as_ref() == Some(&self.state) {
-            return;
+    /// Start the profiles of a changed state, then advance them until `deadline`; the curves
+    /// switch over when every scheme is done.
+    fn recompute(&mut self, deadline: web_time::Instant) {
+        let n = self.state.seq_len;
+        if self.cached_for.as_ref() != Some(&self.state) {
+            let parts = SchemeKind::ANALYTIC
+                .into_iter()
+                .map(|k| (k, self.state.prepare(k).map(|p| (p, ProfileAccumulator::new(n)))))
+                .collect();
+            self.job = Some(parts);
+            self.cached_for = Some(self.state.clone());
         }
-        self.profiles = SchemeKind::ANALYTIC
-            .into_iter()
-            .map(|k| (k, self.state.profile(k)))
-            .collect();
-        self.cached_for = Some(self.state.clone());
+        let Some(parts) = &mut self.job else { return };
+        loop {
+            let mut advanced = false;
+            for (_, part) in parts.iter_mut() {
+                let failed = match part {
+                    Ok((p, acc)) if !acc.is_done() => {
+                        advanced = true;
+                        acc.rows(p, rows_per_chunk(p, n)).err()
+                    }
+                    _ => None,
+                };
+                if let Some(e) = failed {
+                    *part = Err(e);
+                }
+            }
+            if !advanced || web_time::Instant::now() >= deadline {
+                break;
+            }
+        }
+        let done = parts.iter().all(|(_, p)| p.as_ref().map_or(true, |(_, acc)| acc.is_done()));
+        if done && let Some(parts) = self.job.take() {
+            self.profiles = parts
+                .into_iter()
+                .map(|(k, part)| (k, part.map(|(_, acc)| acc.finish())))
+                .collect();
+        }
+    }
+
+    /// Fraction of the profiles in flight done so far.
+    fn progress(&self) -> Option<f32> {
+        let parts = self.job.as_ref()?;
+        let n = self.state.seq_len.max(1) * parts.len().max(1);
+        let done: usize = parts
+            .iter()
+            .map(|(_, p)| p.as_ref().map_or(self.state.seq_len, |(_, acc)| acc.rows_done()))
+            .sum();
+        Some(done as f32 / n as f32)
     }
 
     fn central_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         ui.heading("Position bias — where attention goes before any content");
         ui.label(RichText::new(EXPLANATION).color(theme.weak_text()));
+        if let Some(done) = self.progress() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!(
+                    "computing the profiles at N = {}… {:.0} %",
+                    self.state.seq_len,
+                    done * 100.0
+                ));
+            });
+        }
         let avail = ui.available_size();
         let w = (avail.x - 24.0) / 3.0;
         let h = (avail.y - 30.0).clamp(160.0, 520.0);
@@ -171,8 +228,11 @@ impl View for BiasView {
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.state.controls_ui(ui, "Sequence length N")
     }
-    fn update(&mut self, _env: &ViewEnv<'_>) {
-        self.recompute();
+    fn update(&mut self, env: &ViewEnv<'_>) {
+        self.recompute(env.deadline);
+        if self.job.is_some() {
+            env.ctx.request_repaint();
+        }
     }
     fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         self.central_ui(ui, theme);
@@ -229,7 +289,7 @@ mod tests {
             ..Default::default()
         };
         let mut view = BiasView::new(state);
-        view.recompute();
+        view.recompute(web_time::Instant::now() + std::time::Duration::from_secs(60));
         assert!(view.errors().is_empty(), "{:?}", view.errors());
         let last_entropy = |k: SchemeKind| {
             view.profiles

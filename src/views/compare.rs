@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use serde_json::{Value, json};
 
 use crate::analysis::attention_map::{self, AttentionMap, MapRequest};
-use crate::analysis::engine::{LiveMap, MapEngines};
+use crate::analysis::engine::{LiveMap, MapEngines, Progress};
 use crate::analysis::grid::{Aggregate, Grid};
 use crate::export::{ExportError, Exported, map_image, map_json, opt, tile};
 use crate::pe::{PeError, SchemeKind};
@@ -43,14 +43,40 @@ impl AllSchemesState {
 
 struct Panel {
     kind: SchemeKind,
-    /// The panel's map through the engine façade; `Err` when the scheme could not be prepared.
-    live: Result<LiveMap, String>,
+    /// The panel's map through the engine façade (large maps arrive over several frames).
+    live: LiveMap,
+    /// Why the scheme could not be computed under these settings.
+    error: Option<String>,
     heatmap: Heatmap,
 }
 
 impl Panel {
-    fn map(&self) -> Result<&AttentionMap, &str> {
-        self.live.as_ref().map(|l| l.map()).map_err(|e| e.as_str())
+    fn new(kind: SchemeKind) -> Self {
+        Self {
+            kind,
+            live: LiveMap::default(),
+            error: None,
+            heatmap: Heatmap::default(),
+        }
+    }
+
+    /// The latest map, `Ok(None)` before the first one arrives.
+    fn map(&self) -> Result<Option<&AttentionMap>, &str> {
+        match &self.error {
+            Some(e) => Err(e.as_str()),
+            None => Ok(Some(self.live.map()).filter(|m| m.n > 0)),
+        }
+    }
+
+    fn show(&mut self, ctx: &egui::Context) {
+        let m = self.live.map();
+        let grid = Grid {
+            values: &m.values,
+            rows: m.rows,
+            cols: m.cols,
+        };
+        self.heatmap
+            .set(ctx, self.kind.key(), grid, m.range, Colormap::Viridis, Aggregate::Mean);
     }
 }
 
@@ -82,44 +108,39 @@ impl CompareView {
             .collect()
     }
 
-    /// Recompute every panel through the engine façade. Seven maps per change: the CPU path
-    /// (identical timing to the single maps; the GPU path is the Attention view's, until the
-    /// engine is chosen by measurement).
-    fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines) {
-        if self.cached_for.as_ref() == Some(&self.state) {
-            return;
+    /// Recompute every panel through the engine façade when the state changed (CPU path, each
+    /// panel at once or over frames within the work budget), and advance panels in flight.
+    fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines, deadline: web_time::Instant) {
+        if self.panels.is_empty() {
+            self.panels = SchemeKind::ANALYTIC.into_iter().map(Panel::new).collect();
         }
-        let old = std::mem::take(&mut self.panels);
-        let mut old: Vec<Option<Panel>> = old.into_iter().map(Some).collect();
-        let req = self.state.panel_request();
-        for kind in SchemeKind::ANALYTIC {
-            // Reuse the panel's texture when there is one.
-            let mut heatmap = old
-                .iter_mut()
-                .find_map(|p| p.take_if(|p| p.kind == kind))
-                .map(|p| p.heatmap)
-                .unwrap_or_default();
-            let mut live = LiveMap::default();
-            let started = self
-                .state
-                .prepare(kind)
-                .and_then(|prepared| live.start(engines, prepared, req, false));
-            let live = match started {
-                Ok(_) => {
-                    let m = live.map();
-                    let grid = Grid {
-                        values: &m.values,
-                        rows: m.rows,
-                        cols: m.cols,
-                    };
-                    heatmap.set(ctx, kind.key(), grid, m.range, Colormap::Viridis, Aggregate::Mean);
-                    Ok(live)
+        if self.cached_for.as_ref() != Some(&self.state) {
+            let req = self.state.panel_request();
+            for p in &mut self.panels {
+                p.error = None;
+                let started = self
+                    .state
+                    .prepare(p.kind)
+                    .and_then(|prepared| p.live.start(engines, prepared, req, false));
+                match started {
+                    Ok(Progress::Ready) => p.show(ctx),
+                    Ok(Progress::Pending) => {}
+                    Err(e) => p.error = Some(e.to_string()),
                 }
-                Err(e) => Err(e.to_string()),
-            };
-            self.panels.push(Panel { kind, live, heatmap });
+            }
+            self.cached_for = Some(self.state.clone());
         }
-        self.cached_for = Some(self.state.clone());
+        for p in &mut self.panels {
+            if p.live.poll(engines, deadline) {
+                p.show(ctx);
+            }
+            if let Some(e) = p.live.error() {
+                p.error = Some(e.to_string());
+            }
+        }
+        if self.panels.iter().any(|p| p.live.is_pending()) {
+            ctx.request_repaint();
+        }
     }
 
     fn central_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
@@ -137,7 +158,16 @@ impl CompareView {
                 ui.vertical(|ui| {
                     ui.label(RichText::new(p.kind.title()).strong().color(theme.accent_text()));
                     match p.map() {
-                        Ok(m) => {
+                        Ok(None) => {
+                            ui.allocate_ui(egui::vec2(side, side), |ui| {
+                                ui.horizontal(|ui| {
+                                    ui.spinner();
+                                    let done = p.live.progress().unwrap_or(0.0) * 100.0;
+                                    ui.label(format!("computing… {done:.0} %"));
+                                });
+                            });
+                        }
+                        Ok(Some(m)) => {
                             let grid = Grid {
                                 values: &m.values,
                                 rows: m.rows,
@@ -151,7 +181,14 @@ impl CompareView {
                             };
                             let (plot, _) = p.heatmap.ui(ui, egui::vec2(side, side), grid, &axes);
                             crate::widgets::train_marker::train_marker_ui(ui, plot, train, n, theme.warn());
-                            ui.label(RichText::new(summary(m)).small());
+                            match p.live.progress() {
+                                Some(done) => ui.label(
+                                    RichText::new(format!("updating… {:.0} %", done * 100.0))
+                                        .small()
+                                        .color(theme.warn()),
+                                ),
+                                None => ui.label(RichText::new(summary(m)).small()),
+                            };
                         }
                         Err(e) => {
                             ui.colored_label(theme.error(), e);
@@ -213,7 +250,7 @@ impl View for CompareView {
         self.state.controls_ui(ui, "Sequence length N (all panels)")
     }
     fn update(&mut self, env: &ViewEnv<'_>) {
-        self.recompute(env.ctx, env.engines);
+        self.recompute(env.ctx, env.engines, env.deadline);
     }
     fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         self.central_ui(ui, theme);

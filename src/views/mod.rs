@@ -42,6 +42,9 @@ pub struct ViewEnv<'a> {
     pub compute: Option<&'a ComputeDevice>,
     /// The attention-map engines (CPU always; the WGSL engine where the renderer allows).
     pub engines: &'a MapEngines,
+    /// When this frame's heavy work must stop (the work budget): views spread larger jobs over
+    /// frames (`analysis::engine::LiveMap::poll`) and show progress meanwhile.
+    pub deadline: web_time::Instant,
 }
 
 /// One view: its identity, its URL keys, its controls and drawing, its errors, export and

@@ -55,8 +55,12 @@ pub struct ExtensionView {
     heat_before: Heatmap,
     heat_after: Heatmap,
     error: Option<String>,
-    /// Time of the last recompute, in ms.
+    /// Time of the last recompute (state change → both maps shown), in ms.
     pub compute_ms: f32,
+    /// When the recompute in flight started.
+    started: Option<web_time::Instant>,
+    /// Whether the textures show the current maps.
+    shown: bool,
 }
 
 const INTRO: &str = "Past the training length, plain RoPE rotates its slow pairs further than they ever turned in \
@@ -71,7 +75,13 @@ impl ExtensionView {
     }
 
     fn maps(&self) -> Option<(&AttentionMap, &AttentionMap)> {
-        (self.before_ok && self.after_ok).then(|| (self.before.map(), self.after.map()))
+        let ready = self.before_ok
+            && self.after_ok
+            && !self.before.is_pending()
+            && !self.after.is_pending()
+            && self.before.map().n > 0
+            && self.after.map().n > 0;
+        ready.then(|| (self.before.map(), self.after.map()))
     }
 
     /// The one-line summary of the last computed state (or why it cannot be computed).
@@ -201,44 +211,58 @@ impl ExtensionView {
     }
 
     /// Recompute when the state changed. The plain-RoPE map is only recomputed when N, L_train,
-    /// d or b changed. Both maps go through the engine façade (CPU path: two maps per change).
-    fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines) {
-        if self.cached_for.as_ref() == Some(&self.state) {
+    /// d or b changed. Both maps go through the engine façade (CPU path; large maps over several
+    /// frames within the work budget); the pictures update when both are complete.
+    fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines, deadline: web_time::Instant) {
+        if self.cached_for.as_ref() != Some(&self.state) {
+            self.started = Some(web_time::Instant::now());
+            let s = self.state.clone();
+            let key = (s.seq_len, s.train_len, s.head_dim, s.rope_base.to_bits());
+            let mut errors = Vec::new();
+            let req = s.map_request();
+            if self.before_key != Some(key) || !self.before_ok {
+                let started = s
+                    .prepare(&s.scheme_before())
+                    .and_then(|p| self.before.start(engines, p, req, false));
+                self.before_ok = started.is_ok();
+                if let Err(e) = started {
+                    errors.push(format!("plain RoPE: {e}"));
+                }
+                self.before_key = Some(key);
+            }
+            match s.diagnostics() {
+                Ok(d) => self.diag = Some(d),
+                Err(e) => {
+                    self.diag = None;
+                    errors.push(e.to_string());
+                }
+            }
+            self.after_ok = false;
+            if self.diag.is_some() {
+                let started = s
+                    .prepare(&s.scheme_after())
+                    .and_then(|p| self.after.start(engines, p, req, false));
+                self.after_ok = started.is_ok();
+                if let Err(e) = started {
+                    errors.push(e.to_string());
+                }
+            }
+            self.error = (!errors.is_empty()).then(|| errors.join("; "));
+            self.shown = false;
+            self.cached_for = Some(s);
+        }
+        self.before.poll(engines, deadline);
+        self.after.poll(engines, deadline);
+        for e in [self.before.error(), self.after.error()].into_iter().flatten() {
+            self.error = Some(e.to_string());
+        }
+        if self.before.is_pending() || self.after.is_pending() {
+            ctx.request_repaint();
             return;
         }
-        let started = web_time::Instant::now();
-        let s = self.state.clone();
-        let key = (s.seq_len, s.train_len, s.head_dim, s.rope_base.to_bits());
-        let mut errors = Vec::new();
-        let req = s.map_request();
-        if self.before_key != Some(key) || !self.before_ok {
-            let started = s
-                .prepare(&s.scheme_before())
-                .and_then(|p| self.before.start(engines, p, req, false));
-            self.before_ok = started.is_ok();
-            if let Err(e) = started {
-                errors.push(format!("plain RoPE: {e}"));
-            }
-            self.before_key = Some(key);
+        if self.shown {
+            return;
         }
-        match s.diagnostics() {
-            Ok(d) => self.diag = Some(d),
-            Err(e) => {
-                self.diag = None;
-                errors.push(e.to_string());
-            }
-        }
-        self.after_ok = false;
-        if self.diag.is_some() {
-            let started = s
-                .prepare(&s.scheme_after())
-                .and_then(|p| self.after.start(engines, p, req, false));
-            self.after_ok = started.is_ok();
-            if let Err(e) = started {
-                errors.push(e.to_string());
-            }
-        }
-        self.error = (!errors.is_empty()).then(|| errors.join("; "));
         if let Some((b, a)) = self.maps() {
             let lo = b.range.0.min(a.range.0);
             let hi = b.range.1.max(a.range.1);
@@ -255,8 +279,16 @@ impl ExtensionView {
                 heat.set(ctx, name, grid, self.range, Colormap::Viridis, Aggregate::Mean);
             }
         }
-        self.compute_ms = started.elapsed().as_secs_f32() * 1000.0;
-        self.cached_for = Some(s);
+        self.compute_ms = self.started.map_or(0.0, |t| t.elapsed().as_secs_f32() * 1000.0);
+        self.shown = true;
+    }
+
+    /// Fraction done of the maps being computed, when any is.
+    fn progress(&self) -> Option<f32> {
+        match (self.before.progress(), self.after.progress()) {
+            (None, None) => None,
+            (b, a) => Some(0.5 * (b.unwrap_or(1.0) + a.unwrap_or(1.0))),
+        }
     }
 
     /// The central area.
@@ -295,6 +327,12 @@ impl ExtensionView {
 
     fn maps_ui(&self, ui: &mut Ui, s: &ExtensionState, theme: ThemeChoice) {
         let Some((before, after)) = self.maps() else {
+            if let Some(done) = self.progress() {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!("computing the attention maps at N = {}… {:.0} %", s.seq_len, done * 100.0));
+                });
+            }
             return;
         };
         ui.label(
@@ -392,7 +430,7 @@ impl View for ExtensionView {
         self.controls(ui)
     }
     fn update(&mut self, env: &ViewEnv<'_>) {
-        self.recompute(env.ctx, env.engines);
+        self.recompute(env.ctx, env.engines, env.deadline);
     }
     fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         self.central_ui(ui, theme);

@@ -233,6 +233,7 @@ fn view_draws_headless_for_every_method_and_reports_bad_combos() {
                     ctx: ui.ctx(),
                     compute: None,
                     engines: &engines,
+                    deadline: web_time::Instant::now() + std::time::Duration::from_secs(60),
                 });
                 view.ui(ui, theme);
             });
@@ -258,6 +259,7 @@ fn view_draws_headless_for_every_method_and_reports_bad_combos() {
             ctx: ui.ctx(),
             compute: None,
             engines: &engines,
+            deadline: web_time::Instant::now() + std::time::Duration::from_secs(60),
         });
         bad.ui(ui, ThemeChoice::Dark);
     });
