@@ -401,10 +401,16 @@ mod tests {
         let engines = MapEngines::cpu_only();
         let content = Content::Random { seed: 5 };
         let prepared = || PreparedLogits::new(&Scheme::Alibi { slope: 0.1 }, &content, 32, 512).expect("p");
-        assert!(map_work(&prepared(), 512) > IMMEDIATE_WORK, "test needs a map above the budget");
+        assert!(
+            map_work(&prepared(), 512) > IMMEDIATE_WORK,
+            "test needs a map above the budget"
+        );
         let r = MapRequest { n: 512, ..req(512) };
         let mut live = LiveMap::default();
-        assert_eq!(live.start(&engines, prepared(), r, true).expect("start"), Progress::Pending);
+        assert_eq!(
+            live.start(&engines, prepared(), r, true).expect("start"),
+            Progress::Pending
+        );
         assert!(live.is_pending() && !live.is_gpu_pending());
         assert_eq!(live.engine(), EngineKind::None, "nothing shown before the first map");
         // A deadline in the past still advances one chunk per poll: progress grows, never stalls.
@@ -423,7 +429,10 @@ mod tests {
         assert_eq!(max_abs_diff(&live.map().values, &direct.values), 0.0);
         assert_eq!(live.map().mean_entropy_nats, direct.mean_entropy_nats);
         // Starting again abandons a CPU job in flight.
-        assert_eq!(live.start(&engines, prepared(), r, false).expect("start"), Progress::Pending);
+        assert_eq!(
+            live.start(&engines, prepared(), r, false).expect("start"),
+            Progress::Pending
+        );
         assert_eq!(
             live.start(&engines, alibi(32), req(32), false).expect("start"),
             Progress::Ready

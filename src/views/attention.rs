@@ -450,11 +450,11 @@ impl AttentionView {
             ui.separator();
             match self.live.progress() {
                 Some(p) => {
-                    ui.add(
-                        egui::ProgressBar::new(p)
-                            .desired_width(140.0)
-                            .text(format!("computing N = {} on the CPU… {:.0} %", s.seq_len, p * 100.0)),
-                    );
+                    ui.add(egui::ProgressBar::new(p).desired_width(140.0).text(format!(
+                        "computing N = {} on the CPU… {:.0} %",
+                        s.seq_len,
+                        p * 100.0
+                    )));
                 }
                 None => {
                     ui.label(format!(

@@ -93,7 +93,9 @@ impl BiasView {
                 break;
             }
         }
-        let done = parts.iter().all(|(_, p)| p.as_ref().map_or(true, |(_, acc)| acc.is_done()));
+        let done = parts
+            .iter()
+            .all(|(_, p)| p.as_ref().map_or(true, |(_, acc)| acc.is_done()));
         if done && let Some(parts) = self.job.take() {
             self.profiles = parts
                 .into_iter()
@@ -181,7 +183,7 @@ impl BiasView {
                         }
                         plot.vline(
                             VLine::new("L_train", train)
-                                .color(theme.weak_text())
+                                .color(theme.warn())
                                 .style(egui_plot::LineStyle::dashed_loose()),
                         );
                     });

@@ -330,7 +330,11 @@ impl ExtensionView {
             if let Some(done) = self.progress() {
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    ui.label(format!("computing the attention maps at N = {}… {:.0} %", s.seq_len, done * 100.0));
+                    ui.label(format!(
+                        "computing the attention maps at N = {}… {:.0} %",
+                        s.seq_len,
+                        done * 100.0
+                    ));
                 });
             }
             return;
