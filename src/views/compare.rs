@@ -4,7 +4,7 @@
 
 use egui::{RichText, Ui};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::analysis::attention_map::{self, AttentionMap, MapRequest};
 use crate::analysis::engine::{LiveMap, MapEngines, Progress};
@@ -225,27 +225,7 @@ impl View for CompareView {
     fn explanation(&self) -> String {
         EXPLANATION.to_owned()
     }
-    fn write_hash(&self, out: &mut String) {
-        self.state.write_hash(out);
-    }
-    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
-        self.state.read_hash_key(key, value)
-    }
-    fn sanitize(&mut self) -> Vec<String> {
-        self.state.sanitize()
-    }
-    fn reset(&mut self) {
-        self.state = CompareState::default();
-    }
-    fn state_json(&self) -> Value {
-        super::to_json(&self.state)
-    }
-    fn length(&self) -> usize {
-        self.state.seq_len
-    }
-    fn length_mut(&mut self) -> &mut usize {
-        &mut self.state.seq_len
-    }
+    delegate_state!(seq_len);
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.state.controls_ui(ui, "Sequence length N (all panels)")
     }

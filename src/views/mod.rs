@@ -5,6 +5,35 @@
 //! Modelled on egui's demo library (`Demo` / `View`: one file per view, `fn ui`) and rerun's
 //! `ViewClass` (a view declares its identity, its state and how to draw it).
 
+/// The [`View`] methods that only hand over to the view's `state` field (its URL keys, clamping,
+/// defaults and main length): `delegate_state!(seq_len);` inside `impl View for …`. The state
+/// type provides `write_hash`, `read_hash_key` and `sanitize`, and `Default` + `Serialize`.
+macro_rules! delegate_state {
+    ($len:ident) => {
+        fn write_hash(&self, out: &mut String) {
+            self.state.write_hash(out);
+        }
+        fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
+            self.state.read_hash_key(key, value)
+        }
+        fn sanitize(&mut self) -> Vec<String> {
+            self.state.sanitize()
+        }
+        fn reset(&mut self) {
+            self.state = Default::default();
+        }
+        fn state_json(&self) -> serde_json::Value {
+            $crate::views::to_json(&self.state)
+        }
+        fn length(&self) -> usize {
+            self.state.$len
+        }
+        fn length_mut(&mut self) -> &mut usize {
+            &mut self.state.$len
+        }
+    };
+}
+
 pub mod all_schemes_state;
 pub mod attention;
 pub mod bias;

@@ -29,7 +29,7 @@ use crate::widgets::heatmap::{Axes, Heatmap};
 use crate::widgets::log_slider::log_slider_ui;
 use crate::widgets::train_marker::train_marker_ui;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::analysis::engine::{LiveMap, MapEngines};
 use crate::export::{ExportError, Exported, map_image, map_json, tile};
@@ -409,27 +409,7 @@ impl View for ExtensionView {
     fn explanation(&self) -> String {
         format!("{INTRO} {}", self.state.method.explanation())
     }
-    fn write_hash(&self, out: &mut String) {
-        self.state.write_hash(out);
-    }
-    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
-        self.state.read_hash_key(key, value)
-    }
-    fn sanitize(&mut self) -> Vec<String> {
-        self.state.sanitize()
-    }
-    fn reset(&mut self) {
-        self.state = ExtensionState::default();
-    }
-    fn state_json(&self) -> Value {
-        super::to_json(&self.state)
-    }
-    fn length(&self) -> usize {
-        self.state.seq_len
-    }
-    fn length_mut(&mut self) -> &mut usize {
-        &mut self.state.seq_len
-    }
+    delegate_state!(seq_len);
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.controls(ui)
     }

@@ -340,27 +340,7 @@ impl View for ModelLabView {
     fn explanation(&self) -> String {
         explanation(self.state.task, self.state.pe)
     }
-    fn write_hash(&self, out: &mut String) {
-        self.state.write_hash(out);
-    }
-    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
-        self.state.read_hash_key(key, value)
-    }
-    fn sanitize(&mut self) -> Vec<String> {
-        self.state.sanitize()
-    }
-    fn reset(&mut self) {
-        self.state = ModelLabState::default();
-    }
-    fn state_json(&self) -> Value {
-        super::to_json(&self.state)
-    }
-    fn length(&self) -> usize {
-        self.state.seq_len
-    }
-    fn length_mut(&mut self) -> &mut usize {
-        &mut self.state.seq_len
-    }
+    delegate_state!(seq_len);
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.controls(ui)
     }

@@ -23,7 +23,7 @@ use crate::pe::diagnostics::wavelengths;
 use crate::theme::ThemeChoice;
 use crate::widgets::log_slider::log_slider_ui;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::export::{ExportError, Exported};
 use crate::views::{View, ViewEnv};
@@ -234,28 +234,8 @@ impl View for RopeView {
     fn explanation(&self) -> String {
         EXPLANATION.to_owned()
     }
-    fn write_hash(&self, out: &mut String) {
-        self.state.write_hash(out);
-    }
-    fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
-        self.state.read_hash_key(key, value)
-    }
-    fn sanitize(&mut self) -> Vec<String> {
-        self.state.sanitize()
-    }
-    fn reset(&mut self) {
-        self.state = RopeState::default();
-    }
-    fn state_json(&self) -> Value {
-        super::to_json(&self.state)
-    }
-    /// The RoPE view's length is the query position m.
-    fn length(&self) -> usize {
-        self.state.query_pos
-    }
-    fn length_mut(&mut self) -> &mut usize {
-        &mut self.state.query_pos
-    }
+    // The RoPE view's length is the query position m.
+    delegate_state!(query_pos);
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.controls(ui)
     }
