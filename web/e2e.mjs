@@ -203,7 +203,7 @@ async function runMode(name, mode, base) {
       check(pattern.test(msg), `${what}: clear message (${msg})`);
       await page.unroute(glob);
       await page.goto(`${base}/#view=attention&len=128&scheme=alibi`);
-      await page.waitForFunction(() => { const s = window.poslens.status(); return s.view === 'attention' && s.seq_len === 128 && s.heatmap_engine !== ''; }, null, { timeout: 60_000 });
+      await page.waitForFunction(() => { const s = window.poslens && window.poslens.status(); return s && s.view === 'attention' && s.seq_len === 128 && s.heatmap_engine !== ''; }, null, { timeout: 60_000 });
       const after = await page.evaluate(() => window.poslens.status());
       check(after.errors.length === 0, `after ${what}: the Attention view still works (${JSON.stringify(after.errors)})`);
     }

@@ -88,6 +88,9 @@ impl BiasView {
                 if let Some(e) = failed {
                     *part = Err(e);
                 }
+                if web_time::Instant::now() >= deadline {
+                    break;
+                }
             }
             if !advanced || web_time::Instant::now() >= deadline {
                 break;

@@ -88,7 +88,10 @@ impl ModelLabView {
         let want = self.state.name();
         let have = self.loaded.as_ref().map(|l| l.name.clone());
         let loading = self.weights.as_ref().map(|(n, _)| n.clone());
-        if have.as_deref() != Some(want.as_str()) && loading.as_deref() != Some(want.as_str()) {
+        // A model whose weights failed to load is not retried every frame (a 404 would be fetched
+        // again and again, and its message would flicker): choosing it again after another retries.
+        let failed = self.load_error.as_ref().is_some_and(|(n, _)| *n == want);
+        if have.as_deref() != Some(want.as_str()) && loading.as_deref() != Some(want.as_str()) && !failed {
             match self.meta_cloned(&want) {
                 Some(Ok(meta)) => {
                     let slot: Slot<Result<Model, ModelError>> = Rc::default();
