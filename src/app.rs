@@ -31,7 +31,7 @@ pub struct PosLensApp {
     frames: u64,
     last_frame_ms: f32,
     /// Notes from reading the URL (clamped values etc.), shown until dismissed.
-    notes: Vec<String>,
+    notes: LinkNotes,
     /// Where the central view was drawn last frame (for the PNG export crop).
     central_rect: egui::Rect,
     /// A requested screenshot: the crop rectangle and where the image will arrive.
@@ -48,7 +48,34 @@ type ScreenshotSlot = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui
 /// with the UI itself this keeps every frame under ~100 ms whatever a link or control asks for.
 pub const WORK_BUDGET_MS: u64 = 50;
 
-/// Notes from a link shown at most (a link can carry thousands of bad keys).
+/// The notes from reading a link, identical ones counted once (a link can repeat a bad key
+/// thousands of times).
+#[derive(Default)]
+struct LinkNotes {
+    /// Distinct notes in first-seen order, with how often each occurred.
+    distinct: Vec<(String, usize)>,
+    total: usize,
+}
+
+impl LinkNotes {
+    fn new(notes: Vec<String>) -> Self {
+        let total = notes.len();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut distinct: Vec<(String, usize)> = Vec::new();
+        for n in notes {
+            match index.get(&n) {
+                Some(&i) => distinct[i].1 += 1,
+                None => {
+                    index.insert(n.clone(), distinct.len());
+                    distinct.push((n, 1));
+                }
+            }
+        }
+        Self { distinct, total }
+    }
+}
+
+/// Distinct notes from a link shown at most.
 pub const MAX_LINK_NOTES: usize = 20;
 
 impl PosLensApp {
@@ -90,7 +117,7 @@ impl PosLensApp {
             render_backend,
             frames: 0,
             last_frame_ms: 0.0,
-            notes,
+            notes: LinkNotes::new(notes),
             central_rect: egui::Rect::NOTHING,
             pending_png: None,
             export_note: None,
@@ -102,7 +129,7 @@ impl PosLensApp {
     /// data and recomputes what changed.
     pub fn apply_hash(&mut self, ctx: &egui::Context, hash: &str) {
         let theme = self.state.theme;
-        self.notes = crate::url_state::apply_hash(&mut self.state, hash);
+        self.notes = LinkNotes::new(crate::url_state::apply_hash(&mut self.state, hash));
         if self.state.theme != theme {
             self.state.theme.apply(ctx);
         }
@@ -263,24 +290,29 @@ impl PosLensApp {
 
     /// Notes from reading the link: the first [`MAX_LINK_NOTES`], then "and N more".
     fn notes_ui(&mut self, ui: &mut egui::Ui) {
-        if self.notes.is_empty() {
+        if self.notes.total == 0 {
             return;
         }
         let warn = self.state.theme.warn();
         ui.add_space(10.0);
         ui.colored_label(warn, "Link adjusted:");
-        for n in self.notes.iter().take(MAX_LINK_NOTES) {
-            ui.label(RichText::new(format!("• {n}")).small().color(warn));
+        for (n, count) in self.notes.distinct.iter().take(MAX_LINK_NOTES) {
+            let text = if *count > 1 {
+                format!("• {n} (×{count})")
+            } else {
+                format!("• {n}")
+            };
+            ui.label(RichText::new(text).small().color(warn));
         }
-        if self.notes.len() > MAX_LINK_NOTES {
+        if self.notes.distinct.len() > MAX_LINK_NOTES {
             ui.label(
-                RichText::new(format!("… and {} more", self.notes.len() - MAX_LINK_NOTES))
+                RichText::new(format!("… and {} more", self.notes.distinct.len() - MAX_LINK_NOTES))
                     .small()
                     .color(warn),
             );
         }
         if ui.small_button("dismiss").clicked() {
-            self.notes.clear();
+            self.notes = LinkNotes::default();
         }
     }
 
@@ -418,7 +450,7 @@ impl PosLensApp {
             compute_check: check.and_then(|c| c.as_ref().ok()).cloned(),
             controls,
             state_hash: self.hash(),
-            link_notes: self.notes.len(),
+            link_notes: self.notes.total,
             extras,
         }
     }
@@ -428,5 +460,26 @@ impl eframe::App for PosLensApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let len_rect = self.frame_ui(ui);
         crate::status::publish(self.status(len_rect));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LinkNotes;
+
+    #[test]
+    fn identical_link_notes_are_counted_once() {
+        let notes = LinkNotes::new(
+            ["a", "b", "a", "a"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain(std::iter::repeat_n("x".to_owned(), 20_000))
+                .collect(),
+        );
+        assert_eq!(notes.total, 20_004);
+        assert_eq!(
+            notes.distinct,
+            vec![("a".to_owned(), 3), ("b".to_owned(), 1), ("x".to_owned(), 20_000)]
+        );
     }
 }
