@@ -53,6 +53,11 @@ pub struct ModelMeta {
     pub params: usize,
     pub weights_file: String,
     pub weights_bytes: usize,
+    /// FNV-1a 64 of the whole weight file, as 16 hex digits: ties the weights to this metadata
+    /// (another model's file of the same size and shape is refused). Optional for files written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_fnv1a64: Option<String>,
     pub train_seconds: f64,
     /// burn backend the model was trained on.
     pub trained_on: String,
@@ -113,6 +118,15 @@ pub fn load_model(meta: &ModelMeta, weights: &[u8], device: &burn::tensor::Devic
             meta.weights_bytes
         )));
     }
+    if let Some(expected) = &meta.weights_fnv1a64 {
+        let actual = super::weights::file_checksum(weights);
+        if actual != *expected {
+            return Err(ModelError::Weights(format!(
+                "{} is not the weight file its metadata describes (FNV-1a {actual}, expected {expected})",
+                meta.weights_file
+            )));
+        }
+    }
     super::weights::WeightFile::decode(weights)?.apply(meta.config.init(device), device)
 }
 
@@ -122,6 +136,25 @@ mod tests {
 
     fn shipped() -> serde_json::Value {
         serde_json::from_str(include_str!("../../assets/models/copy-rope.json")).expect("json")
+    }
+
+    #[test]
+    fn shipped_metadata_is_tied_to_its_weight_file() {
+        let device = crate::compute::ndarray_device("test").device;
+        let rope = ModelMeta::from_json(include_str!("../../assets/models/copy-rope.json")).expect("meta");
+        let own: &[u8] = include_bytes!("../../assets/models/copy-rope.plw");
+        let other: &[u8] = include_bytes!("../../assets/models/copy-alibi.plw");
+        assert_eq!(
+            own.len(),
+            other.len(),
+            "same size and shapes: only the checksum tells them apart"
+        );
+        assert!(load_model(&rope, own, &device).is_ok());
+        let e = load_model(&rope, other, &device)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("not the weight file"), "{e}");
     }
 
     #[test]

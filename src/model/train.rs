@@ -199,6 +199,7 @@ pub fn train_and_save(spec: &TrainSpec, out: &Path, mut log: impl FnMut(&str)) -
         params: model.num_params(),
         weights_file: format!("{name}.plw"),
         weights_bytes: bytes.len(),
+        weights_fnv1a64: Some(super::weights::file_checksum(&bytes)),
         train_seconds,
         trained_on: "burn ndarray (CPU) + autodiff".into(),
     };

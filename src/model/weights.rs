@@ -47,6 +47,11 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     })
 }
 
+/// FNV-1a 64 of a whole weight file, as 16 hex digits (what the metadata records).
+pub fn file_checksum(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a64(bytes))
+}
+
 fn corrupt(why: impl std::fmt::Display) -> ModelError {
     ModelError::Weights(format!("corrupt weight file: {why}"))
 }
