@@ -115,14 +115,7 @@ impl AttentionState {
         clamp_noted(&mut self.head_dim, HEAD_DIM_RANGE, "hd", &mut notes);
         clamp_noted(&mut self.period, PERIOD_RANGE, "period", &mut notes);
         clamp_noted(&mut self.head, 0..=HEADS - 1, "head", &mut notes);
-        if self.head_dim % 2 == 1 {
-            notes.push(format!(
-                "hd={} must be even; using {}",
-                self.head_dim,
-                self.head_dim + 1
-            ));
-            self.head_dim += 1;
-        }
+        crate::views::even_noted(&mut self.head_dim, "hd", &mut notes);
         if !self.rope_base.is_finite() || !BASE_RANGE.contains(&self.rope_base) {
             let c = if self.rope_base.is_finite() {
                 self.rope_base.clamp(*BASE_RANGE.start(), *BASE_RANGE.end())

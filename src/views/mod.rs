@@ -145,6 +145,26 @@ pub fn clamp_noted(v: &mut usize, range: std::ops::RangeInclusive<usize>, name: 
     }
 }
 
+/// Round an odd `v` up to even; if it changed, add a note naming the URL key `name`. Call after
+/// clamping to a range with an even upper end, so the result stays in range.
+pub fn even_noted(v: &mut usize, name: &str, notes: &mut Vec<String>) {
+    if *v % 2 == 1 {
+        notes.push(format!("{name}={v} must be even; using {}", *v + 1));
+        *v += 1;
+    }
+}
+
+/// Parse `value` into `slot`; `false` (slot unchanged) if it does not parse. For `read_hash_key`.
+pub fn parse_into<T: std::str::FromStr>(slot: &mut T, value: &str) -> bool {
+    match value.parse() {
+        Ok(v) => {
+            *slot = v;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// The serialisable state of a view as JSON (for [`View::state_json`]).
 pub fn to_json<T: serde::Serialize>(state: &T) -> Value {
     serde_json::to_value(state).unwrap_or_else(|e| Value::String(format!("unserialisable state: {e}")))

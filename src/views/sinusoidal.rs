@@ -48,10 +48,7 @@ impl SinusoidalState {
         let mut notes = Vec::new();
         clamp_noted(&mut self.seq_len, SEQ_LEN_RANGE, "len", &mut notes);
         clamp_noted(&mut self.d_model, D_MODEL_RANGE, "d", &mut notes);
-        if self.d_model % 2 == 1 {
-            notes.push(format!("d={} must be even; using {}", self.d_model, self.d_model + 1));
-            self.d_model += 1;
-        }
+        crate::views::even_noted(&mut self.d_model, "d", &mut notes);
         if self.query_pos >= self.seq_len {
             self.query_pos = self.seq_len - 1;
         }

@@ -98,11 +98,7 @@ impl ExtensionState {
     pub fn sanitize(&mut self) -> Vec<String> {
         let mut notes = Vec::new();
         let mut clamp = |v: &mut usize, r: std::ops::RangeInclusive<usize>, name: &str| {
-            let c = (*v).clamp(*r.start(), *r.end());
-            if c != *v {
-                notes.push(format!("{name}={v} is outside {}…{}; using {c}", r.start(), r.end()));
-                *v = c;
-            }
+            crate::views::clamp_noted(v, r, name, &mut notes);
         };
         clamp(&mut self.seq_len, SEQ_LEN_RANGE, "len");
         clamp(&mut self.train_len, TRAIN_LEN_RANGE, "train");
@@ -118,14 +114,7 @@ impl ExtensionState {
                 clamp(w, WINDOW_RANGE, name);
             }
         }
-        if !self.head_dim.is_multiple_of(2) {
-            notes.push(format!(
-                "hd={} must be even; using {}",
-                self.head_dim,
-                self.head_dim + 1
-            ));
-            self.head_dim += 1;
-        }
+        crate::views::even_noted(&mut self.head_dim, "hd", &mut notes);
         let defaults = Self::default();
         let mut clamp_f = |v: &mut f64, r: std::ops::RangeInclusive<f64>, default: f64, name: &str| {
             if !v.is_finite() || !r.contains(v) {
@@ -434,15 +423,7 @@ impl ExtensionState {
     /// to [`ExtensionState::sanitize`]. Windows also accept `auto` (= the default tied to L_train).
     pub fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
         let state = self;
-        fn set<T: std::str::FromStr>(slot: &mut T, value: &str) -> bool {
-            match value.parse() {
-                Ok(v) => {
-                    *slot = v;
-                    true
-                }
-                Err(_) => false,
-            }
-        }
+        use crate::views::parse_into as set;
         fn set_window(slot: &mut Option<usize>, value: &str) -> bool {
             if value == "auto" {
                 *slot = None;

@@ -118,15 +118,7 @@ impl RopeState {
         clamp_noted(&mut self.train_len, TRAIN_LEN_RANGE, "train", &mut notes);
         clamp_noted(&mut self.head_dim, HEAD_DIM_RANGE, "hd", &mut notes);
         clamp_noted(&mut self.decay_len, DECAY_LEN_RANGE, "dist", &mut notes);
-        if self.head_dim % 2 == 1 {
-            // Clamped first, so `head_dim + 1` ≤ the (even) upper end.
-            notes.push(format!(
-                "hd={} must be even; using {}",
-                self.head_dim,
-                self.head_dim + 1
-            ));
-            self.head_dim += 1;
-        }
+        crate::views::even_noted(&mut self.head_dim, "hd", &mut notes);
         if !self.base.is_finite() || !BASE_RANGE.contains(&self.base) {
             let c = if self.base.is_finite() {
                 self.base.clamp(*BASE_RANGE.start(), *BASE_RANGE.end())
@@ -208,15 +200,7 @@ impl RopeState {
     /// [`RopeState::sanitize`], which reports them as notes.
     pub fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
         let state = self;
-        fn set<T: std::str::FromStr>(slot: &mut T, value: &str) -> bool {
-            match value.parse() {
-                Ok(v) => {
-                    *slot = v;
-                    true
-                }
-                Err(_) => false,
-            }
-        }
+        use crate::views::parse_into as set;
         Some(match key {
             "len" => set(&mut state.query_pos, value),
             "train" => set(&mut state.train_len, value),
