@@ -42,12 +42,19 @@ pub type CssRect = [f32; 4];
 /// Everything `window.poslens.status()` reports. Field names are a public contract (README).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Status {
-    /// First frame drawn and the burn check finished (either way).
+    /// The first frame is drawn (the compute worker is not needed for it; see `compute_backend`).
     pub ready: bool,
+    /// `"full"` (top bar, side panel, status line) or `"compact"` (embed or phone: one bar,
+    /// controls in a drawer).
+    pub layout: String,
+    /// Compact layout: whether the controls drawer is open.
+    pub drawer_open: bool,
     pub view: String,
     /// Keys of every view the app offers (for `#view=<key>` links).
     pub views: Vec<String>,
     pub render_backend: RenderBackend,
+    /// The compute worker's burn backend (`wgpu`, `ndarray`) once it runs, else `not loaded`,
+    /// `loading` or `failed`.
     pub compute_backend: String,
     /// Why that compute backend (e.g. "WebGPU unavailable … CPU fallback").
     pub compute_note: String,

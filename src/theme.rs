@@ -173,9 +173,67 @@ impl Colormap {
     }
 }
 
+/// Honour `prefers-reduced-motion`: egui's own animations off (animation time 0), which views
+/// read back through [`reduced_motion`] to stop theirs (the RoPE view's play button).
+pub fn set_reduced_motion(ctx: &egui::Context) {
+    ctx.all_styles_mut(|s| s.animation_time = 0.0);
+}
+
+/// Whether the reader asked for reduced motion (see [`set_reduced_motion`]).
+pub fn reduced_motion(ctx: &egui::Context) -> bool {
+    ctx.global_style().animation_time == 0.0
+}
+
+/// WCAG 2.1 contrast ratio of two colours (1 … 21); AA asks ≥ 4.5 for body text.
+pub fn contrast_ratio(a: Color32, b: Color32) -> f64 {
+    fn luminance(c: Color32) -> f64 {
+        let lin = |v: u8| {
+            let v = v as f64 / 255.0;
+            if v <= 0.040_45 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(c.r()) + 0.7152 * lin(c.g()) + 0.0722 * lin(c.b())
+    }
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_text_token_meets_wcag_aa_on_every_background_in_both_themes() {
+        assert!((contrast_ratio(Color32::BLACK, Color32::WHITE) - 21.0).abs() < 1e-9);
+        for theme in [ThemeChoice::Dark, ThemeChoice::Light] {
+            let v = theme.visuals();
+            let texts = [
+                ("body text", v.text_color()),
+                ("weak text", theme.weak_text()),
+                ("accent text", theme.accent_text()),
+                ("ok", theme.ok()),
+                ("warn", theme.warn()),
+                ("error", theme.error()),
+                ("link", v.hyperlink_color),
+            ];
+            for (bg_name, bg) in [
+                ("panel", v.panel_fill),
+                ("window", v.window_fill),
+                ("extreme", v.extreme_bg_color),
+            ] {
+                for (name, fg) in texts {
+                    let r = contrast_ratio(fg, bg);
+                    assert!(
+                        r >= 4.5,
+                        "{theme:?}: {name} {fg:?} on {bg_name} {bg:?} has contrast {r:.2} < 4.5"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn rdbu_is_blue_for_negative_and_red_for_positive() {

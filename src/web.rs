@@ -97,6 +97,9 @@ async fn run() -> Result<(), String> {
             eframe::WebOptions::default(),
             Box::new(move |cc| {
                 register_context(&cc.egui_ctx);
+                if prefers_reduced_motion() {
+                    crate::theme::set_reduced_motion(&cc.egui_ctx);
+                }
                 Ok(Box::new(WebApp {
                     app: crate::app::PosLensApp::new(cc, &hash),
                     last_hash: String::new(),
@@ -109,6 +112,13 @@ async fn run() -> Result<(), String> {
         loading.remove();
     }
     Ok(())
+}
+
+/// The reader's `prefers-reduced-motion: reduce` (stops animations such as the RoPE play).
+fn prefers_reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
+        .is_some_and(|m| m.matches())
 }
 
 /// `window.poslens = { status() }`: returns the latest [`crate::status::Status`] as a JS object.

@@ -49,12 +49,24 @@ async function runMode(name, mode, base) {
     const consoleErrors = [];
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-    const t0 = Date.now();
+    // First load: the Attention view draws without the compute worker (no burn downloaded).
+    const workerFetches = [];
+    page.on('request', (r) => { if (r.url().includes('poslens-worker')) workerFetches.push(r.url()); });
+    let t0 = Date.now();
+    await page.goto(`${base}/`);
+    await page.waitForFunction(() => window.poslens && window.poslens.status().ready === true && window.poslens.status().heatmap_engine !== '', null, { timeout: READY_TIMEOUT_MS, polling: 250 });
+    console.log(`  first view ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await page.waitForTimeout(500);
+    const s0 = await page.evaluate(() => window.poslens.status());
+    check(s0.view === 'attention' && s0.errors.length === 0, `the first view (${s0.view}) draws from ${base}/ without errors`);
+    check(workerFetches.length === 0 && s0.compute_backend === 'not loaded', `the first view loads no compute worker (${s0.compute_backend}, ${workerFetches.length} worker fetches)`);
+    t0 = Date.now();
     await page.goto(`${base}/#view=sinusoidal&len=64&d=128&q=32`);
-    await page.waitForFunction(() => window.poslens && window.poslens.status().ready === true, null, { timeout: READY_TIMEOUT_MS, polling: 250 });
-    console.log(`  ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await page.waitForFunction(() => window.poslens && window.poslens.status().ready === true && window.poslens.status().compute_check, null, { timeout: READY_TIMEOUT_MS, polling: 250 });
+    console.log(`  compute worker ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await page.waitForTimeout(500);
     const s1 = await page.evaluate(() => window.poslens.status());
+    check(workerFetches.some((u) => u.endsWith('.wasm') || u.includes('_bg.wasm')), `the Sinusoidal view's burn row fetched the compute worker (${workerFetches.map((u) => u.replace(base, '')).join(', ')})`);
     console.log(`  status: ${JSON.stringify({ ...s1, controls: undefined })}`);
     check(s1.view === 'sinusoidal', `view is sinusoidal (${s1.view})`);
     check(s1.render_backend === mode.render, `render backend ${mode.render} (${s1.render_backend})`);
@@ -244,8 +256,9 @@ async function runMode(name, mode, base) {
 }
 
 fs.mkdirSync(ART, { recursive: true });
-const { server, base } = await serveDist();
-console.log(`serving dist/ at ${base}`);
+// Served under a sub-path, as a GitHub Pages project site is: every URL in the build is relative.
+const { server, base, requests } = await serveDist('/poslens');
+console.log(`serving dist/ at ${base}/`);
 const only = process.argv[2];
 try {
   for (const [name, mode] of Object.entries(MODES)) {
@@ -253,5 +266,7 @@ try {
     try { await runMode(name, mode, base); } catch (e) { check(false, `${name}: ${e.message.split('\n')[0]}`); }
   }
 } finally { server.close(); }
+const outside = requests.filter((u) => !u.startsWith('/poslens/'));
+check(outside.length === 0, `every request stayed under /poslens/ (${JSON.stringify(outside.slice(0, 5))})`);
 if (failures.length) { console.error(`\n${failures.length} browser check(s) failed`); process.exit(1); }
 console.log('\nbrowser end-to-end: all checks passed');

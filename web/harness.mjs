@@ -15,18 +15,26 @@ export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan'
 const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
   '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json' };
 
-/// Serve dist/ on an ephemeral 127.0.0.1 port; resolves to { server, base }.
-export async function serveDist() {
+/// Serve dist/ on an ephemeral 127.0.0.1 port under `prefix` (e.g. '/poslens', as a GitHub
+/// Pages project site is; '' for the root). Anything outside the prefix is a 404, so an absolute
+/// URL in the build fails the tests. Resolves to { server, base, requests } (paths served).
+/// `pages` maps extra absolute paths to HTML (e.g. a blog post holding an iframe of the app).
+export async function serveDist(prefix = '', pages = {}) {
   if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error('dist/index.html missing: run `trunk build --release` first');
+  const requests = [];
   const server = http.createServer((req, res) => {
-    const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    let url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    requests.push(url);
+    if (pages[url]) { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end(pages[url]); return; }
+    if (!url.startsWith(prefix + '/')) { res.writeHead(404); res.end('not found (outside ' + prefix + '/)'); return; }
+    url = url.slice(prefix.length);
     const file = path.join(DIST, url === '/' ? 'index.html' : url);
-    if (!file.startsWith(DIST) || !fs.existsSync(file)) { res.writeHead(404); res.end('not found'); return; }
-    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream' });
+    if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) { res.writeHead(404); res.end('not found'); return; }
+    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream', 'Content-Length': fs.statSync(file).size });
     fs.createReadStream(file).pipe(res);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, base: `http://127.0.0.1:${server.address().port}` };
+  return { server, base: `http://127.0.0.1:${server.address().port}${prefix}`, requests };
 }
 
 /// Launch headless Chromium (a fresh profile each time) with `extraArgs`.

@@ -5,13 +5,12 @@
 //! selected backend; the same row is computed on the CPU with `crate::pe` and the largest
 //! absolute difference is reported. It is the smallest real end-to-end use of the tensor stack.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
+#[cfg(feature = "lab")]
 use burn::tensor::{Device, Tensor, TensorData, activation::softmax};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{ComputeDevice, spawn};
+use super::client::{ComputeClient, JobId};
+use super::protocol::{Reply, Request};
 
 /// Why a check could not run.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -29,7 +28,7 @@ pub enum CheckError {
 }
 
 /// Result of comparing burn's softmax row to the CPU reference.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SoftmaxCheck {
     pub query_pos: usize,
     pub seq_len: usize,
@@ -59,6 +58,7 @@ pub fn reference_row(table: &[f32], seq_len: usize, d_model: usize, query_pos: u
     row
 }
 
+#[cfg(feature = "lab")]
 /// Compute the row with burn on `device` and compare with [`reference_row`].
 ///
 /// # Shapes
@@ -127,17 +127,15 @@ pub fn compare(query_pos: usize, row: Vec<f32>, reference: &[f32]) -> SoftmaxChe
     }
 }
 
-type CheckSlot = Rc<RefCell<Option<Result<SoftmaxCheck, CheckError>>>>;
-
-/// A softmax-row check on a burn device that re-runs when its inputs (`K`) change: the app's
-/// readiness signal, and the Sinusoidal view's burn-computed row.
-pub struct CheckJob<K> {
-    result: Option<Result<SoftmaxCheck, CheckError>>,
+/// A softmax-row check on the compute worker that re-runs when its inputs (`K`) change: the
+/// app's readiness signal, and the Sinusoidal view's burn-computed row.
+pub struct RowJob<K> {
+    result: Option<Result<SoftmaxCheck, String>>,
     key: Option<K>,
-    pending: Option<CheckSlot>,
+    pending: Option<JobId>,
 }
 
-impl<K> Default for CheckJob<K> {
+impl<K> Default for RowJob<K> {
     fn default() -> Self {
         Self {
             result: None,
@@ -147,31 +145,44 @@ impl<K> Default for CheckJob<K> {
     }
 }
 
-impl<K: PartialEq> CheckJob<K> {
-    /// Collect a finished run; start one for `key` when it differs from the last run's and none
+impl<K: PartialEq> RowJob<K> {
+    /// Collect a finished run; submit one for `key` when it differs from the last run's and none
     /// is in flight (`inputs` gives the table, N, d and p). Returns whether a run is in flight.
     pub fn update(
         &mut self,
-        compute: Option<&ComputeDevice>,
+        compute: Option<&ComputeClient>,
         key: K,
         inputs: impl FnOnce() -> (Vec<f32>, usize, usize, usize),
     ) -> bool {
-        if let Some(done) = self.pending.as_ref().and_then(|slot| slot.borrow_mut().take()) {
-            self.result = Some(done);
+        let Some(compute) = compute else { return false };
+        if let Some(job) = self.pending
+            && let Some(reply) = compute.take(job)
+        {
+            self.result = Some(match reply {
+                Ok(Reply::Softmax { mut check, row }) => {
+                    check.row = row;
+                    Ok(check)
+                }
+                Ok(Reply::Failed(e)) => Err(e.message),
+                Ok(other) => Err(format!("unexpected reply to a softmax check: {other:?}")),
+                Err(e) => Err(e),
+            });
             self.pending = None;
         }
-        if self.pending.is_none()
-            && self.key.as_ref() != Some(&key)
-            && let Some(compute) = compute
-        {
+        if self.pending.is_none() && self.key.as_ref() != Some(&key) {
             let (table, seq_len, d_model, query_pos) = inputs();
-            let slot: CheckSlot = Rc::new(RefCell::new(None));
-            self.pending = Some(slot.clone());
             self.key = Some(key);
-            spawn(run(compute.device.clone(), table, seq_len, d_model, query_pos), slot);
-            // Natively `spawn` finishes at once: collect now rather than next frame.
-            if let Some(done) = self.pending.as_ref().and_then(|s| s.borrow_mut().take()) {
-                self.result = Some(done);
+            let job = compute.submit(Request::SoftmaxRow {
+                table,
+                seq_len,
+                d_model,
+                query_pos,
+            });
+            self.pending = Some(job);
+            // Natively the reply is already there: collect it now rather than next frame.
+            if let Some(Ok(Reply::Softmax { mut check, row })) = compute.take(job) {
+                check.row = row;
+                self.result = Some(Ok(check));
                 self.pending = None;
             }
         }
@@ -179,7 +190,7 @@ impl<K: PartialEq> CheckJob<K> {
     }
 
     /// The latest finished result; `None` while a run is in flight or before the first.
-    pub fn result(&self) -> Option<&Result<SoftmaxCheck, CheckError>> {
+    pub fn result(&self) -> Option<&Result<SoftmaxCheck, String>> {
         if self.pending.is_some() {
             None
         } else {

@@ -107,6 +107,7 @@ impl ModelMeta {
     }
 }
 
+#[cfg(feature = "lab")]
 /// Builds the model a metadata file describes and loads its weights (`PLW1` bytes) into it.
 /// The byte count must be the one the metadata records (a truncated or swapped file fails here).
 pub fn load_model(meta: &ModelMeta, weights: &[u8], device: &burn::tensor::Device) -> Result<super::Model, ModelError> {
@@ -140,7 +141,7 @@ mod tests {
 
     #[test]
     fn shipped_metadata_is_tied_to_its_weight_file() {
-        let device = crate::compute::ndarray_device("test").device;
+        let device = crate::model::cpu_device();
         let rope = ModelMeta::from_json(include_str!("../../assets/models/copy-rope.json")).expect("meta");
         let own: &[u8] = include_bytes!("../../assets/models/copy-rope.plw");
         let other: &[u8] = include_bytes!("../../assets/models/copy-alibi.plw");

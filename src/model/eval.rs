@@ -4,6 +4,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+pub use super::TracedSample;
 use super::catalog::Curve;
 use super::{Model, ModelConfig, ModelError, Positions, RopeOptions};
 use crate::rng::SplitMix64;
@@ -150,35 +151,5 @@ impl Evaluator<'_> {
             heads: config.n_heads,
             attention,
         })
-    }
-}
-
-/// One traced forward pass for the Model lab.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TracedSample {
-    pub tokens: Vec<u32>,
-    pub answer_positions: Vec<usize>,
-    /// The model's greedy prediction at each answer position.
-    pub predicted: Vec<i64>,
-    pub len: usize,
-    pub heads: usize,
-    /// Per layer, row-major `[heads, len, len]` attention weights.
-    pub attention: Vec<Vec<f32>>,
-}
-
-impl TracedSample {
-    /// Attention row-major `[len, len]` of one layer and head.
-    pub fn head(&self, layer: usize, head: usize) -> Option<&[f32]> {
-        let l2 = self.len * self.len;
-        self.attention.get(layer)?.get(head * l2..(head + 1) * l2)
-    }
-
-    /// How many answer tokens are right.
-    pub fn right(&self) -> usize {
-        self.answer_positions
-            .iter()
-            .zip(&self.predicted)
-            .filter(|(t, p)| self.tokens[**t + 1] as i64 == **p)
-            .count()
     }
 }

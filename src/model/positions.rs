@@ -6,35 +6,13 @@
 //! analytic views draw, not a second implementation.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use serde::{Deserialize, Serialize};
 
+pub use super::RopeOptions;
 use super::{ModelConfig, ModelError, PeKind};
-use crate::pe::{self, PeError, PositionMap, RopeLayout, RopeScaling, SinusoidalLayout};
+use crate::pe::{self, PeError, RopeLayout, SinusoidalLayout};
 
 /// Additive logit for hidden cells (exp underflows to exactly 0 in f32).
 pub const HIDDEN_LOGIT: f32 = -1.0e9;
-
-/// Inference-time RoPE extension: a frequency scaling and a position map.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RopeOptions {
-    pub scaling: RopeScaling,
-    pub map: PositionMap,
-}
-
-impl Default for RopeOptions {
-    fn default() -> Self {
-        Self {
-            scaling: RopeScaling::None,
-            map: PositionMap::Identity,
-        }
-    }
-}
-
-impl RopeOptions {
-    pub fn is_plain(&self) -> bool {
-        self.scaling == RopeScaling::None && self.map.is_identity()
-    }
-}
 
 /// RoPE tables at one length (rotate-half layout: pair `(i, i + d/2)` turns by `θ_i · p`).
 #[derive(Debug, Clone)]

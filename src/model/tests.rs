@@ -9,7 +9,7 @@ use crate::pe::{PositionMap, RopeLayout, RopeScaling};
 use crate::tasks::VOCAB;
 
 fn cpu() -> Device {
-    crate::compute::ndarray_device("test").device
+    crate::model::cpu_device()
 }
 
 fn tiny(pe: PeKind, layers: usize) -> ModelConfig {

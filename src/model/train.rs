@@ -10,7 +10,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::catalog::{FORMAT, ModelMeta};
 use super::eval::{Evaluator, tokens_tensor};
@@ -80,7 +80,7 @@ pub fn learning_rate(spec: &TrainSpec, step: usize) -> f64 {
 /// Trains a model; `progress(step, loss)` is called every step.
 pub fn train(spec: &TrainSpec, mut progress: impl FnMut(usize, f64)) -> Result<Trained, ModelError> {
     spec.task.check_len(spec.train_len)?;
-    let plain = crate::compute::ndarray_device("trainer").device;
+    let plain = super::cpu_device();
     let device = plain.clone().autodiff();
     let config = ModelConfig {
         n_layers: spec.layers.clamp(1, 16),
@@ -165,7 +165,7 @@ pub fn train_and_save(spec: &TrainSpec, out: &Path, mut log: impl FnMut(&str)) -
         .map_err(|e| ModelError::Io(format!("cannot write {}: {e}", weights_path.display())))?;
 
     // Re-load from the file just written: what ships is what is measured.
-    let device = crate::compute::ndarray_device("eval").device;
+    let device = super::cpu_device();
     let model = WeightFile::decode(&bytes)?.apply(trained.config.init(&device), &device)?;
     let ev = Evaluator {
         model: &model,
@@ -209,7 +209,4 @@ pub fn train_and_save(spec: &TrainSpec, out: &Path, mut log: impl FnMut(&str)) -
     Ok(meta)
 }
 
-/// Convenience for tests: the device a trained model lives on.
-pub fn cpu_device() -> Device {
-    crate::compute::ndarray_device("cpu").device
-}
+pub use super::cpu_device;

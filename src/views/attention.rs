@@ -488,6 +488,9 @@ impl View for AttentionView {
         self.state.scheme.explanation().to_owned()
     }
     delegate_state!(seq_len);
+    fn length_range(&self) -> std::ops::RangeInclusive<usize> {
+        SEQ_LEN_RANGE
+    }
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.controls(ui)
     }

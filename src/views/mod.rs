@@ -46,7 +46,7 @@ pub mod sinusoidal;
 use serde_json::{Map, Value};
 
 use crate::analysis::engine::MapEngines;
-use crate::compute::ComputeDevice;
+use crate::compute::client::ComputeClient;
 use crate::export::{ExportError, Exported};
 use crate::theme::ThemeChoice;
 
@@ -67,8 +67,8 @@ pub fn registry() -> Vec<Box<dyn View>> {
 /// What the app lends a view for one frame's [`View::update`].
 pub struct ViewEnv<'a> {
     pub ctx: &'a egui::Context,
-    /// The burn device (WebGPU or ndarray); `None` in headless tests.
-    pub compute: Option<&'a ComputeDevice>,
+    /// The compute worker (burn on WebGPU or ndarray); `None` in headless tests.
+    pub compute: Option<&'a ComputeClient>,
     /// The attention-map engines (CPU always; the WGSL engine where the renderer allows).
     pub engines: &'a MapEngines,
     /// When this frame's heavy work must stop (the work budget): views spread larger jobs over
@@ -106,6 +106,11 @@ pub trait View {
     /// The view's main length (what `←` / `→` halve and double, and `status().seq_len`).
     fn length(&self) -> usize;
     fn length_mut(&mut self) -> &mut usize;
+
+    /// The range of the main length (the compact layout's slider).
+    fn length_range(&self) -> std::ops::RangeInclusive<usize> {
+        crate::views::all_schemes_state::SEQ_LEN_RANGE
+    }
 
     /// Side-panel controls; returns the response of the main length slider (tests drag it).
     fn controls_ui(&mut self, ui: &mut egui::Ui) -> egui::Response;

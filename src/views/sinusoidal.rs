@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::analysis::grid::{Aggregate, Grid};
-use crate::compute::softmax_check::CheckJob;
+use crate::compute::softmax_check::RowJob;
 use crate::export::{ExportError, Exported, grid_image};
 use crate::pe::sinusoidal::{self, SinusoidalLayout};
 use crate::theme::{Colormap, ThemeChoice};
@@ -109,7 +109,7 @@ pub struct SinusoidalView {
     heatmap: Heatmap,
     error: Option<String>,
     /// burn's attention row for the query (re-run when the table or query change).
-    burn_row: CheckJob<(TableKey, usize)>,
+    burn_row: RowJob<(TableKey, usize)>,
 }
 
 const EXPLANATION: &str = "Each row is the vector added to the token at position p; each column is one dimension. \
@@ -153,7 +153,7 @@ impl SinusoidalView {
     }
 
     /// Recompute what changed: the table (CPU, `crate::pe`), its texture, and the burn job.
-    fn recompute(&mut self, ctx: &egui::Context, compute: Option<&crate::compute::ComputeDevice>) {
+    fn recompute(&mut self, ctx: &egui::Context, compute: Option<&crate::compute::client::ComputeClient>) {
         let s = &self.state;
         let key: TableKey = (s.seq_len, s.d_model, s.layout, s.aggregate);
         if self.table_key != Some(key) {
@@ -283,6 +283,9 @@ impl View for SinusoidalView {
         EXPLANATION.to_owned()
     }
     delegate_state!(seq_len);
+    fn length_range(&self) -> std::ops::RangeInclusive<usize> {
+        SEQ_LEN_RANGE
+    }
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.controls(ui)
     }

@@ -410,6 +410,9 @@ impl View for ExtensionView {
         format!("{INTRO} {}", self.state.method.explanation())
     }
     delegate_state!(seq_len);
+    fn length_range(&self) -> std::ops::RangeInclusive<usize> {
+        SEQ_LEN_RANGE
+    }
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.controls(ui)
     }

@@ -1,37 +1,26 @@
-//! The Model lab's asynchronous work: metadata and weights loading, and the forward-pass job
-//! (traced sample, live score, live extension curve) on the burn device.
+//! The Model lab's asynchronous work: metadata and weight files fetched by the page, models
+//! loaded and forward passes (traced sample, live score, live extension curve) run by the
+//! compute worker (`crate::compute`), so the page itself never links burn.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use web_time::Instant;
-
 use crate::analysis::grid::{Aggregate, Grid};
-use crate::compute::{ComputeDevice, spawn};
-use crate::model::catalog::{Curve, ModelMeta, load_model};
-use crate::model::eval::{Evaluator, TracedSample};
-use crate::model::{Model, ModelError, PeKind, model_name};
+use crate::compute::client::{ComputeClient, JobId};
+use crate::compute::protocol::{LabJob, Reply, Request};
+use crate::compute::spawn;
+use crate::model::catalog::ModelMeta;
+use crate::model::{ModelError, PeKind, model_name};
 use crate::pe::extension::ExtensionMethod;
-use crate::tasks::{Score, TaskKind};
+use crate::tasks::TaskKind;
 use crate::theme::Colormap;
 use crate::widgets::heatmap::Heatmap;
+
+pub use crate::compute::protocol::LabResult;
 
 use super::*;
 
 pub(super) type Slot<T> = Rc<RefCell<Option<T>>>;
-
-/// What one forward-pass job produces.
-#[derive(Debug, Clone)]
-pub struct LabResult {
-    pub trace: TracedSample,
-    pub score: Score,
-    /// Live curve of the chosen extension method (RoPE only).
-    pub extension_curve: Option<Curve>,
-    /// The whole job: traced sample, live score and (RoPE + method) live curve.
-    pub compute_ms: f64,
-    /// The traced forward pass of one sample alone, read-back included.
-    pub trace_ms: f64,
-}
 
 /// Everything a job depends on (a change starts a new job).
 #[derive(Clone, Debug, PartialEq)]
@@ -43,19 +32,26 @@ pub(super) struct JobKey {
     pub(super) sample: u64,
 }
 
-/// A model loaded on the compute device.
-pub(super) struct Loaded {
-    pub(super) name: String,
-    pub(super) model: Rc<Model>,
+/// Where the selected model's weights are.
+pub(super) enum Weights {
+    /// The page is downloading the weight file.
+    Fetching(String, Slot<Result<Vec<u8>, ModelError>>),
+    /// The compute worker is building the model from them.
+    Loading(String, JobId),
+}
+
+/// A reply turned into the lab's error type.
+fn model_reply(reply: Result<Reply, String>) -> Result<Reply, ModelError> {
+    match reply {
+        Ok(Reply::Failed(e)) => Err(e.into()),
+        Ok(r) => Ok(r),
+        Err(why) => Err(ModelError::Backend(why)),
+    }
 }
 
 impl ModelLabView {
-    pub(super) fn run_jobs(&mut self, ctx: &egui::Context, compute: Option<&ComputeDevice>) {
+    pub(super) fn run_jobs(&mut self, ctx: &egui::Context, compute: Option<&ComputeClient>) {
         let Some(compute) = compute else { return };
-        if self.device.is_none() {
-            self.device = Some(compute.clone());
-        }
-        let device = compute.device.clone();
         if !self.metas_started {
             self.metas_started = true;
             for task in TaskKind::ALL {
@@ -84,98 +80,42 @@ impl ModelLabView {
             }
             None => true,
         });
-        // Weights of the selected model.
-        let want = self.state.name();
-        let have = self.loaded.as_ref().map(|l| l.name.clone());
-        let loading = self.weights.as_ref().map(|(n, _)| n.clone());
-        // A model whose weights failed to load is not retried every frame (a 404 would be fetched
-        // again and again, and its message would flicker): choosing it again after another retries.
-        let failed = self.load_error.as_ref().is_some_and(|(n, _)| *n == want);
-        if have.as_deref() != Some(want.as_str()) && loading.as_deref() != Some(want.as_str()) && !failed {
-            match self.meta_cloned(&want) {
-                Some(Ok(meta)) => {
-                    let slot: Slot<Result<Model, ModelError>> = Rc::default();
-                    let dev = device.clone();
-                    spawn(
-                        async move {
-                            let bytes = crate::assets::read_model_file(&meta.weights_file).await?;
-                            load_model(&meta, &bytes, &dev)
-                        },
-                        slot.clone(),
-                    );
-                    self.weights = Some((want.clone(), slot));
-                    self.load_error = None;
-                }
-                Some(Err(e)) => self.load_error = Some((want.clone(), e)),
-                None => {}
-            }
-        }
-        if let Some((name, slot)) = &self.weights {
-            let done = slot.borrow_mut().take();
-            if let Some(r) = done {
-                match r {
-                    Ok(model) => {
-                        self.loaded = Some(Loaded {
-                            name: name.clone(),
-                            model: Rc::new(model),
-                        });
-                        self.load_error = None;
-                    }
-                    Err(e) => self.load_error = Some((name.clone(), e)),
-                }
-                self.weights = None;
-            }
-        }
+        self.load_weights(compute);
         // Collect a finished job.
-        if let Some((key, slot)) = &self.job {
-            let done = slot.borrow_mut().take();
-            if let Some(r) = done {
-                self.result = Some((key.clone(), r));
-                self.job = None;
-            }
+        if let Some((key, job)) = &self.job
+            && let Some(reply) = compute.take(*job)
+        {
+            let result = match model_reply(reply) {
+                Ok(Reply::Run(r)) => Ok(*r),
+                Ok(other) => Err(ModelError::Backend(format!("unexpected reply {other:?}"))),
+                Err(e) => Err(e),
+            };
+            self.result = Some((key.clone(), result));
+            self.job = None;
         }
         // Start the next one when idle and the state moved on.
         if self.job.is_none()
             && let Some(key) = self.job_key()
             && self.result.as_ref().map(|(k, _)| k) != Some(&key)
-            && let (Some(loaded), Some(Ok(meta))) = (&self.loaded, self.meta_cloned(&key.name))
+            && let Some(Ok(meta)) = self.meta_cloned(&key.name)
         {
-            let slot: Slot<Result<LabResult, ModelError>> = Rc::default();
-            let model = loaded.model.clone();
-            let opts = self.state.rope_options(meta.train_len, meta.config.head_dim());
             let extension = self.state.pe == PeKind::Rope && self.state.method.is_some();
-            let (len, sample) = (key.len, key.sample);
-            spawn(
-                async move {
-                    let started = Instant::now();
-                    let seed = EVAL_SEED.wrapping_add(sample);
-                    let ev = Evaluator {
-                        model: &model,
-                        config: &meta.config,
-                        task: meta.task,
-                        rope: &opts,
-                        device: &device,
-                    };
-                    let trace = ev.trace_sample(len, seed).await?;
-                    let trace_ms = started.elapsed().as_secs_f64() * 1000.0;
-                    let score = ev.score_at(len, LIVE_SAMPLES, EVAL_SEED).await?;
-                    let extension_curve = if extension {
-                        Some(ev.curve(&meta.curve.length, CURVE_SAMPLES, EVAL_SEED).await?)
-                    } else {
-                        None
-                    };
-                    Ok(LabResult {
-                        trace,
-                        score,
-                        extension_curve,
-                        compute_ms: started.elapsed().as_secs_f64() * 1000.0,
-                        trace_ms,
-                    })
-                },
-                slot.clone(),
-            );
-            self.job = Some((key, slot));
+            let job = LabJob {
+                name: key.name.clone(),
+                len: key.len,
+                rope: self.state.rope_options(meta.train_len, meta.config.head_dim()),
+                trace_seed: EVAL_SEED.wrapping_add(key.sample),
+                samples: LIVE_SAMPLES,
+                seed: EVAL_SEED,
+                curve_lengths: extension.then(|| meta.curve.length.clone()),
+                curve_samples: CURVE_SAMPLES,
+            };
+            let id = compute.submit(Request::Run(job));
+            self.job = Some((key, id));
+            // Natively the reply is already there: show it this frame.
+            return self.run_jobs(ctx, Some(compute));
         }
+        self.backend = compute.backend();
         // Heatmaps of the shown result.
         if let Some((key, Ok(r))) = &self.result
             && self.heatmaps_for.as_ref() != Some(key)
@@ -207,6 +147,64 @@ impl ModelLabView {
         }
         if self.busy() {
             ctx.request_repaint();
+        }
+    }
+
+    /// Fetch the selected model's weight file, then have the worker build the model.
+    fn load_weights(&mut self, compute: &ComputeClient) {
+        let want = self.state.name();
+        let in_flight = match &self.weights {
+            Some(Weights::Fetching(n, _) | Weights::Loading(n, _)) => Some(n.clone()),
+            None => None,
+        };
+        // A model whose weights failed to load is not retried every frame (a 404 would be fetched
+        // again and again, and its message would flicker): choosing it again after another retries.
+        let failed = self.load_error.as_ref().is_some_and(|(n, _)| *n == want);
+        if self.loaded.as_deref() != Some(want.as_str()) && in_flight.as_deref() != Some(want.as_str()) && !failed {
+            match self.meta_cloned(&want) {
+                Some(Ok(meta)) => {
+                    let slot: Slot<Result<Vec<u8>, ModelError>> = Rc::default();
+                    spawn(
+                        async move { Ok(crate::assets::read_model_file(&meta.weights_file).await?) },
+                        slot.clone(),
+                    );
+                    self.weights = Some(Weights::Fetching(want.clone(), slot));
+                    self.load_error = None;
+                }
+                Some(Err(e)) => self.load_error = Some((want.clone(), e)),
+                None => {}
+            }
+        }
+        if let Some(Weights::Fetching(name, slot)) = &self.weights {
+            let done = slot.borrow_mut().take();
+            let name = name.clone();
+            match (done, self.meta_cloned(&name)) {
+                (None, _) => {}
+                (Some(Ok(bytes)), Some(Ok(meta))) => {
+                    let job = compute.submit(Request::LoadModel { meta, weights: bytes });
+                    self.weights = Some(Weights::Loading(name, job));
+                }
+                (Some(Err(e)), _) => {
+                    self.load_error = Some((name, e));
+                    self.weights = None;
+                }
+                (Some(Ok(_)), _) => self.weights = None,
+            }
+        }
+        if let Some(Weights::Loading(name, job)) = &self.weights
+            && let Some(reply) = compute.take(*job)
+        {
+            match model_reply(reply) {
+                Ok(Reply::Loaded { .. }) => {
+                    self.loaded = Some(name.clone());
+                    self.load_error = None;
+                }
+                Ok(other) => {
+                    self.load_error = Some((name.clone(), ModelError::Backend(format!("unexpected reply {other:?}"))))
+                }
+                Err(e) => self.load_error = Some((name.clone(), e)),
+            }
+            self.weights = None;
         }
     }
 }

@@ -20,9 +20,10 @@ use std::collections::BTreeMap;
 use egui::{RichText, Ui};
 use serde::Serialize;
 
-use crate::compute::ComputeDevice;
+use crate::compute::ComputeBackend;
+use crate::compute::client::JobId;
 use crate::model::catalog::ModelMeta;
-use crate::model::{Model, ModelError, PeKind, model_name};
+use crate::model::{ModelError, PeKind, model_name};
 use crate::pe::extension::ExtensionMethod;
 use crate::tasks::TaskKind;
 use crate::theme::ThemeChoice;
@@ -44,14 +45,16 @@ pub struct ModelLabView {
     metas_started: bool,
     /// Metadata by model name, once read (or failed).
     resolved: BTreeMap<String, Result<ModelMeta, ModelError>>,
-    weights: Option<(String, Slot<Result<Model, ModelError>>)>,
-    loaded: Option<Loaded>,
+    weights: Option<Weights>,
+    /// The model the compute worker holds for this view.
+    loaded: Option<String>,
     load_error: Option<(String, ModelError)>,
-    job: Option<(JobKey, Slot<Result<LabResult, ModelError>>)>,
+    job: Option<(JobKey, JobId)>,
     result: Option<(JobKey, Result<LabResult, ModelError>)>,
     heatmaps: Vec<Heatmap>,
     heatmaps_for: Option<JobKey>,
-    device: Option<ComputeDevice>,
+    /// The compute worker's backend, once it is ready.
+    backend: Option<ComputeBackend>,
 }
 
 impl Default for ModelLabView {
@@ -74,7 +77,7 @@ impl ModelLabView {
             result: None,
             heatmaps: Vec::new(),
             heatmaps_for: None,
-            device: None,
+            backend: None,
         }
     }
 
@@ -121,13 +124,13 @@ impl ModelLabView {
     }
 
     pub fn loaded_model(&self) -> Option<&str> {
-        self.loaded.as_ref().map(|l| l.name.as_str())
+        self.loaded.as_deref()
     }
 
     fn job_key(&self) -> Option<JobKey> {
         let loaded = self.loaded.as_ref()?;
-        (loaded.name == self.state.name()).then(|| JobKey {
-            name: loaded.name.clone(),
+        (*loaded == self.state.name()).then(|| JobKey {
+            name: loaded.clone(),
             len: self.state.seq_len,
             method: if self.state.pe == PeKind::Rope {
                 self.state.method
@@ -341,6 +344,9 @@ impl View for ModelLabView {
         explanation(self.state.task, self.state.pe)
     }
     delegate_state!(seq_len);
+    fn length_range(&self) -> std::ops::RangeInclusive<usize> {
+        LEN_RANGE
+    }
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.controls(ui)
     }

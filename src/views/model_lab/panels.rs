@@ -26,10 +26,18 @@ impl ModelLabView {
                 ui.label(format!("loading model metadata {done}/{total}…"));
             });
         }
-        if let Some((name, _)) = &self.weights {
+        let loading = match &self.weights {
+            Some(Weights::Fetching(name, _)) => Some(format!("downloading weights {name}.plw…")),
+            Some(Weights::Loading(name, _)) => Some(match self.backend {
+                Some(_) => format!("building {name} in the compute worker…"),
+                None => format!("starting the compute worker (burn, a second download), then {name}…"),
+            }),
+            None => None,
+        };
+        if let Some(text) = loading {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label(format!("loading weights {name}.plw…"));
+                ui.label(text);
             });
         }
         if let Some((name, e)) = &self.load_error {
@@ -88,7 +96,7 @@ impl ModelLabView {
                     100.0 * r.score.token_accuracy(),
                     r.score.samples
                 ));
-                let backend = self.device.as_ref().map_or("cpu", |d| d.backend.label());
+                let backend = self.backend.map_or("worker", |b| b.label());
                 ui.label(
                     RichText::new(format!(
                         "burn {backend} · {:.0} ms for the sample, score and curve",

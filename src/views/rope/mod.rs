@@ -64,6 +64,8 @@ pub struct RopeView {
     decay_error: Option<String>,
     /// Fractional `m` while playing (the slider holds its rounded value).
     play_pos: f64,
+    /// `prefers-reduced-motion`: the play button is off.
+    reduced_motion: bool,
 }
 
 impl RopeView {
@@ -82,10 +84,13 @@ impl RopeView {
             .horizontal(|ui| {
                 let (icon, hint) = if s.playing {
                     ("⏸", "Pause the animation")
+                } else if self.reduced_motion {
+                    ("▶", "Animation off: your system asks for reduced motion")
                 } else {
                     ("▶", "Animate m upward (wraps around at the end)")
                 };
-                if ui.button(icon).on_hover_text(hint).clicked() {
+                let play = ui.add_enabled(!self.reduced_motion, egui::Button::new(icon));
+                if play.on_hover_text(hint).on_disabled_hover_text(hint).clicked() {
                     s.playing = !s.playing;
                 }
                 log_slider_ui(ui, &mut s.query_pos, POSITION_RANGE, "tokens")
@@ -148,6 +153,10 @@ impl RopeView {
     }
 
     fn advance_play(&mut self, ctx: &egui::Context) {
+        self.reduced_motion = crate::theme::reduced_motion(ctx);
+        if self.reduced_motion {
+            self.state.playing = false; // prefers-reduced-motion: no animation
+        }
         if !self.state.playing {
             return;
         }
@@ -236,6 +245,9 @@ impl View for RopeView {
     }
     // The RoPE view's length is the query position m.
     delegate_state!(query_pos);
+    fn length_range(&self) -> std::ops::RangeInclusive<usize> {
+        POSITION_RANGE
+    }
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.controls(ui)
     }
@@ -247,6 +259,10 @@ impl View for RopeView {
     }
     fn errors(&self) -> Vec<String> {
         self.pairs_error.iter().chain(&self.decay_error).cloned().collect()
+    }
+    fn status_extras(&self, extras: &mut serde_json::Map<String, serde_json::Value>) {
+        extras.insert("playing".into(), self.state.playing.into());
+        extras.insert("reduced_motion".into(), self.reduced_motion.into());
     }
     fn export(&self) -> Result<Exported, ExportError> {
         let r = &self.state;

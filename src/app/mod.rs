@@ -2,31 +2,36 @@
 //! view, and a status line naming the render and compute backends.
 //!
 //! Data flow per frame: controls mutate [`AppState`] → the active view recomputes what changed
-//! (`crate::pe` on the CPU, burn jobs on the compute device) → textures → egui draws.
+//! (`crate::pe` on the CPU or WGSL, burn jobs on the compute worker) → textures → egui draws.
+
+mod compact;
 
 use egui::{Align, Layout, RichText};
 use web_time::Instant;
 
 use crate::analysis::engine::MapEngines;
-use crate::compute::softmax_check::CheckJob;
-use crate::compute::{ComputeBackend, ComputeDevice};
+use crate::compute::ComputeBackend;
+use crate::compute::client::{ComputeClient, WorkerState};
+use crate::compute::softmax_check::RowJob;
 use crate::state::AppState;
 use crate::status::{RenderBackend, Status};
 use crate::theme::{SIDE_PANEL_WIDTH_PT, ThemeChoice};
 use crate::views::ViewEnv;
 
 /// The app's readiness check: one softmax row of the sinusoidal table (N = 64, d = 128, p = 32)
-/// on the burn device against the CPU, run once at start-up. `status().ready` waits for it.
+/// on the burn device against the CPU, run once when the compute worker first becomes ready (the
+/// first page load does not start the worker). `status().compute_check` reports it.
 const READINESS_CHECK: (usize, usize, usize) = (64, 128, 32);
 
 pub struct PosLensApp {
     /// Everything the user set: the active view, theme, embed mode and every view's state.
     state: AppState,
-    compute: Option<ComputeDevice>,
+    /// The compute worker (burn), started when a view first submits work.
+    compute: ComputeClient,
     /// The attention-map engines lent to the views (WGSL where the renderer allows).
     engines: MapEngines,
     /// The burn readiness check (app-wide; not owned by a view).
-    readiness: CheckJob<()>,
+    readiness: RowJob<()>,
     render_backend: RenderBackend,
     frames: u64,
     last_frame_ms: f32,
@@ -40,6 +45,12 @@ pub struct PosLensApp {
     export_note: Option<Result<String, String>>,
     /// Named control rectangles of this frame, reported in the status (tests drive them).
     control_rects: std::collections::BTreeMap<String, egui::Rect>,
+    /// Compact layout (embed, phone): whether the controls drawer is open.
+    drawer_open: bool,
+    /// Whether the last frame used the compact layout.
+    last_compact: bool,
+    /// The page's URL in the browser (for the embed's "open in PosLens" link).
+    page_url: Option<String>,
 }
 
 type ScreenshotSlot = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui::ColorImage>>>>;
@@ -86,14 +97,12 @@ impl PosLensApp {
         let render_backend = render_state
             .map(|rs| RenderBackend::from_wgpu(rs.adapter.get_info().backend))
             .unwrap_or_default();
-        let compute = crate::compute::select_device(render_state);
-        log::info!(
-            "render backend {render_backend:?}; compute {:?} ({})",
-            compute.backend,
-            compute.note
-        );
+        let compute = ComputeClient::for_app();
+        let ctx = cc.egui_ctx.clone();
+        compute.set_waker(move || ctx.request_repaint());
+        log::info!("render backend {render_backend:?}; compute worker starts on first use");
         state.theme.apply(&cc.egui_ctx);
-        let mut app = Self::from_parts(state, notes, Some(compute), render_backend);
+        let mut app = Self::from_parts(state, notes, compute, render_backend);
         if let Some(rs) =
             render_state.filter(|rs| rs.adapter.get_info().backend != eframe::egui_wgpu::wgpu::Backend::Gl)
         {
@@ -102,18 +111,18 @@ impl PosLensApp {
         app
     }
 
-    /// Build without a window (tests): `compute` may be `None` to skip burn entirely.
+    /// Build without a window (tests): `compute` may be [`ComputeClient::off`] to skip burn.
     pub fn from_parts(
         state: AppState,
         notes: Vec<String>,
-        compute: Option<ComputeDevice>,
+        compute: ComputeClient,
         render_backend: RenderBackend,
     ) -> Self {
         Self {
             state,
             compute,
             engines: MapEngines::cpu_only(),
-            readiness: CheckJob::default(),
+            readiness: RowJob::default(),
             render_backend,
             frames: 0,
             last_frame_ms: 0.0,
@@ -122,6 +131,9 @@ impl PosLensApp {
             pending_png: None,
             export_note: None,
             control_rects: Default::default(),
+            drawer_open: false,
+            last_compact: false,
+            page_url: None,
         }
     }
 
@@ -144,8 +156,17 @@ impl PosLensApp {
         crate::url_state::to_hash(&self.state)
     }
 
-    fn compute_backend(&self) -> ComputeBackend {
-        self.compute.as_ref().map_or(ComputeBackend::Cpu, |c| c.backend)
+    /// What the status reports as the compute backend: the worker's once ready, else its state.
+    fn compute_label(&self) -> (String, String) {
+        match self.compute.state() {
+            WorkerState::Idle => (
+                "not loaded".into(),
+                "burn loads with the first view that needs it".into(),
+            ),
+            WorkerState::Starting => ("loading".into(), "downloading the compute worker".into()),
+            WorkerState::Ready { backend, note } => (backend.label().into(), note),
+            WorkerState::Failed(why) => ("failed".into(), why),
+        }
     }
 
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
@@ -177,36 +198,43 @@ impl PosLensApp {
         ui.horizontal_wrapped(|ui| {
             ui.label(format!("render: {}", self.render_backend.label()));
             ui.separator();
-            let compute = self.compute.as_ref();
-            let color = match self.compute_backend() {
-                ComputeBackend::Wgpu => theme.ok(),
+            let (label, note) = self.compute_label();
+            let color = match self.compute.state() {
+                WorkerState::Ready {
+                    backend: ComputeBackend::Wgpu,
+                    ..
+                } => theme.ok(),
+                WorkerState::Idle => theme.weak_text(),
+                WorkerState::Failed(_) => theme.error(),
                 _ => theme.warn(),
             };
-            ui.colored_label(color, format!("compute: burn {}", self.compute_backend().label()))
-                .on_hover_text(compute.map_or("no burn device", |c| c.note.as_str()));
-            if let Some(c) = compute
-                && c.backend != ComputeBackend::Wgpu
-            {
-                ui.label(RichText::new(&c.note).color(theme.weak_text()));
+            ui.colored_label(color, format!("compute: burn {label}"))
+                .on_hover_text(&note);
+            if matches!(self.compute.state(), WorkerState::Ready { backend, .. } if backend != ComputeBackend::Wgpu) {
+                ui.label(RichText::new(&note).color(theme.weak_text()));
             }
-            ui.separator();
-            match self.readiness.result() {
-                None => {
+            match (self.readiness.result(), self.compute.state()) {
+                (_, WorkerState::Idle) => {}
+                (None, _) => {
+                    ui.separator();
                     ui.spinner();
                 }
-                Some(Ok(c)) if c.passed => {
+                (Some(Ok(c)), _) if c.passed => {
+                    ui.separator();
                     ui.colored_label(
                         theme.ok(),
                         format!("✔ burn softmax row matches CPU (max |Δ| = {:.1e})", c.max_abs_diff),
                     );
                 }
-                Some(Ok(c)) => {
+                (Some(Ok(c)), _) => {
+                    ui.separator();
                     ui.colored_label(
                         theme.error(),
                         format!("✘ burn softmax row differs from CPU (max |Δ| = {:.1e})", c.max_abs_diff),
                     );
                 }
-                Some(Err(e)) => {
+                (Some(Err(e)), _) => {
+                    ui.separator();
                     ui.colored_label(theme.error(), format!("✘ {e}"));
                 }
             }
@@ -233,40 +261,56 @@ impl PosLensApp {
         self.handle_keys(&ctx);
         self.finish_png_export(&ctx);
         let mut len_rect = egui::Rect::NOTHING;
-        if !self.state.embed {
+        let compact = self.compact(&ctx);
+        self.last_compact = compact;
+        let mut bar_len_rect = None;
+        if compact {
+            egui::Panel::top("compact_bar").show(ui, |ui| bar_len_rect = Some(self.compact_bar_ui(ui)));
+        } else {
             egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
             egui::Panel::bottom("status_line").show(ui, |ui| self.status_line_ui(ui));
         }
-        egui::Panel::left("controls")
-            .resizable(false)
-            .exact_size(SIDE_PANEL_WIDTH_PT)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    ui.add_space(6.0);
-                    len_rect = self.state.active_mut().controls_ui(ui).rect;
-                    ui.add_space(12.0);
-                    self.export_ui(ui);
-                    self.notes_ui(ui);
-                    ui.add_space(10.0);
-                    ui.label(
-                        RichText::new("Keys: ← → halve / double the length, [ ] switch views.")
-                            .small()
-                            .color(self.state.theme.weak_text()),
-                    );
+        let drawer_width = (ctx.content_rect().width() * compact::DRAWER_SHARE).min(SIDE_PANEL_WIDTH_PT);
+        let panel_width = if compact { drawer_width } else { SIDE_PANEL_WIDTH_PT };
+        let show_panel = !compact || self.drawer_open;
+        if show_panel {
+            egui::Panel::left("controls")
+                .resizable(false)
+                .exact_size(panel_width)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        ui.add_space(6.0);
+                        len_rect = self.state.active_mut().controls_ui(ui).rect;
+                        ui.add_space(12.0);
+                        self.export_ui(ui);
+                        self.notes_ui(ui);
+                        ui.add_space(10.0);
+                        ui.label(
+                            RichText::new("Keys: ← → halve / double the length, [ ] switch views.")
+                                .small()
+                                .color(self.state.theme.weak_text()),
+                        );
+                    });
                 });
-            });
-        // The app-wide burn readiness check (runs once; collected here).
+        }
+        if let Some(r) = bar_len_rect {
+            len_rect = r;
+        }
+        // The app-wide burn readiness check (once, when the worker is up; collected here).
         let (n, d, p) = READINESS_CHECK;
-        if self.readiness.update(self.compute.as_ref(), (), || {
-            let table =
-                crate::pe::sinusoidal::table(d, n, crate::pe::SinusoidalLayout::Interleaved).unwrap_or_default();
-            (table, n, d, p)
-        }) {
+        let worker_up = matches!(self.compute.state(), WorkerState::Ready { .. });
+        if worker_up
+            && self.readiness.update(Some(&self.compute), (), || {
+                let table =
+                    crate::pe::sinusoidal::table(d, n, crate::pe::SinusoidalLayout::Interleaved).unwrap_or_default();
+                (table, n, d, p)
+            })
+        {
             ctx.request_repaint();
         }
         let env = ViewEnv {
             ctx: &ctx,
-            compute: self.compute.as_ref(),
+            compute: Some(&self.compute),
             engines: &self.engines,
             deadline: started + std::time::Duration::from_millis(WORK_BUDGET_MS),
         };
@@ -436,12 +480,14 @@ impl PosLensApp {
         view.status_extras(&mut extras);
         let check = self.readiness.result();
         Status {
-            ready: self.frames > 0 && (check.is_some() || self.compute.is_none()),
+            ready: self.frames > 0,
+            layout: if self.last_compact { "compact" } else { "full" }.into(),
+            drawer_open: self.drawer_open,
             view: view.key().to_owned(),
             views: self.state.view_keys().into_iter().map(str::to_owned).collect(),
             render_backend: self.render_backend,
-            compute_backend: self.compute_backend().label().to_owned(),
-            compute_note: self.compute.as_ref().map(|c| c.note.clone()).unwrap_or_default(),
+            compute_backend: self.compute_label().0,
+            compute_note: self.compute_label().1,
             seq_len: view.length(),
             explanation: view.explanation(),
             frame_ms: self.last_frame_ms,
@@ -458,6 +504,10 @@ impl PosLensApp {
 
 impl eframe::App for PosLensApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        #[cfg(target_arch = "wasm32")]
+        if self.page_url.is_none() {
+            self.page_url = Some(_frame.info().web_info.location.url.clone());
+        }
         let len_rect = self.frame_ui(ui);
         crate::status::publish(self.status(len_rect));
     }

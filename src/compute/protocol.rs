@@ -1,0 +1,157 @@
+//! The messages between the page and its compute worker (`src/worker.rs`), as JSON text.
+//!
+//! The page never links burn: the Model lab, the burn softmax check and (later) the Train lab
+//! send a [`Request`] and read a [`Reply`]. In the browser they travel to a Web Worker running
+//! its own wasm; natively (and in tests) the same JSON goes through [`super::server::LabServer`]
+//! in-process, so both front ends exercise the same encoding. Large arrays travel as base64
+//! (see [`crate::packed`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::ComputeBackend;
+use super::softmax_check::SoftmaxCheck;
+use crate::model::catalog::{Curve, ModelMeta};
+use crate::model::{ModelError, RopeOptions, TracedSample};
+use crate::tasks::Score;
+
+/// Bumped whenever a message changes shape; a worker of another version is refused.
+pub const PROTOCOL: u32 = 1;
+
+/// A request and the job id its reply will carry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ToWorker {
+    pub job: u64,
+    pub request: Request,
+}
+
+/// What the page asks the worker to do.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Request {
+    /// One softmax attention row over a sinusoidal table, computed by burn and compared with the
+    /// CPU reference (the burn readiness check and the Sinusoidal view's row).
+    SoftmaxRow {
+        #[serde(with = "crate::packed::f32s")]
+        table: Vec<f32>,
+        seq_len: usize,
+        d_model: usize,
+        query_pos: usize,
+    },
+    /// Build a model from its metadata and weight-file bytes (checked like a file on disk).
+    LoadModel {
+        meta: ModelMeta,
+        #[serde(with = "crate::packed::bytes")]
+        weights: Vec<u8>,
+    },
+    /// A traced sample, a live score and optionally a live curve of a loaded model.
+    Run(LabJob),
+}
+
+/// One Model-lab forward-pass job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabJob {
+    /// A model loaded with [`Request::LoadModel`].
+    pub name: String,
+    pub len: usize,
+    pub rope: RopeOptions,
+    /// Seed of the traced sample.
+    pub trace_seed: u64,
+    /// Samples and seed of the live score at `len`.
+    pub samples: usize,
+    pub seed: u64,
+    /// Lengths of a live accuracy curve (RoPE extension methods), with its samples per length.
+    pub curve_lengths: Option<Vec<usize>>,
+    pub curve_samples: usize,
+}
+
+/// What one forward-pass job produces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabResult {
+    pub trace: TracedSample,
+    pub score: Score,
+    /// Live curve of the chosen extension method (RoPE only).
+    pub extension_curve: Option<Curve>,
+    /// The whole job in the worker: traced sample, live score and live curve.
+    pub compute_ms: f64,
+    /// The traced forward pass of one sample alone, read-back included.
+    pub trace_ms: f64,
+}
+
+/// A reply and the job it answers (0 for [`Reply::Ready`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FromWorker {
+    pub job: u64,
+    pub reply: Reply,
+}
+
+/// What the worker answers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    /// Sent once, when the worker has chosen its burn device.
+    Ready {
+        protocol: u32,
+        backend: ComputeBackend,
+        note: String,
+    },
+    Softmax {
+        check: SoftmaxCheck,
+        #[serde(with = "crate::packed::f32s")]
+        row: Vec<f32>,
+    },
+    Loaded {
+        name: String,
+        params: usize,
+    },
+    Run(Box<LabResult>),
+    Failed(WireError),
+}
+
+/// An error that crossed the worker boundary. The "past the learned table" case keeps its
+/// meaning (the Model lab shows it as a limit of the encoding, not as a failure).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WireError {
+    pub message: String,
+    pub past_table: Option<(usize, usize)>,
+}
+
+impl From<&ModelError> for WireError {
+    fn from(e: &ModelError) -> Self {
+        let past_table = match e {
+            ModelError::Pe(crate::pe::PeError::PastLearnedTable { position, max_len }) => Some((*position, *max_len)),
+            _ => None,
+        };
+        Self {
+            message: e.to_string(),
+            past_table,
+        }
+    }
+}
+
+impl From<WireError> for ModelError {
+    fn from(e: WireError) -> Self {
+        match e.past_table {
+            Some((position, max_len)) => ModelError::Pe(crate::pe::PeError::PastLearnedTable { position, max_len }),
+            None => ModelError::Backend(e.message),
+        }
+    }
+}
+
+/// Encode a message as JSON text (never fails for these types; a failure is reported as text).
+pub fn encode<T: Serialize>(message: &T) -> String {
+    serde_json::to_string(message).unwrap_or_else(|e| {
+        let failed = FromWorker {
+            job: 0,
+            reply: Reply::Failed(WireError {
+                message: format!("could not encode a worker message: {e}"),
+                past_table: None,
+            }),
+        };
+        serde_json::to_string(&failed).unwrap_or_default()
+    })
+}
+
+/// Decode a message; the error says what was wrong with it.
+pub fn decode<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| format!("malformed worker message: {e}"))
+}

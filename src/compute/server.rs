@@ -1,0 +1,140 @@
+//! The compute side of the worker protocol: burn models and checks behind [`Request`]s.
+//!
+//! One [`LabServer`] runs in the browser's compute worker (`src/worker.rs`) and, natively, in
+//! the app's own thread behind the same JSON ([`super::client::ComputeClient`]). It keeps the
+//! models it was sent (a few, most recent first) and answers one request at a time.
+
+use std::rc::Rc;
+
+use web_time::Instant;
+
+use super::device::ComputeDevice;
+use super::protocol::{self, FromWorker, LabJob, LabResult, PROTOCOL, Reply, Request, ToWorker, WireError};
+use crate::model::catalog::{ModelMeta, load_model};
+use crate::model::eval::Evaluator;
+use crate::model::{Model, ModelError, param_count};
+
+/// How many loaded models the server keeps (the Model lab flips between a few).
+pub const KEEP_MODELS: usize = 4;
+
+/// burn device + loaded models.
+pub struct LabServer {
+    device: ComputeDevice,
+    /// Most recently used first.
+    models: Vec<(String, ModelMeta, Rc<Model>)>,
+}
+
+impl LabServer {
+    pub fn new(device: ComputeDevice) -> Self {
+        Self {
+            device,
+            models: Vec::new(),
+        }
+    }
+
+    pub fn device(&self) -> &ComputeDevice {
+        &self.device
+    }
+
+    /// The message announcing this server's device.
+    pub fn ready(&self) -> FromWorker {
+        FromWorker {
+            job: 0,
+            reply: Reply::Ready {
+                protocol: PROTOCOL,
+                backend: self.device.backend,
+                note: self.device.note.clone(),
+            },
+        }
+    }
+
+    /// Answer one JSON request with one JSON reply (a malformed request gets a `Failed`).
+    pub async fn handle_json(&mut self, text: &str) -> String {
+        let reply = match protocol::decode::<ToWorker>(text) {
+            Ok(msg) => FromWorker {
+                job: msg.job,
+                reply: self.handle(msg.request).await,
+            },
+            Err(message) => FromWorker {
+                job: 0,
+                reply: Reply::Failed(WireError {
+                    message,
+                    past_table: None,
+                }),
+            },
+        };
+        protocol::encode(&reply)
+    }
+
+    pub async fn handle(&mut self, request: Request) -> Reply {
+        let failed = |e: &ModelError| Reply::Failed(WireError::from(e));
+        match request {
+            Request::SoftmaxRow {
+                table,
+                seq_len,
+                d_model,
+                query_pos,
+            } => {
+                match super::softmax_check::run(self.device.device.clone(), table, seq_len, d_model, query_pos).await {
+                    Ok(mut check) => {
+                        let row = std::mem::take(&mut check.row);
+                        Reply::Softmax { check, row }
+                    }
+                    Err(e) => Reply::Failed(WireError {
+                        message: e.to_string(),
+                        past_table: None,
+                    }),
+                }
+            }
+            Request::LoadModel { meta, weights } => match load_model(&meta, &weights, &self.device.device) {
+                Ok(model) => {
+                    let name = crate::model::model_name(meta.task, meta.config.pe);
+                    let params = param_count(&model);
+                    self.models.retain(|(n, _, _)| *n != name);
+                    self.models.insert(0, (name.clone(), meta, Rc::new(model)));
+                    self.models.truncate(KEEP_MODELS);
+                    Reply::Loaded { name, params }
+                }
+                Err(e) => failed(&e),
+            },
+            Request::Run(job) => match self.run(&job).await {
+                Ok(r) => Reply::Run(Box::new(r)),
+                Err(e) => failed(&e),
+            },
+        }
+    }
+
+    async fn run(&mut self, job: &LabJob) -> Result<LabResult, ModelError> {
+        let Some(i) = self.models.iter().position(|(n, _, _)| *n == job.name) else {
+            return Err(ModelError::Backend(format!(
+                "model {} is not loaded in the compute worker",
+                job.name
+            )));
+        };
+        let entry = self.models.remove(i);
+        self.models.insert(0, entry);
+        let (_, meta, model) = &self.models[0];
+        let started = Instant::now();
+        let ev = Evaluator {
+            model,
+            config: &meta.config,
+            task: meta.task,
+            rope: &job.rope,
+            device: &self.device.device,
+        };
+        let trace = ev.trace_sample(job.len, job.trace_seed).await?;
+        let trace_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let score = ev.score_at(job.len, job.samples, job.seed).await?;
+        let extension_curve = match &job.curve_lengths {
+            Some(lengths) => Some(ev.curve(lengths, job.curve_samples, job.seed).await?),
+            None => None,
+        };
+        Ok(LabResult {
+            trace,
+            score,
+            extension_curve,
+            compute_ms: started.elapsed().as_secs_f64() * 1000.0,
+            trace_ms,
+        })
+    }
+}

@@ -1,0 +1,165 @@
+//! Moving [`WeightFile`] values into and out of a burn [`Model`], and the seeded initialiser
+//! (`lab` feature: native builds and the compute worker).
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::weights::WeightFile;
+use super::{Model, ModelError};
+
+impl WeightFile {
+    /// Reads a model's parameters (blocking read-back: native / CPU only).
+    pub fn from_model(model: &Model) -> Result<Self, ModelError> {
+        let mut v = Collector::default();
+        model.visit(&mut v);
+        match v.error {
+            Some(e) => Err(ModelError::Weights(e)),
+            None => Ok(Self { tensors: v.tensors }),
+        }
+    }
+
+    /// Loads these values into `model` (which fixes the architecture). Every parameter must be
+    /// present with its shape, and nothing may be left over.
+    pub fn apply(self, model: Model, device: &Device) -> Result<Model, ModelError> {
+        let mut tensors: std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> =
+            self.tensors.into_iter().map(|(p, s, v)| (p, (s, v))).collect();
+        let mut mapper = Loader {
+            path: Vec::new(),
+            tensors: &mut tensors,
+            device: device.clone(),
+            errors: Vec::new(),
+        };
+        let model = model.map(&mut mapper);
+        let mut errors = mapper.errors;
+        let mut extra: Vec<_> = tensors.keys().cloned().collect();
+        extra.sort();
+        if !extra.is_empty() {
+            errors.push(format!("tensors the model does not have: {}", extra.join(", ")));
+        }
+        if errors.is_empty() {
+            Ok(model)
+        } else {
+            Err(ModelError::Weights(format!(
+                "weights do not fit the model: {}",
+                errors.join("; ")
+            )))
+        }
+    }
+}
+
+#[derive(Default)]
+struct Collector {
+    path: Vec<String>,
+    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+    error: Option<String>,
+}
+
+impl ModuleVisitor for Collector {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let data = param.transform_for_save().val().into_data();
+        let shape = data.shape().to_vec();
+        match data.try_to_vec_as::<f32>() {
+            Ok(v) => self.tensors.push((self.path.join("."), shape, v)),
+            Err(e) => self.error = Some(format!("{}: {e:?}", self.path.join("."))),
+        }
+    }
+}
+
+struct Loader<'a> {
+    path: Vec<String>,
+    tensors: &'a mut std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>,
+    device: Device,
+    errors: Vec<String>,
+}
+
+impl ModuleMapper for Loader<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let path = self.path.join(".");
+        let want = param.lazy_shape().to_vec();
+        match self.tensors.remove(&path) {
+            None => {
+                self.errors.push(format!("{path} is missing"));
+                param
+            }
+            Some((shape, _)) if shape != want => {
+                self.errors
+                    .push(format!("{path} has shape {shape:?}, the model needs {want:?}"));
+                param
+            }
+            Some((shape, values)) => {
+                let t = Tensor::<D>::from_data(TensorData::new(values, shape), &self.device);
+                let id = param.id;
+                param.transform_for_load(t, id)
+            }
+        }
+    }
+}
+
+/// Re-initialises every parameter from a [`SplitMix64`](crate::rng::SplitMix64) stream, so a
+/// training run depends on its seed only (not on a backend's global RNG): linear weights
+/// uniform in `±1/√fan_in` (PyTorch's default), biases 0, token embeddings `N(0, 1)`,
+/// learned positions `N(0, 0.02²)`, T5 bias table 0, LayerNorm γ = 1, β = 0.
+pub fn seeded_init(model: Model, seed: u64, device: &Device) -> Model {
+    let mut m = SeededInit {
+        path: Vec::new(),
+        rng: crate::rng::SplitMix64::new(seed),
+        device: device.clone(),
+    };
+    model.map(&mut m)
+}
+
+struct SeededInit {
+    path: Vec<String>,
+    rng: crate::rng::SplitMix64,
+    device: Device,
+}
+
+impl ModuleMapper for SeededInit {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let shape = param.lazy_shape().to_vec();
+        let n: usize = shape.iter().product();
+        let leaf = self.path.last().map(String::as_str).unwrap_or("");
+        let module = self.path.first().map(String::as_str).unwrap_or("");
+        let values: Vec<f32> = match (module, leaf) {
+            (_, "gamma") => vec![1.0; n],
+            (_, "beta") | (_, "bias") | ("t5", _) => vec![0.0; n],
+            ("tok", _) => (0..n).map(|_| self.rng.next_gaussian() as f32).collect(),
+            // GPT-2 initialises its position table small (std 0.02); at N(0, 1) — the token
+            // scale — positions drown the content the recall task must match.
+            ("pos", _) => (0..n).map(|_| 0.02 * self.rng.next_gaussian() as f32).collect(),
+            _ => {
+                let a = 1.0 / (shape.first().copied().unwrap_or(1).max(1) as f64).sqrt();
+                (0..n)
+                    .map(|_| ((2.0 * self.rng.next_open01() - 1.0) * a) as f32)
+                    .collect()
+            }
+        };
+        let t = Tensor::<D>::from_data(TensorData::new(values, shape), &self.device);
+        let id = param.id;
+        param.transform_for_load(t, id)
+    }
+}
