@@ -111,6 +111,45 @@ async fn run() -> Result<(), String> {
     if let Some(loading) = document.get_element_by_id("loading") {
         loading.remove();
     }
+    if let Err(e) = keep_canvas_at_device_resolution(&document) {
+        log::warn!("could not watch the canvas size: {e:?}");
+    }
+    Ok(())
+}
+
+/// eframe sizes the canvas from `devicePixelContentBoxSize`. Chromium's mobile emulation (and
+/// some browsers) report it in CSS pixels while `devicePixelRatio` is 3, so egui drew a
+/// 130-point-wide, blurry, 3× magnified page on a 390-px phone. After eframe's own resize
+/// observer, this one sets the canvas to CSS size × DPR whenever the two disagree.
+fn keep_canvas_at_device_resolution(document: &web_sys::Document) -> Result<(), JsValue> {
+    let canvas: web_sys::HtmlCanvasElement = document
+        .get_element_by_id("poslens_canvas")
+        .ok_or_else(|| JsValue::from_str("no canvas"))?
+        .dyn_into()?;
+    let fix = {
+        let canvas = canvas.clone();
+        move || {
+            let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+            let want_w = (f64::from(canvas.client_width()) * dpr).round() as u32;
+            let want_h = (f64::from(canvas.client_height()) * dpr).round() as u32;
+            let off = |a: u32, b: u32| a.abs_diff(b) > 2;
+            if want_w > 0 && (off(canvas.width(), want_w) || off(canvas.height(), want_h)) {
+                canvas.set_width(want_w);
+                canvas.set_height(want_h);
+                EGUI_CTX.with(|c| {
+                    if let Some(ctx) = c.borrow().as_ref() {
+                        ctx.request_repaint();
+                    }
+                });
+            }
+        }
+    };
+    fix();
+    let callback = Closure::<dyn Fn()>::new(fix);
+    let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref())?;
+    observer.observe(&canvas);
+    callback.forget();
+    std::mem::forget(observer); // watches for the page's lifetime
     Ok(())
 }
 

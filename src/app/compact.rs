@@ -28,6 +28,24 @@ impl PosLensApp {
         Some(format!("{base}#{hash}"))
     }
 
+    /// The controls drawer over the view, from the bar down to the bottom of the screen.
+    pub(super) fn drawer_ui(&mut self, ctx: &egui::Context, top: f32) {
+        let screen = ctx.content_rect();
+        let width = (screen.width() * DRAWER_SHARE).min(crate::theme::SIDE_PANEL_WIDTH_PT);
+        egui::Area::new(egui::Id::unique("controls_drawer"))
+            .order(egui::Order::Foreground)
+            .fixed_pos(egui::pos2(screen.left(), top))
+            .show(ctx, |ui| {
+                egui::Frame::side_top_panel(&ctx.global_style())
+                    .shadow(ui.visuals().popup_shadow)
+                    .show(ui, |ui| {
+                        ui.set_width(width);
+                        ui.set_height(screen.bottom() - top - 12.0);
+                        self.controls_panel_ui(ui);
+                    });
+            });
+    }
+
     /// The slim bar; returns the length slider's rectangle.
     pub(super) fn compact_bar_ui(&mut self, ui: &mut egui::Ui) -> egui::Rect {
         let theme = self.state.theme;
@@ -83,6 +101,9 @@ impl PosLensApp {
         let range = view.length_range();
         let rect = ui
             .horizontal(|ui| {
+                // Big enough for a finger.
+                ui.spacing_mut().interact_size.y = 30.0;
+                ui.spacing_mut().slider_rail_height = 10.0;
                 ui.label("N");
                 ui.spacing_mut().slider_width = (ui.available_width() - 90.0).max(80.0);
                 let r = log_slider_ui(ui, view.length_mut(), range, "");

@@ -263,38 +263,22 @@ impl PosLensApp {
         let mut len_rect = egui::Rect::NOTHING;
         let compact = self.compact(&ctx);
         self.last_compact = compact;
-        let mut bar_len_rect = None;
+        let mut bar_rect = egui::Rect::NOTHING;
         if compact {
-            egui::Panel::top("compact_bar").show(ui, |ui| bar_len_rect = Some(self.compact_bar_ui(ui)));
+            let bar = egui::Panel::top("compact_bar").show(ui, |ui| self.compact_bar_ui(ui));
+            len_rect = bar.inner;
+            bar_rect = bar.response.rect;
         } else {
             egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
             egui::Panel::bottom("status_line").show(ui, |ui| self.status_line_ui(ui));
-        }
-        let drawer_width = (ctx.content_rect().width() * compact::DRAWER_SHARE).min(SIDE_PANEL_WIDTH_PT);
-        let panel_width = if compact { drawer_width } else { SIDE_PANEL_WIDTH_PT };
-        let show_panel = !compact || self.drawer_open;
-        if show_panel {
             egui::Panel::left("controls")
                 .resizable(false)
-                .exact_size(panel_width)
-                .show(ui, |ui| {
-                    egui::ScrollArea::vertical().show(ui, |ui| {
-                        ui.add_space(6.0);
-                        len_rect = self.state.active_mut().controls_ui(ui).rect;
-                        ui.add_space(12.0);
-                        self.export_ui(ui);
-                        self.notes_ui(ui);
-                        ui.add_space(10.0);
-                        ui.label(
-                            RichText::new("Keys: ← → halve / double the length, [ ] switch views.")
-                                .small()
-                                .color(self.state.theme.weak_text()),
-                        );
-                    });
-                });
+                .exact_size(SIDE_PANEL_WIDTH_PT)
+                .show(ui, |ui| len_rect = self.controls_panel_ui(ui));
         }
-        if let Some(r) = bar_len_rect {
-            len_rect = r;
+        if compact && self.drawer_open {
+            // The drawer slides over the view (which keeps its layout) instead of squeezing it.
+            self.drawer_ui(&ctx, bar_rect.bottom());
         }
         // The app-wide burn readiness check (once, when the worker is up; collected here).
         let (n, d, p) = READINESS_CHECK;
@@ -329,6 +313,26 @@ impl PosLensApp {
             .rect;
         self.frames += 1;
         self.last_frame_ms = started.elapsed().as_secs_f32() * 1000.0;
+        len_rect
+    }
+
+    /// The side panel's contents (the drawer's in the compact layout); returns the rectangle of
+    /// the view's length slider.
+    fn controls_panel_ui(&mut self, ui: &mut egui::Ui) -> egui::Rect {
+        let mut len_rect = egui::Rect::NOTHING;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.add_space(6.0);
+            len_rect = self.state.active_mut().controls_ui(ui).rect;
+            ui.add_space(12.0);
+            self.export_ui(ui);
+            self.notes_ui(ui);
+            ui.add_space(10.0);
+            ui.label(
+                RichText::new("Keys: ← → halve / double the length, [ ] switch views.")
+                    .small()
+                    .color(self.state.theme.weak_text()),
+            );
+        });
         len_rect
     }
 
