@@ -30,7 +30,12 @@ impl Worker {
     }
 }
 
-/// Answer queued requests until the queue is empty (one loop at a time).
+/// Milliseconds of training per slice: between slices the worker reads its messages (pause,
+/// probe, stop) and posts progress.
+const TRAIN_SLICE_MS: f64 = 40.0;
+
+/// Answer queued requests, and advance a training run slice by slice, until there is nothing
+/// left to do (one loop at a time).
 fn drain(worker: Rc<Worker>) {
     if worker.busy.get() || worker.server.borrow().is_none() {
         return;
@@ -38,18 +43,49 @@ fn drain(worker: Rc<Worker>) {
     worker.busy.set(true);
     wasm_bindgen_futures::spawn_local(async move {
         loop {
-            let Some(text) = worker.queue.borrow_mut().pop_front() else {
-                break;
-            };
             let Some(mut server) = worker.server.borrow_mut().take() else {
                 break;
             };
-            let reply = server.handle_json(&text).await;
+            let next = worker.queue.borrow_mut().pop_front();
+            let (reply, training) = match next {
+                Some(text) => (Some(server.handle_json(&text).await), false),
+                None => slice(&mut server).await,
+            };
             *worker.server.borrow_mut() = Some(server);
+            let Some(reply) = reply else {
+                break;
+            };
             worker.post(&reply);
+            if training {
+                // Let `onmessage` run (pause, stop, probes) before the next slice.
+                yield_to_event_loop(&worker.scope).await;
+            }
         }
         worker.busy.set(false);
     });
+}
+
+/// One slice of a training run, if one is active: its progress message.
+#[cfg(feature = "train")]
+async fn slice(server: &mut LabServer) -> (Option<String>, bool) {
+    match server.train_slice(TRAIN_SLICE_MS).await {
+        Some(msg) => (Some(protocol::encode(&msg)), true),
+        None => (None, false),
+    }
+}
+
+#[cfg(not(feature = "train"))]
+async fn slice(_server: &mut LabServer) -> (Option<String>, bool) {
+    let _ = TRAIN_SLICE_MS;
+    (None, false)
+}
+
+/// Resolve after a `setTimeout(0)`: a macrotask boundary, so queued messages are delivered.
+async fn yield_to_event_loop(scope: &web_sys::DedicatedWorkerGlobalScope) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// Install the message handler, choose the device, say `Ready`.
@@ -67,6 +103,7 @@ pub fn start() {
             Some(text) => w.queue.borrow_mut().push_back(text),
             None => w.post(&protocol::encode(&protocol::FromWorker {
                 job: 0,
+                more: false,
                 reply: protocol::Reply::Failed(protocol::WireError {
                     message: "the compute worker received a non-text message".into(),
                     past_table: None,

@@ -3,12 +3,16 @@
 //! the model code computes directly (so the worker adds no error of its own).
 
 use poslens::compute::client::{ComputeClient, WorkerState};
-use poslens::compute::protocol::{self, FromWorker, LabJob, PROTOCOL, Reply, Request, WireError};
+use poslens::compute::protocol::{
+    self, FromWorker, LabJob, PROTOCOL, Reply, Request, TrainAction, TrainProgress, TrainState, WireError,
+};
 use poslens::compute::{self, ComputeBackend};
 use poslens::model::catalog::{ModelMeta, load_model};
 use poslens::model::eval::Evaluator;
+use poslens::model::train_spec::TrainSpec;
 use poslens::model::{ModelError, RopeOptions};
 use poslens::pe::PeError;
+use poslens::tasks::TaskKind;
 
 fn shipped(name: &str) -> (ModelMeta, Vec<u8>) {
     let dir = poslens::assets::models_dir();
@@ -177,6 +181,7 @@ fn a_broken_or_foreign_worker_fails_every_pending_job_with_one_message() {
     let c = client();
     c.receive(&protocol::encode(&FromWorker {
         job: 0,
+        more: false,
         reply: Reply::Ready {
             protocol: PROTOCOL + 1,
             backend: ComputeBackend::Wgpu,
@@ -200,4 +205,154 @@ fn a_broken_or_foreign_worker_fails_every_pending_job_with_one_message() {
         let msg: FromWorker = protocol::decode(&out).unwrap();
         assert!(matches!(msg.reply, Reply::Failed(_)), "{text:?} → {out}");
     }
+}
+
+/// Runs a training job through the client to its end; returns every progress report.
+fn train_through(c: &ComputeClient, spec: &TrainSpec) -> Vec<TrainProgress> {
+    let job = c.submit(Request::TrainStart {
+        spec: spec.clone(),
+        eval_every: 10,
+    });
+    let mut reports = Vec::new();
+    loop {
+        while let Some(r) = c.take(job) {
+            match r.expect("worker alive") {
+                Reply::TrainProgress(p) => reports.push(p),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        if !c.is_pending(job) {
+            return reports;
+        }
+        c.poll();
+    }
+}
+
+fn losses(reports: &[TrainProgress]) -> Vec<f64> {
+    let mut out = Vec::new();
+    for p in reports {
+        assert_eq!(p.from, out.len(), "reports are contiguous");
+        out.extend_from_slice(&p.losses);
+    }
+    out
+}
+
+#[test]
+fn the_page_trainer_is_the_cli_trainer_and_is_deterministic() {
+    let spec = TrainSpec {
+        steps: 12,
+        ..TrainSpec::quick(TaskKind::Copy, poslens::model::PeKind::Rope)
+    };
+    let a = train_through(&client(), &spec);
+    let b = train_through(&client(), &spec);
+    let (la, lb) = (losses(&a), losses(&b));
+    assert_eq!(la.len(), 12);
+    assert_eq!(la, lb, "same seed, spec and backend give the same loss curve");
+    // The worker's trainer is `poslens train`'s: the same losses, step for step.
+    let cli = poslens::model::train::train(&spec, |_, _| {}).unwrap();
+    assert_eq!(la, cli.losses);
+    let last = a.last().unwrap();
+    assert_eq!((last.state, last.step, last.steps), (TrainState::Done, 12, 12));
+    assert!(last.exact_match.is_some() && last.steps_per_s > 0.0);
+    // Another seed, another curve.
+    let other = losses(&train_through(&client(), &TrainSpec { seed: 1, ..spec }));
+    assert_ne!(la, other);
+}
+
+#[test]
+fn a_run_pauses_resumes_stops_and_exports_what_poslens_eval_reads() {
+    let c = client();
+    let spec = TrainSpec {
+        steps: 10_000,
+        ..TrainSpec::quick(TaskKind::Copy, poslens::model::PeKind::Alibi)
+    };
+    let job = c.submit(Request::TrainStart { spec, eval_every: 50 });
+    c.poll();
+    let paused = reply(
+        &c,
+        Request::TrainControl {
+            action: TrainAction::Pause,
+        },
+    );
+    let Reply::TrainProgress(p) = paused else {
+        panic!("{paused:?}")
+    };
+    assert_eq!(p.state, TrainState::Paused);
+    let at = p.step;
+    assert!(at > 0 && !c.poll(), "a paused run takes no slices");
+    // Probe and measure the paused weights at 2× L_train.
+    assert!(
+        matches!(reply(&c, Request::TrainTrace { len: 32, seed: 7 }), Reply::Trace(t) if t.len == 32 && t.attention.len() == 2)
+    );
+    let Reply::Curve(curve) = reply(
+        &c,
+        Request::TrainCurve {
+            lengths: vec![16, 32],
+            samples: 8,
+            seed: 1,
+            rope: RopeOptions::default(),
+        },
+    ) else {
+        panic!("expected a curve")
+    };
+    assert_eq!(curve.length, vec![16, 32]);
+    let Reply::TrainProgress(p) = reply(
+        &c,
+        Request::TrainControl {
+            action: TrainAction::Resume,
+        },
+    ) else {
+        panic!()
+    };
+    assert_eq!(p.state, TrainState::Running);
+    c.poll();
+    let Reply::TrainProgress(p) = reply(
+        &c,
+        Request::TrainControl {
+            action: TrainAction::Stop,
+        },
+    ) else {
+        panic!()
+    };
+    assert!(p.state == TrainState::Done && p.step > at);
+    while c.take(job).is_some() {}
+    // Export: the files load like a shipped model and measure the same.
+    let Reply::TrainExported { meta, weights } = reply(&c, Request::TrainExport) else {
+        panic!("expected an export")
+    };
+    assert_eq!(weights.len(), meta.weights_bytes);
+    let device = compute::ndarray_device("eval").device;
+    let model = load_model(&meta, &weights, &device).expect("the exported files load");
+    let ev = Evaluator {
+        model: &model,
+        config: &meta.config,
+        task: meta.task,
+        rope: &RopeOptions::default(),
+        device: &device,
+    };
+    let score = pollster::block_on(ev.score_at(meta.train_len, 64, 4321)).unwrap();
+    assert_eq!(score.exact_match(), meta.in_distribution_exact_match);
+}
+
+#[test]
+fn a_bad_run_is_refused_and_nothing_runs() {
+    let c = client();
+    let bad = TrainSpec {
+        learning_rate: 0.0,
+        ..TrainSpec::quick(TaskKind::Copy, poslens::model::PeKind::Nope)
+    };
+    assert!(
+        matches!(reply(&c, Request::TrainStart { spec: bad.clone(), eval_every: 1 }), Reply::Failed(e) if e.message.contains("learning rate"))
+    );
+    // NaN cannot even cross as JSON (it becomes null): that one job fails, the worker stays up.
+    let nan = TrainSpec {
+        learning_rate: f64::NAN,
+        ..bad
+    };
+    assert!(
+        matches!(reply(&c, Request::TrainStart { spec: nan, eval_every: 1 }), Reply::Failed(e) if e.message.contains("malformed"))
+    );
+    assert!(matches!(c.state(), WorkerState::Ready { .. }));
+    assert!(!c.poll());
+    assert!(matches!(reply(&c, Request::TrainExport), Reply::Failed(e) if e.message.contains("no training run")));
 }

@@ -280,6 +280,10 @@ impl PosLensApp {
             // The drawer slides over the view (which keeps its layout) instead of squeezing it.
             self.drawer_ui(&ctx, bar_rect.bottom());
         }
+        // In-process compute (native) gets its slice of a training run.
+        if self.compute.poll() {
+            ctx.request_repaint();
+        }
         // The app-wide burn readiness check (once, when the worker is up; collected here).
         let (n, d, p) = READINESS_CHECK;
         let worker_up = matches!(self.compute.state(), WorkerState::Ready { .. });

@@ -20,6 +20,10 @@ pub struct TrainArgs {
     /// Positional encoding: nope, learned, sinusoidal, t5, alibi, rope.
     #[arg(long, default_value = "rope")]
     pe: String,
+    /// Recipe: paper (the shipped models' settings) or quick (the page's browser preset; then
+    /// --train-len defaults to 16). Flags below override it.
+    #[arg(long, default_value = "paper")]
+    preset: String,
     /// Retrain every shipped task × encoding model (ignores --task / --pe).
     #[arg(long)]
     all: bool,
@@ -28,9 +32,9 @@ pub struct TrainArgs {
     /// Optimiser steps (default: the shipped setting).
     #[arg(long)]
     steps: Option<usize>,
-    /// Longest training sequence, in tokens.
-    #[arg(long, default_value_t = 32)]
-    train_len: usize,
+    /// Longest training sequence, in tokens (default: the preset's, 32 or 16).
+    #[arg(long)]
+    train_len: Option<usize>,
     /// Sequences per step (default: the shipped setting).
     #[arg(long)]
     batch: Option<usize>,
@@ -100,14 +104,22 @@ pub fn train(args: &TrainArgs) -> Result<String, String> {
     } else {
         vec![parse_task_pe(&args.task, &args.pe)?]
     };
-    if !(8..=256).contains(&args.train_len) {
-        return Err(format!("--train-len {} must be in 8..=256", args.train_len));
+    if let Some(l) = args.train_len
+        && !(8..=256).contains(&l)
+    {
+        return Err(format!("--train-len {l} must be in 8..=256"));
     }
     let mut summary = Vec::new();
     for (task, pe) in jobs {
-        let mut spec = TrainSpec::shipped(task, pe);
+        let mut spec = match args.preset.as_str() {
+            "paper" => TrainSpec::shipped(task, pe),
+            "quick" => TrainSpec::quick(task, pe),
+            other => return Err(format!("--preset {other}: expected paper or quick")),
+        };
         spec.seed = args.seed;
-        spec.train_len = args.train_len;
+        if let Some(l) = args.train_len {
+            spec.train_len = l;
+        }
         if let Some(s) = args.steps {
             spec.steps = s.clamp(1, 1_000_000);
         }

@@ -8,7 +8,7 @@
 //! message; nothing here panics.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use super::ComputeBackend;
@@ -42,7 +42,8 @@ struct Inner {
     state: WorkerState,
     next_job: JobId,
     pending: HashSet<JobId>,
-    replies: HashMap<JobId, Result<Reply, String>>,
+    /// Replies not yet taken, per job (a stream such as training progress has several).
+    replies: HashMap<JobId, VecDeque<Result<Reply, String>>>,
     /// Encoded requests waiting for `Ready`.
     queued: Vec<String>,
     /// Called when a reply arrives (the app asks egui for a repaint).
@@ -160,10 +161,43 @@ impl ComputeClient {
         self.inner.borrow().pending.contains(&job)
     }
 
-    /// The reply to `job` once it arrived (taken: a second call returns `None`). `Err` when the
-    /// worker failed; a request the worker refused comes back as [`Reply::Failed`].
+    /// The next reply to `job` once it arrived (taken: each reply is returned once; a stream
+    /// gives several). `Err` when the worker failed; a request the worker refused comes back as
+    /// [`Reply::Failed`].
     pub fn take(&self, job: JobId) -> Option<Result<Reply, String>> {
-        self.inner.borrow_mut().replies.remove(&job)
+        let mut inner = self.inner.borrow_mut();
+        let queue = inner.replies.get_mut(&job)?;
+        let next = queue.pop_front();
+        if queue.is_empty() {
+            inner.replies.remove(&job);
+        }
+        next
+    }
+
+    /// Give in-process work its turn (natively: a slice of a training run, ~25 ms, in this
+    /// thread; the browser's worker schedules itself). Returns whether a run wants more.
+    pub fn poll(&self) -> bool {
+        #[cfg(all(feature = "train", not(target_arch = "wasm32")))]
+        {
+            let server = match &mut self.inner.borrow_mut().transport {
+                Transport::InProcess { server, .. } if server.as_ref().is_some_and(|s| s.training_active()) => {
+                    server.take()
+                }
+                _ => None,
+            };
+            if let Some(mut server) = server {
+                let msg = pollster::block_on(server.train_slice(25.0));
+                let active = server.training_active();
+                if let Transport::InProcess { server: slot, .. } = &mut self.inner.borrow_mut().transport {
+                    *slot = Some(server);
+                }
+                if let Some(msg) = msg {
+                    self.receive(&protocol::encode(&msg));
+                }
+                return active;
+            }
+        }
+        false
     }
 
     /// Forget a job whose answer is no longer wanted.
@@ -273,8 +307,11 @@ impl ComputeClient {
             Reply::Failed(e) if msg.job == 0 => self.fail(e.message),
             reply => {
                 let mut inner = self.inner.borrow_mut();
-                if inner.pending.remove(&msg.job) {
-                    inner.replies.insert(msg.job, Ok(reply));
+                if inner.pending.contains(&msg.job) {
+                    inner.replies.entry(msg.job).or_default().push_back(Ok(reply));
+                    if !msg.more {
+                        inner.pending.remove(&msg.job);
+                    }
                 }
             }
         }
@@ -289,7 +326,7 @@ impl ComputeClient {
             inner.queued.clear();
             let pending: Vec<JobId> = inner.pending.drain().collect();
             for job in pending {
-                inner.replies.insert(job, Err(why.clone()));
+                inner.replies.entry(job).or_default().push_back(Err(why.clone()));
             }
         }
         self.wake();

@@ -16,6 +16,8 @@ pub mod protocol;
 #[cfg(feature = "lab")]
 pub mod server;
 pub mod softmax_check;
+#[cfg(feature = "train")]
+pub mod train_session;
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -27,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use device::*;
 
 /// Which burn backend runs the tensor maths.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ComputeBackend {
     /// burn's wgpu backend (WebGPU in the browser, Vulkan/Metal/DX12 natively).
@@ -35,6 +37,7 @@ pub enum ComputeBackend {
     /// burn's ndarray CPU backend.
     Ndarray,
     /// No burn device yet (initialising), plain-Rust maths only.
+    #[default]
     Cpu,
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::ComputeBackend;
 use super::softmax_check::SoftmaxCheck;
 use crate::model::catalog::{Curve, ModelMeta};
+use crate::model::train_spec::TrainSpec;
 use crate::model::{ModelError, RopeOptions, TracedSample};
 use crate::tasks::Score;
 
@@ -45,6 +46,79 @@ pub enum Request {
     },
     /// A traced sample, a live score and optionally a live curve of a loaded model.
     Run(LabJob),
+    /// Start training (replacing any run): the reply is a stream of [`Reply::TrainProgress`]
+    /// (`more` = true) ending when the run finishes, fails or is stopped.
+    TrainStart {
+        spec: TrainSpec,
+        /// In-distribution exact match is measured every this many steps.
+        eval_every: usize,
+    },
+    /// Pause, resume or stop the run; answered with one progress snapshot.
+    TrainControl { action: TrainAction },
+    /// The current weights on one sample at `len` (the probe: every layer's and head's attention).
+    TrainTrace { len: usize, seed: u64 },
+    /// The current weights' accuracy at each length (optionally with a RoPE extension method).
+    TrainCurve {
+        lengths: Vec<usize>,
+        samples: usize,
+        seed: u64,
+        rope: RopeOptions,
+    },
+    /// The current weights as a `PLW1` file and the metadata that describes it (loadable by
+    /// `poslens eval`).
+    TrainExport,
+}
+
+/// What to do with a training run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainAction {
+    Pause,
+    Resume,
+    Stop,
+}
+
+/// Where a training run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainState {
+    #[default]
+    Idle,
+    Running,
+    Paused,
+    Done,
+    Error,
+}
+
+impl TrainState {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Done => "done",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One progress report of a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrainProgress {
+    pub state: TrainState,
+    /// Steps done, of `steps`.
+    pub step: usize,
+    pub steps: usize,
+    /// The losses of the steps since the previous report (in order), starting at step `from`.
+    pub from: usize,
+    pub losses: Vec<f64>,
+    /// Steps per second over the run so far (time spent training only).
+    pub steps_per_s: f64,
+    /// In-distribution exact match at `L_train` and the step it was measured at.
+    pub exact_match: Option<(usize, f64)>,
+    /// burn backend of the run.
+    pub backend: ComputeBackend,
+    pub error: Option<String>,
 }
 
 /// One Model-lab forward-pass job.
@@ -82,6 +156,9 @@ pub struct LabResult {
 pub struct FromWorker {
     pub job: u64,
     pub reply: Reply,
+    /// More replies to this job follow (a stream, e.g. training progress).
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// What the worker answers.
@@ -104,6 +181,14 @@ pub enum Reply {
         params: usize,
     },
     Run(Box<LabResult>),
+    TrainProgress(TrainProgress),
+    Trace(Box<TracedSample>),
+    Curve(Curve),
+    TrainExported {
+        meta: Box<ModelMeta>,
+        #[serde(with = "crate::packed::bytes")]
+        weights: Vec<u8>,
+    },
     Failed(WireError),
 }
 
@@ -142,6 +227,7 @@ pub fn encode<T: Serialize>(message: &T) -> String {
     serde_json::to_string(message).unwrap_or_else(|e| {
         let failed = FromWorker {
             job: 0,
+            more: false,
             reply: Reply::Failed(WireError {
                 message: format!("could not encode a worker message: {e}"),
                 past_table: None,

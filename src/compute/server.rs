@@ -17,11 +17,13 @@ use crate::model::{Model, ModelError, param_count};
 /// How many loaded models the server keeps (the Model lab flips between a few).
 pub const KEEP_MODELS: usize = 4;
 
-/// burn device + loaded models.
+/// burn device + loaded models + at most one training run.
 pub struct LabServer {
-    device: ComputeDevice,
+    pub(super) device: ComputeDevice,
     /// Most recently used first.
-    models: Vec<(String, ModelMeta, Rc<Model>)>,
+    pub(super) models: Vec<(String, ModelMeta, Rc<Model>)>,
+    #[cfg(feature = "train")]
+    pub(super) train: Option<super::train_session::TrainSession>,
 }
 
 impl LabServer {
@@ -29,6 +31,8 @@ impl LabServer {
         Self {
             device,
             models: Vec::new(),
+            #[cfg(feature = "train")]
+            train: None,
         }
     }
 
@@ -40,6 +44,7 @@ impl LabServer {
     pub fn ready(&self) -> FromWorker {
         FromWorker {
             job: 0,
+            more: false,
             reply: Reply::Ready {
                 protocol: PROTOCOL,
                 backend: self.device.backend,
@@ -51,12 +56,23 @@ impl LabServer {
     /// Answer one JSON request with one JSON reply (a malformed request gets a `Failed`).
     pub async fn handle_json(&mut self, text: &str) -> String {
         let reply = match protocol::decode::<ToWorker>(text) {
-            Ok(msg) => FromWorker {
-                job: msg.job,
-                reply: self.handle(msg.request).await,
-            },
+            Ok(msg) => {
+                let job = msg.job;
+                let starts_run = matches!(msg.request, Request::TrainStart { .. });
+                let reply = self.handle(job, msg.request).await;
+                // A started run streams its progress under this job (see `train_slice`).
+                let more = starts_run
+                    && matches!(&reply, Reply::TrainProgress(p) if p.state == super::protocol::TrainState::Running);
+                FromWorker { job, reply, more }
+            }
+            // Answer the job the text names, if it names one (a NaN sent as JSON `null`, say),
+            // so one bad request does not fail the others.
             Err(message) => FromWorker {
-                job: 0,
+                job: serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("job").and_then(serde_json::Value::as_u64))
+                    .unwrap_or(0),
+                more: false,
                 reply: Reply::Failed(WireError {
                     message,
                     past_table: None,
@@ -66,7 +82,7 @@ impl LabServer {
         protocol::encode(&reply)
     }
 
-    pub async fn handle(&mut self, request: Request) -> Reply {
+    pub async fn handle(&mut self, job: u64, request: Request) -> Reply {
         let failed = |e: &ModelError| Reply::Failed(WireError::from(e));
         match request {
             Request::SoftmaxRow {
@@ -97,10 +113,20 @@ impl LabServer {
                 }
                 Err(e) => failed(&e),
             },
-            Request::Run(job) => match self.run(&job).await {
+            Request::Run(lab_job) => match self.run(&lab_job).await {
                 Ok(r) => Reply::Run(Box::new(r)),
                 Err(e) => failed(&e),
             },
+            #[cfg(feature = "train")]
+            other => self.handle_train(job, other).await,
+            #[cfg(not(feature = "train"))]
+            _ => {
+                let _ = job;
+                Reply::Failed(WireError {
+                    message: "this build of the compute worker has no trainer".into(),
+                    past_table: None,
+                })
+            }
         }
     }
 

@@ -23,6 +23,7 @@ pub mod positions;
 mod trace;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod train_spec;
 pub mod weights;
 #[cfg(feature = "lab")]
 mod weights_burn;

@@ -2,60 +2,30 @@
 //! deterministic for a seed (weights initialised from the seeded device RNG, samples from
 //! [`SplitMix64`]). Sequence lengths are drawn uniformly from the task's minimum up to
 //! `train_len` each step, as in Kazemnejad et al. 2023; the loss is cross-entropy on the answer
-//! span only. Native only: the web build carries no autodiff.
+//! span only. `poslens train` natively and the page's Train lab (in the compute worker) run the
+//! same [`Trainer`].
 
 use std::collections::HashMap;
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::catalog::{FORMAT, ModelMeta};
-use super::eval::{Evaluator, tokens_tensor};
-use super::weights::WeightFile;
-use super::{Model, ModelConfig, ModelError, PeKind, Positions, RopeOptions, model_name};
+use super::eval::tokens_tensor;
+pub use super::train_spec::{TrainSpec, learning_rate};
+use super::{Model, ModelConfig, ModelError, Positions, RopeOptions};
+// `train` / `train_and_save` (native): files, evaluation of the saved model.
+#[cfg(not(target_arch = "wasm32"))]
+use super::{
+    catalog::{FORMAT, ModelMeta},
+    eval::Evaluator,
+    model_name,
+    weights::WeightFile,
+};
 use crate::rng::SplitMix64;
-use crate::tasks::TaskKind;
-
-/// What to train.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainSpec {
-    pub task: TaskKind,
-    pub pe: PeKind,
-    pub seed: u64,
-    pub steps: usize,
-    pub train_len: usize,
-    pub batch: usize,
-    pub learning_rate: f64,
-    /// Transformer blocks.
-    pub layers: usize,
-}
-
-impl TrainSpec {
-    /// The settings the shipped models were trained with. Recall needs more steps: its
-    /// induction circuit forms suddenly, late in training (the loss sits near 1.7 nats until
-    /// then). Sinusoidal APE needed twice the steps for that; NoPE learns recall slowly and
-    /// gradually, got the same longest run that fits the 15-minute budget on an idle machine,
-    /// and still falls short of 95 % (see README).
-    pub fn shipped(task: TaskKind, pe: PeKind) -> Self {
-        Self {
-            task,
-            pe,
-            seed: 0,
-            steps: match (task, pe) {
-                (TaskKind::Copy, _) => 6000,
-                (TaskKind::Recall, PeKind::Nope | PeKind::Sinusoidal) => 30_000,
-                (TaskKind::Recall, _) => 15_000,
-            },
-            train_len: 32,
-            batch: 32,
-            learning_rate: 1e-3,
-            layers: 3,
-        }
-    }
-}
 
 /// Result of a training run.
 #[derive(Debug)]
@@ -67,69 +37,148 @@ pub struct Trained {
     pub losses: Vec<f64>,
 }
 
-/// Warm-up for 5 % of the steps, then cosine decay to 10 %.
-pub fn learning_rate(spec: &TrainSpec, step: usize) -> f64 {
-    let warm = (spec.steps / 20).max(1);
-    if step < warm {
-        return spec.learning_rate * (step + 1) as f64 / warm as f64;
-    }
-    let t = (step - warm) as f64 / (spec.steps - warm).max(1) as f64;
-    spec.learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+/// A training run one step at a time: the loop behind `poslens train` and the page's Train lab
+/// (in the compute worker, a few steps per slice so the page can pause, probe and resume).
+/// Deterministic for a seed: the same spec on the same backend gives the same loss curve.
+pub struct Trainer {
+    pub spec: TrainSpec,
+    pub config: ModelConfig,
+    /// The plain device (evaluation, export) and its autodiff twin (training).
+    plain: Device,
+    device: Device,
+    /// `None` only inside `step` (the optimiser consumes and returns the model).
+    model: Option<Model>,
+    optim: burn::optim::ModuleOptimizer,
+    loss_fn: burn::nn::loss::CrossEntropyLoss,
+    rng: SplitMix64,
+    cache: HashMap<usize, Positions>,
+    /// Loss after every step so far.
+    pub losses: Vec<f64>,
 }
 
-/// Trains a model; `progress(step, loss)` is called every step.
-pub fn train(spec: &TrainSpec, mut progress: impl FnMut(usize, f64)) -> Result<Trained, ModelError> {
-    spec.task.check_len(spec.train_len)?;
-    let plain = super::cpu_device();
-    let device = plain.clone().autodiff();
-    let config = ModelConfig {
-        n_layers: spec.layers.clamp(1, 16),
-        ..ModelConfig::tiny(spec.pe, spec.train_len)
-    };
-    let mut model = config.init_seeded(&device, spec.seed);
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(0.01)
-        .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(1.0)))
-        .init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let mut rng = SplitMix64::new(spec.seed ^ 0x5EED);
-    let mut cache: HashMap<usize, Positions> = HashMap::new();
-    let lo = spec.task.min_len();
-    let mut losses = Vec::with_capacity(spec.steps);
-    for step in 0..spec.steps {
-        let len = lo + rng.below(spec.train_len - lo + 1);
-        let batch = spec.task.batch(spec.batch, len, &mut rng)?;
-        let positions = match cache.entry(len) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(Positions::new(&config, len, &RopeOptions::default(), &device)?)
-            }
+impl Trainer {
+    /// A fresh model (seeded initialisation) and optimiser on `plain` (+ autodiff).
+    pub fn new(spec: &TrainSpec, plain: Device) -> Result<Self, ModelError> {
+        spec.task.check_len(spec.train_len)?;
+        if spec.steps == 0 || spec.batch == 0 || !(spec.learning_rate > 0.0 && spec.learning_rate.is_finite()) {
+            return Err(ModelError::Options(format!(
+                "a training run needs steps ≥ 1, batch ≥ 1 and a finite learning rate > 0 (got {}, {}, {})",
+                spec.steps, spec.batch, spec.learning_rate
+            )));
+        }
+        let device = plain.clone().autodiff();
+        let config = ModelConfig {
+            n_layers: spec.layers.clamp(1, 16),
+            ..ModelConfig::tiny(spec.pe, spec.train_len)
         };
-        let out = model.forward(tokens_tensor(&batch, &device), positions, false);
+        let model = config.init_seeded(&device, spec.seed);
+        let optim = AdamWConfig::new()
+            .with_weight_decay(0.01)
+            .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(1.0)))
+            .init();
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        Ok(Self {
+            spec: spec.clone(),
+            config,
+            plain,
+            device,
+            model: Some(model),
+            optim,
+            loss_fn,
+            rng: SplitMix64::new(spec.seed ^ 0x5EED),
+            cache: HashMap::new(),
+            losses: Vec::with_capacity(spec.steps),
+        })
+    }
+
+    /// Steps taken so far.
+    pub fn step_index(&self) -> usize {
+        self.losses.len()
+    }
+
+    pub fn done(&self) -> bool {
+        self.losses.len() >= self.spec.steps
+    }
+
+    /// One optimiser step on a fresh batch; returns its loss (read back asynchronously, so the
+    /// browser's WebGPU path works). A NaN or infinite loss is an error: training stops there.
+    pub async fn step(&mut self) -> Result<f64, ModelError> {
+        let spec = &self.spec;
+        let step = self.losses.len();
+        let lo = spec.task.min_len();
+        let len = lo + self.rng.below(spec.train_len - lo + 1);
+        let batch = spec.task.batch(spec.batch, len, &mut self.rng)?;
+        let positions = match self.cache.entry(len) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(Positions::new(
+                &self.config,
+                len,
+                &RopeOptions::default(),
+                &self.device,
+            )?),
+        };
+        let model = self
+            .model
+            .take()
+            .ok_or_else(|| ModelError::Backend("the trainer lost its model".into()))?;
+        let out = model.forward(tokens_tensor(&batch, &self.device), positions, false);
         let [b, l, v] = out.logits.dims();
         let (idx, ans) = batch.answer_index();
         let n = idx.len();
         let rows = out
             .logits
             .reshape([b * l, v])
-            .select(0, Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &device));
-        let targets = Tensor::<1, Int>::from_data(TensorData::new(ans, [n]), &device);
-        let loss = loss_fn.forward(rows, targets);
+            .select(0, Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &self.device));
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(ans, [n]), &self.device);
+        let loss = self.loss_fn.forward(rows, targets);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let value = loss
-            .into_data()
-            .try_to_vec_as::<f64>()
+        let value = super::eval::read_f32(loss)
+            .await
             .ok()
             .and_then(|v| v.first().copied())
-            .unwrap_or(f64::NAN);
-        losses.push(value);
-        progress(step, value);
-        model = optim.step(learning_rate(spec, step), model, grads);
+            .map_or(f64::NAN, f64::from);
+        self.model = Some(self.optim.step(learning_rate(spec, step), model, grads));
+        self.losses.push(value);
+        if !value.is_finite() {
+            return Err(ModelError::Backend(format!(
+                "the loss became {value} at step {}: training stopped (try a lower learning rate)",
+                step + 1
+            )));
+        }
+        Ok(value)
+    }
+
+    /// The current weights as a plain (inference) model on the plain device.
+    pub fn model(&self) -> Result<Model, ModelError> {
+        self.model
+            .as_ref()
+            .map(|m| m.clone().valid())
+            .ok_or_else(|| ModelError::Backend("the trainer lost its model".into()))
+    }
+
+    /// The plain device the model of [`Self::model`] lives on.
+    pub fn plain_device(&self) -> &Device {
+        &self.plain
+    }
+}
+
+/// Trains a model; `progress(step, loss)` is called every step.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn train(spec: &TrainSpec, mut progress: impl FnMut(usize, f64)) -> Result<Trained, ModelError> {
+    let mut trainer = Trainer::new(spec, super::cpu_device())?;
+    while !trainer.done() {
+        let step = trainer.step_index();
+        // The shipped runs record a non-finite loss and go on; keep that behaviour here.
+        let loss = match pollster::block_on(trainer.step()) {
+            Ok(loss) => loss,
+            Err(_) => trainer.losses.last().copied().unwrap_or(f64::NAN),
+        };
+        progress(step, loss);
     }
     Ok(Trained {
-        model: model.valid(),
-        config,
-        losses,
+        model: trainer.model()?,
+        config: trainer.config.clone(),
+        losses: trainer.losses,
     })
 }
 
@@ -140,6 +189,7 @@ pub const EVAL_SEED: u64 = 1234;
 
 /// Trains, writes `<out>/<task>-<pe>.plw` and `.json`, and returns the metadata. The recorded
 /// accuracies are measured on the model re-loaded from the f16 file.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn train_and_save(spec: &TrainSpec, out: &Path, mut log: impl FnMut(&str)) -> Result<ModelMeta, ModelError> {
     let start = std::time::Instant::now();
     let steps = spec.steps;

@@ -18,6 +18,21 @@ impl WeightFile {
         }
     }
 
+    /// Reads a model's parameters with asynchronous read-back (any backend, the browser's WebGPU
+    /// included). Same values and order as [`Self::from_model`].
+    pub async fn from_model_async(model: &Model) -> Result<Self, ModelError> {
+        let mut v = TensorCollector::default();
+        model.visit(&mut v);
+        let mut tensors = Vec::with_capacity(v.tensors.len());
+        for (path, shape, t) in v.tensors {
+            let values = super::eval::read_f32(t)
+                .await
+                .map_err(|e| ModelError::Weights(format!("{path}: {e}")))?;
+            tensors.push((path, shape, values));
+        }
+        Ok(Self { tensors })
+    }
+
     /// Loads these values into `model` (which fixes the architecture). Every parameter must be
     /// present with its shape, and nothing may be left over.
     pub fn apply(self, model: Model, device: &Device) -> Result<Model, ModelError> {
@@ -70,6 +85,30 @@ impl ModuleVisitor for Collector {
             Ok(v) => self.tensors.push((self.path.join("."), shape, v)),
             Err(e) => self.error = Some(format!("{}: {e:?}", self.path.join("."))),
         }
+    }
+}
+
+/// Collects the parameters as flat device tensors (read back afterwards, asynchronously).
+#[derive(Default)]
+struct TensorCollector {
+    path: Vec<String>,
+    tensors: Vec<(String, Vec<usize>, Tensor<1>)>,
+}
+
+impl ModuleVisitor for TensorCollector {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.transform_for_save().val();
+        let shape = t.dims().to_vec();
+        let n = shape.iter().product::<usize>();
+        self.tensors.push((self.path.join("."), shape, t.reshape([n])));
     }
 }
 

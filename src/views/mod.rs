@@ -42,6 +42,7 @@ pub mod extension;
 pub mod model_lab;
 pub mod rope;
 pub mod sinusoidal;
+pub mod train_lab;
 
 use serde_json::{Map, Value};
 
@@ -61,6 +62,7 @@ pub fn registry() -> Vec<Box<dyn View>> {
         Box::new(bias::BiasView::default()),
         Box::new(sinusoidal::SinusoidalView::default()),
         Box::new(model_lab::ModelLabView::default()),
+        Box::new(train_lab::TrainLabView::default()),
     ]
 }
 
