@@ -330,7 +330,7 @@ fn a_run_pauses_resumes_stops_and_exports_what_poslens_eval_reads() {
         rope: &RopeOptions::default(),
         device: &device,
     };
-    let score = pollster::block_on(ev.score_at(meta.train_len, 64, 4321)).unwrap();
+    let score = pollster::block_on(ev.score_at(meta.train_len, 128, 4321)).unwrap();
     assert_eq!(score.exact_match(), meta.in_distribution_exact_match);
 }
 

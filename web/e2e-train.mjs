@@ -62,7 +62,7 @@ try {
   check(files.includes('copy-rope.plw') && files.includes('copy-rope.json'), `the export downloads copy-rope.plw + .json (${files.join(', ')})`);
   if (files.includes('copy-rope.json') && fs.existsSync(BIN)) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, 'copy-rope.json'), 'utf8'));
-    const out = JSON.parse(execFileSync(BIN, ['eval', '--model', path.join(dir, 'copy-rope'), '--lengths', String(meta.train_len), '--samples', '64', '--seed', '4321'], { encoding: 'utf8' }));
+    const out = JSON.parse(execFileSync(BIN, ['eval', '--model', path.join(dir, 'copy-rope'), '--lengths', String(meta.train_len), '--samples', '128', '--seed', '4321'], { encoding: 'utf8' }));
     const em = out.exact_match[0];
     check(em === meta.in_distribution_exact_match, `poslens eval reads the exported model: ${(100 * em).toFixed(1)} % = the page's ${(100 * meta.in_distribution_exact_match).toFixed(1)} %`);
   } else if (!fs.existsSync(BIN)) {

@@ -14,7 +14,7 @@ use crate::model::weights::{WeightFile, file_checksum};
 use crate::model::{RopeOptions, model_name};
 
 /// Samples of each in-distribution measurement during training.
-pub const EVAL_SAMPLES: usize = 64;
+pub const EVAL_SAMPLES: usize = 128;
 /// Seed of those samples (fixed: the curve of accuracies is comparable step to step).
 pub const EVAL_SEED: u64 = 4321;
 

@@ -30,8 +30,8 @@ use crate::widgets::log_slider::log_slider_ui;
 
 pub use state::*;
 
-/// In-distribution exact match is measured every this many steps (64 samples).
-pub const EVAL_EVERY: usize = 25;
+/// In-distribution exact match is measured every this many steps (128 samples).
+pub const EVAL_EVERY: usize = 50;
 /// Seed of the probe sample (fixed, so its attention can be watched forming).
 pub const PROBE_SEED: u64 = 7;
 /// Samples per length of the after-training curves.
