@@ -20,6 +20,9 @@ try {
         const t = await page.evaluate(() => window.poslens && window.poslens.status().train_lab);
         if (!t) continue;
         last = t;
+        if (Math.floor((Date.now() - t0) / 30000) !== Math.floor((Date.now() - t0 - 250) / 30000)) {
+          console.log(`  ${mode} ${((Date.now() - t0) / 1000).toFixed(0)} s: ${t.state} step ${t.step}/${t.steps}, ${t.steps_per_s.toFixed(2)} steps/s, loss ${t.loss}`);
+        }
         if (reached === null && t.exact_match !== null && t.exact_match >= 0.95) reached = (Date.now() - t0) / 1000;
         if (t.state === 'done' || t.state === 'error' || Date.now() - t0 > 900_000) break;
       }
