@@ -48,6 +48,9 @@ pub async fn worker_device() -> ComputeDevice {
             backend: ComputeBackend::Wgpu,
             note: "burn wgpu on the compute worker's WebGPU device".into(),
         },
-        Err(e) => ndarray_device(format!("no WebGPU adapter in the worker ({e}): burn runs on CPU")),
+        Err(e) => {
+            log::info!("compute worker: no WebGPU adapter ({e})");
+            ndarray_device("no WebGPU adapter in the worker: burn runs on the CPU (ndarray)")
+        }
     }
 }

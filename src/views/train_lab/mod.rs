@@ -403,27 +403,25 @@ impl View for TrainLabView {
     fn errors(&self) -> Vec<String> {
         self.error.iter().cloned().collect()
     }
-    /// The loss curve and the in-distribution accuracies of the run (CSV: one row per step).
+    /// The run step by step (CSV: step, scheduled learning rate, loss, exact match); before a
+    /// run, the planned schedule of the current settings with empty loss columns.
     fn export(&self) -> Result<Exported, ExportError> {
-        if self.losses.is_empty() {
-            return Err(ExportError::Unavailable(
-                "no training run yet: press Train first".into(),
-            ));
-        }
-        let mut csv = String::from("step,loss,exact_match\n");
-        for (i, l) in self.losses.iter().enumerate() {
-            let step = i + 1;
+        let spec = self.run_spec.clone().unwrap_or_else(|| self.state.spec());
+        let mut csv = String::from("step,learning_rate,loss,exact_match\n");
+        for step in 1..=spec.steps {
+            let lr = crate::model::train_spec::learning_rate(&spec, step - 1);
+            let loss = self.losses.get(step - 1).map(|l| l.to_string()).unwrap_or_default();
             let em = self
                 .accuracy
                 .iter()
                 .find(|a| a.0 == step)
                 .map(|a| a.1.to_string())
                 .unwrap_or_default();
-            csv += &format!("{step},{l},{em}\n");
+            csv += &format!("{step},{lr},{loss},{em}\n");
         }
         Ok(Exported {
             json: serde_json::json!({
-                "spec": self.run_spec,
+                "spec": spec,
                 "losses": self.losses,
                 "exact_match": self.accuracy,
                 "status": self.status(),

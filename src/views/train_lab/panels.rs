@@ -2,7 +2,7 @@
 //! accuracy-vs-length curves after training.
 
 use egui::{RichText, Ui};
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
+use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
 use super::*;
 use crate::tasks::token_label;
@@ -75,23 +75,33 @@ impl TrainLabView {
     }
 
     fn loss_ui(&self, ui: &mut Ui, theme: ThemeChoice) {
-        ui.label(RichText::new("Training loss (cross-entropy on the answer, nats) and exact match").strong());
+        ui.label(RichText::new("Training loss (cross-entropy on the answer tokens, nats)").strong());
         let loss: PlotPoints = self
             .losses
             .iter()
             .enumerate()
             .map(|(i, l)| [(i + 1) as f64, *l])
             .collect();
-        let acc: PlotPoints = self.accuracy.iter().map(|(s, a)| [*s as f64, a * 3.0]).collect();
+        let link = egui::Id::unique("train_x");
         Plot::new("train_loss")
-            .height(220.0)
-            .legend(Legend::default())
-            .x_axis_label("step")
+            .height(150.0)
+            .link_axis(link, [true, false])
             .include_y(0.0)
             .allow_scroll(false)
             .show(ui, |plot| {
                 plot.line(Line::new("loss", loss).color(theme.accent_text()));
-                plot.points(Points::new("exact match × 3", acc).radius(2.5).color(theme.ok()));
+            });
+        ui.label(RichText::new("Exact match at L_train (128 samples every 50 steps)").strong());
+        let acc: PlotPoints = self.accuracy.iter().map(|(s, a)| [*s as f64, *a]).collect();
+        Plot::new("train_accuracy")
+            .height(90.0)
+            .link_axis(link, [true, false])
+            .x_axis_label("step")
+            .include_y(0.0)
+            .include_y(1.0)
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                plot.line(Line::new("exact match", acc).color(theme.ok()));
             });
     }
 
