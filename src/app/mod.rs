@@ -487,6 +487,7 @@ impl PosLensApp {
         let mut extras = serde_json::Map::new();
         view.status_extras(&mut extras);
         let check = self.readiness.result();
+        let (compute_backend, compute_note) = self.compute_label();
         Status {
             ready: self.frames > 0,
             layout: if self.last_compact { "compact" } else { "full" }.into(),
@@ -494,8 +495,8 @@ impl PosLensApp {
             view: view.key().to_owned(),
             views: self.state.view_keys().into_iter().map(str::to_owned).collect(),
             render_backend: self.render_backend,
-            compute_backend: self.compute_label().0,
-            compute_note: self.compute_label().1,
+            compute_backend,
+            compute_note,
             seq_len: view.length(),
             explanation: view.explanation(),
             frame_ms: self.last_frame_ms,

@@ -5,7 +5,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::analysis::grid::{Aggregate, Grid};
 use crate::compute::client::{ComputeClient, JobId};
 use crate::compute::protocol::{LabJob, Reply, Request};
 use crate::compute::spawn;
@@ -13,8 +12,6 @@ use crate::model::catalog::ModelMeta;
 use crate::model::{ModelError, PeKind, model_name};
 use crate::pe::extension::ExtensionMethod;
 use crate::tasks::TaskKind;
-use crate::theme::Colormap;
-use crate::widgets::heatmap::Heatmap;
 
 pub use crate::compute::protocol::LabResult;
 
@@ -120,29 +117,7 @@ impl ModelLabView {
         if let Some((key, Ok(r))) = &self.result
             && self.heatmaps_for.as_ref() != Some(key)
         {
-            let t = &r.trace;
-            let panels = t.attention.len() * t.heads;
-            self.heatmaps.resize_with(panels, Heatmap::default);
-            for layer in 0..t.attention.len() {
-                for head in 0..t.heads {
-                    if let Some(values) = t.head(layer, head) {
-                        let grid = Grid {
-                            values,
-                            rows: t.len,
-                            cols: t.len,
-                        };
-                        let i = layer * t.heads + head;
-                        self.heatmaps[i].set(
-                            ctx,
-                            &format!("model_att_{i}"),
-                            grid,
-                            (0.0, 1.0),
-                            Colormap::Viridis,
-                            Aggregate::Max,
-                        );
-                    }
-                }
-            }
+            crate::widgets::attention_heads::set_attention_heads(ctx, "model_att", &r.trace, &mut self.heatmaps);
             self.heatmaps_for = Some(key.clone());
         }
         if self.busy() {

@@ -5,12 +5,9 @@ use std::collections::BTreeMap;
 use egui::{RichText, Ui};
 use egui_plot::{Line, LineStyle, Plot, PlotPoints, Points, VLine};
 
-use crate::analysis::grid::Grid;
 use crate::model::{PeKind, model_name};
 use crate::tasks::token_label;
 use crate::theme::{ThemeChoice, scheme_color};
-use crate::widgets::heatmap::Axes;
-use crate::widgets::train_marker::train_marker_ui;
 
 use super::*;
 
@@ -270,45 +267,6 @@ impl ModelLabView {
             RichText::new("Attention of this sample, every layer and head (query ↓, key →; colour = weight 0…1)")
                 .strong(),
         );
-        let cols = t.heads.max(1);
-        let side = ((ui.available_width() - 20.0) / cols as f32 - 10.0).clamp(90.0, 170.0);
-        egui::Grid::new("model_heads").spacing([10.0, 6.0]).show(ui, |ui| {
-            for layer in 0..t.attention.len() {
-                for head in 0..t.heads {
-                    let i = layer * t.heads + head;
-                    ui.vertical(|ui| {
-                        ui.label(
-                            RichText::new(format!("layer {layer} · head {head}"))
-                                .small()
-                                .color(theme.accent_text()),
-                        );
-                        if let (Some(h), Some(values)) = (self.heatmaps.get(i), t.head(layer, head)) {
-                            let grid = Grid {
-                                values,
-                                rows: t.len,
-                                cols: t.len,
-                            };
-                            let axes = Axes {
-                                row_label: "",
-                                col_label: "",
-                                rows: t.len,
-                                cols: t.len,
-                            };
-                            let (plot, hover) = h.ui(ui, egui::vec2(side, side), grid, &axes);
-                            train_marker_ui(ui, plot, train, t.len, theme.warn());
-                            if let Some(c) = hover {
-                                let q = t.tokens.get(c.row).map_or(String::new(), |&x| token_label(x));
-                                let k = t.tokens.get(c.col).map_or(String::new(), |&x| token_label(x));
-                                ui.label(
-                                    RichText::new(format!("q {} ({q}) → k {} ({k}): {:.3}", c.row, c.col, c.value))
-                                        .small(),
-                                );
-                            }
-                        }
-                    });
-                }
-                ui.end_row();
-            }
-        });
+        crate::widgets::attention_heads::attention_heads_ui(ui, "model_heads", t, &self.heatmaps, train, theme);
     }
 }

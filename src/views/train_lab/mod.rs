@@ -15,7 +15,6 @@ mod tests;
 use egui::{RichText, Ui};
 use serde_json::{Map, Value};
 
-use crate::analysis::grid::{Aggregate, Grid};
 use crate::compute::client::{ComputeClient, JobId};
 use crate::compute::protocol::{Reply, Request, TrainAction, TrainProgress, TrainState};
 use crate::export::{ExportError, Exported};
@@ -23,7 +22,7 @@ use crate::model::catalog::{Curve, ModelMeta};
 use crate::model::{ModelError, PeKind, TracedSample, model_name};
 use crate::pe::extension::{ExtensionMethod, ExtensionParams};
 use crate::tasks::TaskKind;
-use crate::theme::{Colormap, ThemeChoice};
+use crate::theme::ThemeChoice;
 use crate::views::{View, ViewEnv};
 use crate::widgets::heatmap::Heatmap;
 use crate::widgets::log_slider::log_slider_ui;
@@ -293,27 +292,7 @@ impl TrainLabView {
         if self.heatmaps_for == Some((*len, *step)) {
             return;
         }
-        self.heatmaps.resize_with(t.attention.len() * t.heads, Heatmap::default);
-        for layer in 0..t.attention.len() {
-            for head in 0..t.heads {
-                if let Some(values) = t.head(layer, head) {
-                    let i = layer * t.heads + head;
-                    let grid = Grid {
-                        values,
-                        rows: t.len,
-                        cols: t.len,
-                    };
-                    self.heatmaps[i].set(
-                        ctx,
-                        &format!("train_att_{i}"),
-                        grid,
-                        (0.0, 1.0),
-                        Colormap::Viridis,
-                        Aggregate::Max,
-                    );
-                }
-            }
-        }
+        crate::widgets::attention_heads::set_attention_heads(ctx, "train_att", t, &mut self.heatmaps);
         self.heatmaps_for = Some((*len, *step));
     }
 

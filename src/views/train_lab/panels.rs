@@ -6,8 +6,6 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
 use super::*;
 use crate::tasks::token_label;
-use crate::widgets::heatmap::Axes;
-use crate::widgets::train_marker::train_marker_ui;
 
 impl TrainLabView {
     pub(super) fn central_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
@@ -184,37 +182,13 @@ impl TrainLabView {
                 .small()
                 .color(theme.weak_text()),
         );
-        let cols = t.heads.max(1);
-        let side = ((ui.available_width() - 20.0) / cols as f32 - 10.0).clamp(90.0, 170.0);
-        egui::Grid::new("train_heads").spacing([10.0, 6.0]).show(ui, |ui| {
-            for layer in 0..t.attention.len() {
-                for head in 0..t.heads {
-                    let i = layer * t.heads + head;
-                    ui.vertical(|ui| {
-                        ui.label(
-                            RichText::new(format!("layer {layer} · head {head}"))
-                                .small()
-                                .color(theme.accent_text()),
-                        );
-                        if let (Some(h), Some(values)) = (self.heatmaps.get(i), t.head(layer, head)) {
-                            let grid = Grid {
-                                values,
-                                rows: t.len,
-                                cols: t.len,
-                            };
-                            let axes = Axes {
-                                row_label: "",
-                                col_label: "",
-                                rows: t.len,
-                                cols: t.len,
-                            };
-                            let (plot, _) = h.ui(ui, egui::vec2(side, side), grid, &axes);
-                            train_marker_ui(ui, plot, spec.train_len, t.len, theme.warn());
-                        }
-                    });
-                }
-                ui.end_row();
-            }
-        });
+        crate::widgets::attention_heads::attention_heads_ui(
+            ui,
+            "train_heads",
+            t,
+            &self.heatmaps,
+            spec.train_len,
+            theme,
+        );
     }
 }
