@@ -18,6 +18,8 @@ pub mod compute;
 pub mod download;
 #[cfg(feature = "app")]
 pub mod export;
+#[cfg(feature = "app")]
+pub mod file_open;
 pub mod model;
 pub mod packed;
 pub mod pe;

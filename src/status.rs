@@ -73,6 +73,9 @@ pub struct Status {
     pub state_hash: String,
     /// Notes from reading the link (values clamped, keys ignored); the page lists the first 20.
     pub link_notes: usize,
+    /// A notice not tied to a view (files no view opens; the GPU lost and the app restarted on
+    /// WebGL2), also shown in the side panel.
+    pub notice: Option<String>,
     /// Fields the active view adds (`View::status_extras`): e.g. `heatmap_engine`,
     /// `heatmap_ms`, `gpu_cpu_max_diff` (heatmap views), `d_model` and `burn_row`
     /// (Sinusoidal), `model_lab` (Model lab). Serialised at the top level.

@@ -135,6 +135,9 @@ pub fn scheme_color(kind: crate::pe::SchemeKind) -> Color32 {
 pub const HOVER_MARKER: Color32 = Color32::WHITE;
 /// Masked (hidden) cells in exported images.
 pub const MASKED_EXPORT: Color32 = Color32::WHITE;
+/// The veil over the window while files are dragged over it, and its text.
+pub const DROP_SCRIM: Color32 = Color32::from_black_alpha(170);
+pub const DROP_TEXT: Color32 = Color32::WHITE;
 
 /// Width of the left control panel, in points.
 pub const SIDE_PANEL_WIDTH_PT: f32 = 300.0;

@@ -84,6 +84,7 @@ fn a_model_run_through_the_worker_equals_the_direct_evaluation() {
         Request::LoadModel {
             meta: meta.clone(),
             weights: weights.clone(),
+            name: None,
         },
     ) else {
         panic!("expected Loaded")
@@ -120,6 +121,26 @@ fn a_model_run_through_the_worker_equals_the_direct_evaluation() {
     assert_eq!(r.extension_curve.as_ref(), Some(&curve));
     assert_eq!(r.trace.attention.len(), meta.config.n_layers);
     assert!(r.compute_ms >= r.trace_ms && r.trace_ms > 0.0);
+    // The same files under a reader's name: a second model beside the shipped one, same answers.
+    let Reply::Loaded { name, .. } = reply(
+        &c,
+        Request::LoadModel {
+            meta,
+            weights,
+            name: Some("yours/copy-rope".into()),
+        },
+    ) else {
+        panic!("expected Loaded")
+    };
+    assert_eq!(name, "yours/copy-rope");
+    let Reply::Run(mine) = reply(&c, Request::Run(LabJob { name, ..job.clone() })) else {
+        panic!("expected a run")
+    };
+    assert_eq!(mine.score, r.score);
+    assert!(
+        matches!(reply(&c, Request::Run(job)), Reply::Run(_)),
+        "the shipped model is still there"
+    );
 }
 
 #[test]
@@ -140,12 +161,26 @@ fn refusals_keep_their_meaning_across_the_boundary() {
     // Another model's weights under this metadata: refused by the checksum, as from disk.
     let (meta, _) = shipped("copy-alibi");
     let (_, other) = shipped("copy-nope");
-    let r = reply(&c, Request::LoadModel { meta, weights: other });
+    let r = reply(
+        &c,
+        Request::LoadModel {
+            meta,
+            weights: other,
+            name: None,
+        },
+    );
     assert!(matches!(&r, Reply::Failed(e) if e.message.contains("weight")), "{r:?}");
     // Learned APE past its table: still "past the table" (a limit, not a failure) on this side.
     let (meta, weights) = shipped("copy-learned");
     assert!(matches!(
-        reply(&c, Request::LoadModel { meta, weights }),
+        reply(
+            &c,
+            Request::LoadModel {
+                meta,
+                weights,
+                name: None
+            }
+        ),
         Reply::Loaded { .. }
     ));
     let job = LabJob {

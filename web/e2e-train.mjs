@@ -1,7 +1,7 @@
 // Browser test of the Train lab on the CPU path (WebGL2, burn ndarray in the compute worker):
 // a link with run=1 trains the quick preset on copy; the loss falls, in-distribution exact match
 // reaches the threshold, the page keeps drawing while it trains, and the exported weights load
-// in `poslens eval` with the same accuracy. Usage: node web/e2e-train.mjs [threshold]
+// in `poslens eval` with the same accuracy and in the Model lab (button, drop, file picker). Usage: node web/e2e-train.mjs [threshold]
 // (POSLENS_BIN: the native poslens binary, default $CARGO_TARGET_DIR/debug/poslens).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -68,7 +68,42 @@ try {
   } else if (!fs.existsSync(BIN)) {
     check(false, `native poslens binary missing at ${BIN} (run cargo build)`);
   }
-  check(errors.length === 0 && s.errors.length === 0, `no page errors (${JSON.stringify(errors.concat(s.errors))})`);
+  // The trained model in the Model lab: straight from the Train lab, then from the exported
+  // files (a drop of a mismatched pair is refused, the file picker loads the right one).
+  const o = c.open_in_model_lab_button;
+  await page.mouse.click(o[0] + o[2] / 2, o[1] + o[3] / 2);
+  const ready = () => { const s = window.poslens.status(); const m = s.model_lab; return s.view === 'model' && m && m.source === 'yours' && !m.busy && m.exact_match !== null && m.exact_match !== undefined; };
+  await page.waitForFunction(ready, null, { timeout: 180_000, polling: 250 });
+  await page.mouse.click(1200, 30);
+  await page.keyboard.press('ArrowLeft'); // N halves to the model's L_train (16)
+  await page.waitForFunction(() => { const m = window.poslens.status().model_lab; return m.seq_len === 16 && !m.busy && m.exact_match !== null; }, null, { timeout: 120_000, polling: 250 });
+  const m1 = (await page.evaluate(() => window.poslens.status())).model_lab;
+  check(m1.loaded_model === 'yours/copy-rope' && m1.exact_match >= THRESHOLD - 0.1, `"Open in the Model lab" shows the trained model: ${m1.loaded_model}, ${(100 * m1.exact_match).toFixed(0)} % exact match at N = ${m1.seq_len}`);
+  if (files.includes('copy-rope.json')) {
+    const json = fs.readFileSync(path.join(dir, 'copy-rope.json')).toString('base64');
+    const plw = fs.readFileSync(path.join(dir, 'copy-rope.plw'));
+    const bad = Buffer.from(plw); bad[bad.length - 3] ^= 0x40;
+    await page.evaluate(([json, plw]) => {
+      const file = (b64, name) => new File([Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))], name);
+      const dt = new DataTransfer();
+      dt.items.add(file(json, 'copy-rope.json'));
+      dt.items.add(file(plw, 'copy-rope.plw'));
+      document.querySelector('canvas').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, [json, bad.toString('base64')]);
+    await page.waitForFunction(() => window.poslens.status().model_lab.files_message, null, { timeout: 30_000, polling: 250 });
+    const m2 = (await page.evaluate(() => window.poslens.status())).model_lab;
+    check(/FNV-1a/.test(m2.files_message), `a dropped pair whose weights were altered is refused: "${m2.files_message}"`);
+    const chooser = page.waitForEvent('filechooser', { timeout: 10_000 });
+    const b = m2.open_button;
+    await page.mouse.click(b[0] + b[2] / 2, b[1] + b[3] / 2);
+    await (await chooser).setFiles([path.join(dir, 'copy-rope.plw'), path.join(dir, 'copy-rope.json')]);
+    await page.waitForFunction(() => { const m = window.poslens.status().model_lab; return !m.files_message && !m.busy && m.exact_match !== null; }, null, { timeout: 120_000, polling: 250 });
+    const m3 = (await page.evaluate(() => window.poslens.status())).model_lab;
+    check(m3.source === 'yours' && m3.exact_match === m1.exact_match, `the exported files open through the file picker: ${m3.loaded_model}, ${(100 * m3.exact_match).toFixed(0)} % at N = ${m3.seq_len}`);
+    await page.screenshot({ path: path.join(ROOT, 'artifacts', 'e2e-train-model-lab.png') });
+  }
+  const s4 = await page.evaluate(() => window.poslens.status());
+  check(errors.length === 0 && s4.errors.length === 0, `no page errors (${JSON.stringify(errors.concat(s4.errors))})`);
 } catch (e) {
   check(false, `train lab: ${e.message.split('\n')[0]}`);
 } finally {

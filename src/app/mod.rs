@@ -51,6 +51,11 @@ pub struct PosLensApp {
     last_compact: bool,
     /// The page's URL in the browser (for the embed's "open in PosLens" link).
     page_url: Option<String>,
+    /// Files dropped onto the window, still being read.
+    dropped: Vec<crate::file_open::Inbox>,
+    /// Something the reader must know that is not tied to a view: files dropped that no view
+    /// opens, the GPU lost and the app restarted on WebGL2.
+    notice: Option<String>,
 }
 
 type ScreenshotSlot = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui::ColorImage>>>>;
@@ -134,6 +139,8 @@ impl PosLensApp {
             drawer_open: false,
             last_compact: false,
             page_url: None,
+            dropped: Vec::new(),
+            notice: None,
         }
     }
 
@@ -197,6 +204,9 @@ impl PosLensApp {
         let theme = self.state.theme;
         ui.horizontal_wrapped(|ui| {
             ui.label(format!("render: {}", self.render_backend.label()));
+            if let Some(n) = &self.notice {
+                ui.colored_label(theme.warn(), "⚠").on_hover_text(n);
+            }
             ui.separator();
             let (label, note) = self.compute_label();
             let color = match self.compute.state() {
@@ -296,6 +306,7 @@ impl PosLensApp {
         {
             ctx.request_repaint();
         }
+        self.route_dropped_files(&ctx);
         let env = ViewEnv {
             ctx: &ctx,
             compute: Some(&self.compute),
@@ -303,6 +314,9 @@ impl PosLensApp {
             deadline: started + std::time::Duration::from_millis(WORK_BUDGET_MS),
         };
         self.state.active_mut().update(&env);
+        if let Some(files) = self.state.active_mut().take_outbox() {
+            self.open_files(files);
+        }
         let theme = self.state.theme;
         let view = self.state.active_mut();
         self.central_rect = egui::CentralPanel::default()
@@ -320,6 +334,91 @@ impl PosLensApp {
         len_rect
     }
 
+    /// Files dropped onto the window go to the first view that opens them (the app switches to
+    /// it once they are read); while files hover over the window, say where they will go.
+    fn route_dropped_files(&mut self, ctx: &egui::Context) {
+        let (hovered, dropped) = ctx.input(|i| {
+            let names = |paths: Vec<Option<std::path::PathBuf>>| -> Vec<String> {
+                paths
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect()
+            };
+            (
+                names(i.raw.hovered_files.iter().map(|f| f.path.clone()).collect()),
+                names(
+                    i.raw
+                        .dropped_files
+                        .iter()
+                        .map(|f| Some(f.path().to_path_buf()))
+                        .collect(),
+                ),
+            )
+        });
+        let target = |state: &crate::state::AppState, names: &[String]| -> Option<(&'static str, &'static str)> {
+            state
+                .views()
+                .find(|v| names.iter().any(|n| v.opens_file(n)))
+                .map(|v| (v.key(), v.title()))
+        };
+        if !dropped.is_empty()
+            && let Some(inbox) = crate::file_open::take_dropped(ctx)
+        {
+            self.dropped.push(inbox);
+        }
+        let arrived: Vec<_> = self.dropped.iter().filter_map(|i| i.borrow_mut().take()).collect();
+        self.dropped.retain(|i| std::rc::Rc::strong_count(i) > 1);
+        for files in arrived {
+            self.open_files(files);
+        }
+        let hovering = ctx.input(|i| !i.raw.hovered_files.is_empty());
+        if hovering {
+            let text = match target(&self.state, &hovered) {
+                Some((_, title)) => format!("Drop to open in the {title}"),
+                // Browsers hide the names while dragging: say what is expected.
+                None if hovered.is_empty() => "Drop a model's .plw and .json to open it in the Model lab".into(),
+                None => "PosLens opens a model's .plw weights and .json metadata".into(),
+            };
+            let screen = ctx.content_rect();
+            let painter = ctx.layer_painter(egui::LayerId::new(
+                egui::Order::Foreground,
+                egui::Id::unique("drop_overlay"),
+            ));
+            painter.rect_filled(screen, 0.0, crate::theme::DROP_SCRIM);
+            painter.text(
+                screen.center(),
+                egui::Align2::CENTER_CENTER,
+                text,
+                egui::FontId::proportional(22.0),
+                crate::theme::DROP_TEXT,
+            );
+        }
+    }
+
+    /// Hand files to the first view that opens them and show it; files nobody opens get a note.
+    fn open_files(&mut self, files: Vec<crate::file_open::PickedFile>) {
+        let key = self
+            .state
+            .views()
+            .find(|v| files.iter().any(|f| v.opens_file(&f.name)))
+            .map(|v| v.key());
+        match key {
+            Some(key) => {
+                self.notice = None;
+                self.state.set_view(key);
+                self.state.active_mut().open_files(files);
+            }
+            None => {
+                let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+                self.notice = Some(format!(
+                    "{}: PosLens opens a model's .plw weights and .json metadata (Model lab)",
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+
     /// The side panel's contents (the drawer's in the compact layout); returns the rectangle of
     /// the view's length slider.
     fn controls_panel_ui(&mut self, ui: &mut egui::Ui) -> egui::Rect {
@@ -329,6 +428,10 @@ impl PosLensApp {
             len_rect = self.state.active_mut().controls_ui(ui).rect;
             ui.add_space(12.0);
             self.export_ui(ui);
+            if let Some(note) = &self.notice {
+                ui.add_space(6.0);
+                ui.colored_label(self.state.theme.warn(), note);
+            }
             self.notes_ui(ui);
             ui.add_space(10.0);
             ui.label(
@@ -506,8 +609,14 @@ impl PosLensApp {
             controls,
             state_hash: self.hash(),
             link_notes: self.notes.total,
+            notice: self.notice.clone(),
             extras,
         }
+    }
+
+    /// Show a notice (e.g. "the GPU was lost; running on WebGL2") until something replaces it.
+    pub fn set_notice(&mut self, text: impl Into<String>) {
+        self.notice = Some(text.into());
     }
 }
 

@@ -43,6 +43,10 @@ pub enum Request {
         meta: ModelMeta,
         #[serde(with = "crate::packed::bytes")]
         weights: Vec<u8>,
+        /// The name to keep it under (default `<task>-<pe>`; a reader's own model is
+        /// `yours/<task>-<pe>`, so it never replaces a shipped one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// A traced sample, a live score and optionally a live curve of a loaded model.
     Run(LabJob),

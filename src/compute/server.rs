@@ -102,9 +102,9 @@ impl LabServer {
                     }),
                 }
             }
-            Request::LoadModel { meta, weights } => match load_model(&meta, &weights, &self.device.device) {
+            Request::LoadModel { meta, weights, name } => match load_model(&meta, &weights, &self.device.device) {
                 Ok(model) => {
-                    let name = crate::model::model_name(meta.task, meta.config.pe);
+                    let name = name.unwrap_or_else(|| crate::model::model_name(meta.task, meta.config.pe));
                     let params = param_count(&model);
                     self.models.retain(|(n, _, _)| *n != name);
                     self.models.insert(0, (name.clone(), meta, Rc::new(model)));

@@ -128,6 +128,22 @@ pub trait View {
         false
     }
 
+    /// Whether this view opens a file of this name when it is dropped onto the window (the app
+    /// switches to the first view that does).
+    fn opens_file(&self, _name: &str) -> bool {
+        false
+    }
+
+    /// Files for this view (dropped onto the window, or handed over by another view); only
+    /// called with files [`View::opens_file`] accepts.
+    fn open_files(&mut self, _files: Vec<crate::file_open::PickedFile>) {}
+
+    /// Files this view hands to another one (the app opens them in the first view that takes
+    /// them, and switches to it): the Train lab's "Open in the Model lab".
+    fn take_outbox(&mut self) -> Option<Vec<crate::file_open::PickedFile>> {
+        None
+    }
+
     /// Errors to show in the status and report to `status().errors`.
     fn errors(&self) -> Vec<String>;
 

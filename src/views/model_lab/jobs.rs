@@ -125,9 +125,10 @@ impl ModelLabView {
         }
     }
 
-    /// Fetch the selected model's weight file, then have the worker build the model.
+    /// Fetch the selected model's weight file (or take the reader's own), then have the worker
+    /// build the model.
     fn load_weights(&mut self, compute: &ComputeClient) {
-        let want = self.state.name();
+        let want = self.shown_name();
         let in_flight = match &self.weights {
             Some(Weights::Fetching(n, _) | Weights::Loading(n, _)) => Some(n.clone()),
             None => None,
@@ -136,18 +137,28 @@ impl ModelLabView {
         // again and again, and its message would flicker): choosing it again after another retries.
         let failed = self.load_error.as_ref().is_some_and(|(n, _)| *n == want);
         if self.loaded.as_deref() != Some(want.as_str()) && in_flight.as_deref() != Some(want.as_str()) && !failed {
-            match self.meta_cloned(&want) {
-                Some(Ok(meta)) => {
-                    let slot: Slot<Result<Vec<u8>, ModelError>> = Rc::default();
-                    spawn(
-                        async move { Ok(crate::assets::read_model_file(&meta.weights_file).await?) },
-                        slot.clone(),
-                    );
-                    self.weights = Some(Weights::Fetching(want.clone(), slot));
-                    self.load_error = None;
+            if let Some(y) = self.shown_yours() {
+                let job = compute.submit(Request::LoadModel {
+                    meta: y.meta.clone(),
+                    weights: y.weights.clone(),
+                    name: Some(y.name.clone()),
+                });
+                self.weights = Some(Weights::Loading(want.clone(), job));
+                self.load_error = None;
+            } else {
+                match self.meta_cloned(&want) {
+                    Some(Ok(meta)) => {
+                        let slot: Slot<Result<Vec<u8>, ModelError>> = Rc::default();
+                        spawn(
+                            async move { Ok(crate::assets::read_model_file(&meta.weights_file).await?) },
+                            slot.clone(),
+                        );
+                        self.weights = Some(Weights::Fetching(want.clone(), slot));
+                        self.load_error = None;
+                    }
+                    Some(Err(e)) => self.load_error = Some((want.clone(), e)),
+                    None => {}
                 }
-                Some(Err(e)) => self.load_error = Some((want.clone(), e)),
-                None => {}
             }
         }
         if let Some(Weights::Fetching(name, slot)) = &self.weights {
@@ -156,7 +167,11 @@ impl ModelLabView {
             match (done, self.meta_cloned(&name)) {
                 (None, _) => {}
                 (Some(Ok(bytes)), Some(Ok(meta))) => {
-                    let job = compute.submit(Request::LoadModel { meta, weights: bytes });
+                    let job = compute.submit(Request::LoadModel {
+                        meta,
+                        weights: bytes,
+                        name: None,
+                    });
                     self.weights = Some(Weights::Loading(name, job));
                 }
                 (Some(Err(e)), _) => {

@@ -14,6 +14,7 @@ mod panels;
 mod state;
 #[cfg(test)]
 mod tests;
+mod yours;
 
 use std::collections::BTreeMap;
 
@@ -36,6 +37,7 @@ use crate::export::{ExportError, Exported};
 use crate::views::{View, ViewEnv};
 pub use jobs::*;
 pub use state::*;
+pub use yours::*;
 
 /// The Model lab view.
 pub struct ModelLabView {
@@ -55,6 +57,15 @@ pub struct ModelLabView {
     heatmaps_for: Option<JobKey>,
     /// The compute worker's backend, once it is ready.
     backend: Option<ComputeBackend>,
+    /// A model the reader gave us (Train lab export), and whether it is shown instead of the
+    /// shipped model of the same task and encoding.
+    yours: Option<YourModel>,
+    show_yours: bool,
+    /// Files picked or dropped, still being read, and what became of the last ones.
+    inboxes: Vec<crate::file_open::Inbox>,
+    files: YourFiles,
+    /// Where the "Open your model" button was drawn (for the browser test).
+    open_rect: Option<egui::Rect>,
 }
 
 impl Default for ModelLabView {
@@ -78,15 +89,58 @@ impl ModelLabView {
             heatmaps: Vec::new(),
             heatmaps_for: None,
             backend: None,
+            yours: None,
+            show_yours: false,
+            inboxes: Vec::new(),
+            files: YourFiles::default(),
+            open_rect: None,
         }
     }
 
     fn meta(&self, name: &str) -> Option<&ModelMeta> {
-        self.resolved.get(name).and_then(|m| m.as_ref().ok())
+        match &self.yours {
+            Some(y) if y.name == name => Some(&y.meta),
+            _ => self.resolved.get(name).and_then(|m| m.as_ref().ok()),
+        }
     }
 
     fn meta_cloned(&self, name: &str) -> Option<Result<ModelMeta, ModelError>> {
-        self.resolved.get(name).cloned()
+        match &self.yours {
+            Some(y) if y.name == name => Some(Ok(y.meta.clone())),
+            _ => self.resolved.get(name).cloned(),
+        }
+    }
+
+    /// The reader's own model, when it is the one shown (its task and encoding are selected).
+    pub fn shown_yours(&self) -> Option<&YourModel> {
+        self.yours
+            .as_ref()
+            .filter(|y| self.show_yours && y.meta.task == self.state.task && y.meta.pe == self.state.pe)
+    }
+
+    /// The worker's name of the model shown: `<task>-<pe>`, or `yours/<task>-<pe>`.
+    pub fn shown_name(&self) -> String {
+        self.shown_yours().map_or_else(|| self.state.name(), |y| y.name.clone())
+    }
+
+    /// Take files the reader picked or dropped: a complete, consistent pair becomes the model
+    /// shown (its task and encoding selected).
+    pub fn receive_files(&mut self, files: Vec<crate::file_open::PickedFile>) {
+        if let Some(model) = self.files.accept(files) {
+            self.state.task = model.meta.task;
+            self.state.pe = model.meta.pe;
+            // The worker may hold an earlier model of the same name: build this one afresh.
+            if self.loaded.as_deref() == Some(model.name.as_str()) {
+                self.loaded = None;
+            }
+            if self.load_error.as_ref().is_some_and(|(n, _)| *n == model.name) {
+                self.load_error = None;
+            }
+            self.result = None;
+            self.heatmaps_for = None;
+            self.yours = Some(model);
+            self.show_yours = true;
+        }
     }
 
     /// Metadata files loaded so far, and how many there are.
@@ -129,7 +183,7 @@ impl ModelLabView {
 
     fn job_key(&self) -> Option<JobKey> {
         let loaded = self.loaded.as_ref()?;
-        (*loaded == self.state.name()).then(|| JobKey {
+        (*loaded == self.shown_name()).then(|| JobKey {
             name: loaded.clone(),
             len: self.state.seq_len,
             method: if self.state.pe == PeKind::Rope {
@@ -196,14 +250,74 @@ impl ModelLabView {
         });
         ui.add_space(8.0);
         self.model_card_ui(ui);
+        ui.add_space(8.0);
+        self.your_model_ui(ui);
         self.state.sanitize();
         len
     }
 
+    /// Open a model exported by the Train lab: picker button, drop hint, shipped ↔ yours.
+    fn your_model_ui(&mut self, ui: &mut Ui) {
+        ui.label(RichText::new("Your model").strong());
+        if let Some(y) = &self.yours {
+            let (task, pe) = (y.meta.task, y.meta.pe);
+            ui.horizontal(|ui| {
+                ui.label("Show");
+                let on = self.state.task == task && self.state.pe == pe;
+                if ui.selectable_label(!(on && self.show_yours), "shipped").clicked() {
+                    self.show_yours = false;
+                }
+                if ui
+                    .selectable_label(on && self.show_yours, format!("yours ({})", y.meta.name))
+                    .on_hover_text(y.files.clone())
+                    .clicked()
+                {
+                    self.state.task = task;
+                    self.state.pe = pe;
+                    self.show_yours = true;
+                }
+            });
+        }
+        let label = if crate::file_open::HAS_PICKER {
+            "Open .plw + .json…"
+        } else {
+            "Drop a .plw and its .json onto the window"
+        };
+        let button = ui
+            .add_enabled(crate::file_open::HAS_PICKER, egui::Button::new(label))
+            .on_hover_text("The two files the Train lab's ⬇ weights button (or poslens train) writes");
+        self.open_rect = Some(button.rect);
+        if button.clicked() {
+            match crate::file_open::pick(ui.ctx(), ".plw,.json") {
+                Ok(inbox) => self.inboxes.push(inbox),
+                Err(e) => self.files.message = Some(FileMessage::Refused(e)),
+            }
+        }
+        ui.label(
+            RichText::new("…or drop both files onto the page. Train one in the Train lab and export it.")
+                .small()
+                .weak(),
+        );
+        if let Some(m) = &self.files.message {
+            let color = match m {
+                FileMessage::Waiting(_) => ui.visuals().text_color(),
+                FileMessage::Refused(_) => ui.visuals().error_fg_color,
+            };
+            ui.label(RichText::new(m.text()).small().color(color));
+        }
+    }
+
     fn model_card_ui(&self, ui: &mut Ui) {
-        let name = self.state.name();
-        ui.label(RichText::new("Model card").strong());
-        match self.resolved.get(&name) {
+        let name = self.shown_name();
+        ui.label(
+            RichText::new(if self.shown_yours().is_some() {
+                "Model card — yours"
+            } else {
+                "Model card"
+            })
+            .strong(),
+        );
+        match self.meta_cloned(&name) {
             None => {
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -243,6 +357,15 @@ impl ModelLabView {
             task: self.state.task.key().into(),
             pe: self.state.pe.key().into(),
             seq_len: self.state.seq_len,
+            source: if self.shown_yours().is_some() {
+                "yours"
+            } else {
+                "shipped"
+            }
+            .into(),
+            yours: self.yours.as_ref().map(|y| y.name.clone()),
+            files_message: self.files.message.as_ref().map(|m| m.text().to_owned()),
+            open_button: self.open_rect.map(|r| [r.min.x, r.min.y, r.width(), r.height()]),
             loaded_model: self.loaded_model().map(str::to_owned),
             metadata_loaded: self.metas_progress().0,
             busy: self.busy(),
@@ -314,6 +437,14 @@ pub struct ModelLabStatus {
     pub task: String,
     pub pe: String,
     pub seq_len: usize,
+    /// "shipped" or "yours" (a model the reader opened from files).
+    pub source: String,
+    /// The reader's model, if one was opened (`yours/<task>-<pe>`).
+    pub yours: Option<String>,
+    /// What became of the last files picked or dropped (waiting for the other file, refused).
+    pub files_message: Option<String>,
+    /// The "Open your model" button, `[x, y, w, h]` in CSS px.
+    pub open_button: Option<[f32; 4]>,
     pub loaded_model: Option<String>,
     pub metadata_loaded: usize,
     pub busy: bool,
@@ -351,7 +482,19 @@ impl View for ModelLabView {
         self.controls(ui)
     }
     fn update(&mut self, env: &ViewEnv<'_>) {
+        let arrived: Vec<_> = self.inboxes.iter().filter_map(|i| i.borrow_mut().take()).collect();
+        self.inboxes.retain(|i| std::rc::Rc::strong_count(i) > 1);
+        for files in arrived {
+            self.receive_files(files);
+        }
         self.run_jobs(env.ctx, env.compute);
+    }
+    fn opens_file(&self, name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        lower.ends_with(".plw") || lower.ends_with(".json")
+    }
+    fn open_files(&mut self, files: Vec<crate::file_open::PickedFile>) {
+        self.receive_files(files);
     }
     fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         self.central_ui(ui, theme);

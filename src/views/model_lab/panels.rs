@@ -15,6 +15,16 @@ impl ModelLabView {
     pub(super) fn central_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         ui.heading("Model lab — real tiny transformers past their training length");
         ui.label(RichText::new(explanation(self.state.task, self.state.pe)).color(theme.weak_text()));
+        if let Some(y) = self.shown_yours() {
+            ui.label(
+                RichText::new(format!(
+                    "Showing your model ({}): trained {} steps on lengths ≤ {}, next to the shipped curves. \
+                     Drag N past its L_train to see where it breaks.",
+                    y.files, y.meta.steps, y.meta.train_len
+                ))
+                .color(theme.accent_text()),
+            );
+        }
         ui.add_space(4.0);
         let (done, total) = self.metas_progress();
         if done < total {
@@ -56,7 +66,7 @@ impl ModelLabView {
 
     fn readout_ui(&self, ui: &mut Ui, theme: ThemeChoice) {
         let n = self.state.seq_len;
-        let train = self.meta(&self.state.name()).map_or(32, |m| m.train_len);
+        let train = self.meta(&self.shown_name()).map_or(32, |m| m.train_len);
         ui.label(RichText::new(format!("At N = {n} ({:.1}× L_train)", n as f64 / train as f64)).strong());
         match self.result() {
             None => {
@@ -119,13 +129,14 @@ impl ModelLabView {
         let metric = if token { "Token accuracy" } else { "Exact match" };
         ui.label(RichText::new(format!("{metric} vs length — {} (all encodings)", task.label())).strong());
         let n = self.state.seq_len as f64;
-        let train = self.meta(&self.state.name()).map_or(32.0, |m| m.train_len as f64);
+        let train = self.meta(&self.shown_name()).map_or(32.0, |m| m.train_len as f64);
         let live = self
             .result()
             .and_then(|r| r.as_ref().ok())
             .and_then(|r| r.extension_curve.clone());
         let method = self.state.method;
         let live_color = ui.visuals().strong_text_color();
+        let yours = self.yours.as_ref().filter(|y| y.meta.task == task);
         Plot::new("model_curve")
             .height(220.0)
             .include_y(0.0)
@@ -165,6 +176,30 @@ impl ModelLabView {
                             .radius(if selected { 3.5 } else { 2.0 }),
                     );
                 }
+                if let Some(y) = yours {
+                    let c = &y.meta.curve;
+                    let ys = if token { &c.token_accuracy } else { &c.exact_match };
+                    let pts: Vec<[f64; 2]> = c
+                        .length
+                        .iter()
+                        .zip(ys)
+                        .filter_map(|(&l, a)| a.map(|a| [l as f64, a]))
+                        .collect();
+                    let color = scheme_color(y.meta.pe.scheme());
+                    let name = format!("yours: {}", y.meta.pe.label());
+                    plot.line(
+                        Line::new(name.clone(), PlotPoints::from(pts.clone()))
+                            .color(color)
+                            .width(2.5)
+                            .style(LineStyle::dashed_dense()),
+                    );
+                    plot.points(
+                        Points::new(name, PlotPoints::from(pts))
+                            .color(color)
+                            .shape(egui_plot::MarkerShape::Diamond)
+                            .radius(4.5),
+                    );
+                }
                 if let (Some(c), Some(m)) = (&live, method) {
                     let ys = if token { &c.token_accuracy } else { &c.exact_match };
                     let pts: Vec<[f64; 2]> = c
@@ -198,6 +233,18 @@ impl ModelLabView {
                 } else {
                     text.small()
                 });
+            }
+            if let Some(y) = yours {
+                ui.label(
+                    RichText::new(format!(
+                        "◆╌ yours: {} ({} steps, L_train {})",
+                        y.meta.pe.label(),
+                        y.meta.steps,
+                        y.meta.train_len
+                    ))
+                    .color(scheme_color(y.meta.pe.scheme()))
+                    .strong(),
+                );
             }
             if let (Some(_), Some(m)) = (&live, method) {
                 ui.label(
@@ -262,7 +309,7 @@ impl ModelLabView {
     fn attention_ui(&self, ui: &mut Ui, theme: ThemeChoice) {
         let Some(Ok(r)) = self.result() else { return };
         let t = &r.trace;
-        let train = self.meta(&self.state.name()).map_or(32, |m| m.train_len);
+        let train = self.meta(&self.shown_name()).map_or(32, |m| m.train_len);
         ui.label(
             RichText::new("Attention of this sample, every layer and head (query ↓, key →; colour = weight 0…1)")
                 .strong(),

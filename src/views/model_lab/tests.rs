@@ -50,3 +50,69 @@ fn extension_options_only_for_rope() {
     s.pe = PeKind::Alibi;
     assert!(s.rope_options(32, 16).is_plain());
 }
+
+/// The reader's own files (here: the shipped copy-rope pair, as the Train lab exports them) load
+/// into the worker under `yours/…`, run, and can be swapped with the shipped model.
+#[cfg(feature = "lab")]
+#[test]
+fn your_own_files_load_run_and_swap_with_the_shipped_model() {
+    use crate::compute::client::ComputeClient;
+    use crate::file_open::PickedFile;
+    let dir = crate::assets::models_dir();
+    let read = |f: &str| PickedFile {
+        name: f.into(),
+        bytes: std::fs::read(dir.join(f)).map_err(|e| e.to_string()),
+    };
+    let ctx = egui::Context::default();
+    let compute = ComputeClient::in_process_on(crate::compute::ndarray_device("model lab test"));
+    let mut lab = ModelLabView::new(ModelLabState {
+        seq_len: 16,
+        ..Default::default()
+    });
+    let run = |lab: &mut ModelLabView| {
+        for _ in 0..20 {
+            lab.run_jobs(&ctx, Some(&compute));
+            if lab.result().is_some() {
+                break;
+            }
+        }
+    };
+    run(&mut lab);
+    let shipped = lab.status();
+    assert_eq!(
+        (shipped.source.as_str(), shipped.loaded_model.as_deref()),
+        ("shipped", Some("copy-rope"))
+    );
+    // Half a pair: waiting, nothing changes.
+    lab.receive_files(vec![read("recall-alibi.json")]);
+    assert!(
+        lab.status()
+            .files_message
+            .is_some_and(|m| m.contains("recall-alibi.plw"))
+    );
+    assert_eq!(lab.state.task, TaskKind::Copy);
+    // The other half: the model's task and encoding are selected and it runs as "yours".
+    lab.receive_files(vec![read("recall-alibi.plw")]);
+    run(&mut lab);
+    let s = lab.status();
+    assert_eq!(
+        (s.task.as_str(), s.pe.as_str(), s.source.as_str()),
+        ("recall", "alibi", "yours")
+    );
+    assert_eq!(s.loaded_model.as_deref(), Some("yours/recall-alibi"));
+    let yours_em = s.exact_match.expect("a live score");
+    assert!(s.files_message.is_none());
+    // Back to the shipped model of the same task and encoding: same weights, same score.
+    lab.show_yours = false;
+    run(&mut lab);
+    let s = lab.status();
+    assert_eq!(
+        (s.source.as_str(), s.loaded_model.as_deref()),
+        ("shipped", Some("recall-alibi"))
+    );
+    assert_eq!(s.exact_match, Some(yours_em));
+    // Another task shows the shipped model even while "yours" is chosen.
+    lab.show_yours = true;
+    lab.state.task = TaskKind::Copy;
+    assert_eq!(lab.shown_name(), "copy-alibi");
+}

@@ -63,13 +63,18 @@ pub struct TrainLabView {
     /// The shipped model of the same task and encoding (its curve is drawn beside).
     shipped: Option<(String, Slot<Result<ModelMeta, ModelError>>)>,
     shipped_meta: Option<(String, Result<ModelMeta, String>)>,
-    export_job: Option<JobId>,
+    /// The export in flight, and whether it goes to the Model lab (else: downloads).
+    export_job: Option<(JobId, bool)>,
+    /// Files handed to another view (the Model lab) once the export arrives.
+    outbox: Option<Vec<crate::file_open::PickedFile>>,
     export_note: Option<Result<String, String>>,
     error: Option<String>,
     /// A button pressed this frame, acted on in `update` (where the compute client is).
     pending_action: Option<UiAction>,
-    /// Where the weights button was drawn (reported in the status so a test can click it).
+    /// Where the weights and "open in the Model lab" buttons were drawn (reported in the status
+    /// so a test can click them).
     export_rect: Option<egui::Rect>,
+    open_rect: Option<egui::Rect>,
 }
 
 /// What an after-training curve was measured for: step, method, factor bits.
@@ -192,10 +197,24 @@ impl TrainLabView {
                 *job = None;
             }
         }
-        if let Some(job) = self.export_job
+        if let Some((job, to_lab)) = self.export_job
             && let Some(r) = compute.take(job)
         {
             self.export_note = Some(match r {
+                Ok(Reply::TrainExported { meta, weights }) if to_lab => {
+                    let files = vec![
+                        crate::file_open::PickedFile {
+                            name: format!("{}.json", meta.name),
+                            bytes: Ok(meta.to_json().into_bytes()),
+                        },
+                        crate::file_open::PickedFile {
+                            name: meta.weights_file.clone(),
+                            bytes: Ok(weights),
+                        },
+                    ];
+                    self.outbox = Some(files);
+                    Ok(format!("{} opened in the Model lab", meta.name))
+                }
                 Ok(Reply::TrainExported { meta, weights }) => save_model(&meta, &weights),
                 Ok(Reply::Failed(e)) => Err(e.message),
                 Ok(other) => Err(format!("unexpected reply {other:?}")),
@@ -314,6 +333,7 @@ impl TrainLabView {
             "export": self.export_note.as_ref().map(|r| match r { Ok(m) | Err(m) => m.clone() }),
             "error": self.error,
             "export_button": self.export_rect.map(|r| [r.min.x, r.min.y, r.width(), r.height()]),
+            "open_in_model_lab_button": self.open_rect.map(|r| [r.min.x, r.min.y, r.width(), r.height()]),
         })
     }
 }
@@ -362,7 +382,7 @@ impl View for TrainLabView {
                 UiAction::Start => self.start(compute),
                 UiAction::Control(a) => self.control(compute, a),
                 UiAction::Reset => self.discard_run(Some(compute)),
-                UiAction::Export => self.export_job = Some(compute.submit(Request::TrainExport)),
+                UiAction::Export { to_lab } => self.export_job = Some((compute.submit(Request::TrainExport), to_lab)),
             }
         }
         self.collect(compute);
@@ -412,6 +432,9 @@ impl View for TrainLabView {
     fn status_extras(&self, extras: &mut Map<String, Value>) {
         extras.insert("train_lab".into(), self.status());
     }
+    fn take_outbox(&mut self) -> Option<Vec<crate::file_open::PickedFile>> {
+        self.outbox.take()
+    }
 }
 
 /// What a button asked for (done in `update`, where the compute client is).
@@ -420,7 +443,10 @@ enum UiAction {
     Start,
     Control(TrainAction),
     Reset,
-    Export,
+    /// Export the current weights: download them, or open them in the Model lab.
+    Export {
+        to_lab: bool,
+    },
 }
 
 impl TrainLabView {
@@ -507,7 +533,16 @@ impl TrainLabView {
             .on_hover_text("The current weights, loadable by `poslens eval --model <task>-<pe>`");
         self.export_rect = Some(export.rect);
         if export.clicked() {
-            self.pending_action = Some(UiAction::Export);
+            self.pending_action = Some(UiAction::Export { to_lab: false });
+        }
+        let open = ui
+            .add_enabled(self.progress.step > 0, egui::Button::new("Open in the Model lab →"))
+            .on_hover_text(
+                "The current weights in the Model lab, beside the shipped models: drag N, try the extension methods",
+            );
+        self.open_rect = Some(open.rect);
+        if open.clicked() {
+            self.pending_action = Some(UiAction::Export { to_lab: true });
         }
         if let Some(note) = &self.export_note {
             let text = match note {
