@@ -65,6 +65,33 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A command line parsed as `poslens` parses it (for tests and fuzzing: no window, no files).
+pub enum Parsed {
+    Pe(Box<pe::PeArgs>),
+    Eval(Box<model::EvalArgs>),
+    Other,
+}
+
+/// Parse `argv` (without the program name); clap's message on failure.
+pub fn parse_command_line(argv: &[String]) -> Result<Parsed, String> {
+    let cli = Cli::try_parse_from(std::iter::once("poslens".to_string()).chain(argv.iter().cloned()))
+        .map_err(|e| e.to_string())?;
+    Ok(match cli.command {
+        Some(Command::Pe(a)) => Parsed::Pe(a),
+        Some(Command::Eval(a)) => Parsed::Eval(a),
+        _ => Parsed::Other,
+    })
+}
+
+/// Run a `poslens pe …` command line (without the program name) in-process: its stdout text,
+/// or the message it would exit 2 with.
+pub fn run_pe_command_line(argv: &[String]) -> Result<String, String> {
+    match parse_command_line(argv)? {
+        Parsed::Pe(a) => pe::run(&a).map_err(|e| e.to_string()),
+        _ => Err("not a pe command line".into()),
+    }
+}
+
 /// Print a subcommand's output, or its one-line error and exit with code 2.
 fn print_or_fail<E: std::fmt::Display>(result: Result<String, E>) -> ExitCode {
     match result {

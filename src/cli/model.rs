@@ -212,9 +212,9 @@ fn rope_options(args: &EvalArgs, meta: &ModelMeta) -> Result<RopeOptions, String
     })
 }
 
-/// `poslens eval`: JSON `{ "length": [...], "exact_match": [...], "token_accuracy": [...] }`.
-pub fn eval(args: &EvalArgs) -> Result<String, String> {
-    let (meta, bytes) = read_model_files(&args.model)?;
+/// `poslens eval`'s flags checked against a model's metadata: the lengths, the sample count,
+/// the RoPE options. Every bad value is an error naming its flag (no model is loaded here).
+pub fn eval_plan(args: &EvalArgs, meta: &ModelMeta) -> Result<(Vec<usize>, RopeOptions), String> {
     let lengths: Vec<usize> = match &args.lengths {
         None => (1..=8).map(|k| k * meta.train_len).collect(),
         Some(s) => s
@@ -226,13 +226,19 @@ pub fn eval(args: &EvalArgs) -> Result<String, String> {
             })
             .collect::<Result<_, _>>()?,
     };
+    if lengths.len() > MAX_EVAL_LENGTHS {
+        return Err(format!(
+            "--lengths: {} lengths given, at most {MAX_EVAL_LENGTHS}",
+            lengths.len()
+        ));
+    }
     for &l in &lengths {
         meta.task.check_len(l).map_err(|e| format!("--lengths: {e}"))?;
     }
     if !(1..=100_000).contains(&args.samples) {
         return Err(format!("--samples {} must be in 1..=100000", args.samples));
     }
-    let opts = rope_options(args, &meta)?;
+    let opts = rope_options(args, meta)?;
     if meta.pe != PeKind::Rope && !opts.is_plain() {
         return Err(format!(
             "--scaling applies to RoPE models only; {} is {}",
@@ -240,6 +246,26 @@ pub fn eval(args: &EvalArgs) -> Result<String, String> {
             meta.pe.label()
         ));
     }
+    Ok((lengths, opts))
+}
+
+/// Most lengths one `poslens eval` measures.
+pub const MAX_EVAL_LENGTHS: usize = 64;
+
+/// Parse a `poslens eval …` command line (without the program name) and check its flags against
+/// `meta` without running anything: what the fuzz tests drive.
+pub fn check_eval_command_line(argv: &[String], meta: &ModelMeta) -> Result<(Vec<usize>, RopeOptions), String> {
+    let args = super::parse_command_line(argv).and_then(|c| match c {
+        super::Parsed::Eval(a) => Ok(a),
+        _ => Err("not an eval command line".to_string()),
+    })?;
+    eval_plan(&args, meta)
+}
+
+/// `poslens eval`: JSON `{ "length": [...], "exact_match": [...], "token_accuracy": [...] }`.
+pub fn eval(args: &EvalArgs) -> Result<String, String> {
+    let (meta, bytes) = read_model_files(&args.model)?;
+    let (lengths, opts) = eval_plan(args, &meta)?;
     let compute = match args.backend.as_str() {
         "ndarray" => crate::compute::ndarray_device("--backend ndarray"),
         "wgpu" => crate::compute::native_wgpu_device(),
