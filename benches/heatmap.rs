@@ -90,4 +90,38 @@ fn main() {
             1000.0 / (cpu_ms + colour_ms)
         );
     }
+    prepare_figures();
+}
+
+/// The first-frame cost of a heavy link: preparing random tokens (Gaussian q = k per position,
+/// rotated or encoded) before any row is computed.
+fn prepare_figures() {
+    println!("\nPreparing random-token logits (PreparedLogits::new, median ms)");
+    println!("{:>28} | {:>6} | {:>4} | {:>9}", "scheme", "N", "d", "prepare");
+    let schemes = [
+        (
+            "RoPE",
+            Scheme::Rope {
+                base: 10_000.0,
+                scaling: RopeScaling::None,
+                map: PositionMap::Identity,
+            },
+        ),
+        (
+            "sinusoidal",
+            Scheme::Sinusoidal {
+                layout: poslens::pe::SinusoidalLayout::Interleaved,
+            },
+        ),
+        ("ALiBi", Scheme::Alibi { slope: 0.25 }),
+        ("NoPE", Scheme::NoPe),
+    ];
+    for (name, scheme) in &schemes {
+        for (n, d) in [(2048, 256), (8192, 256)] {
+            let ms = median_ms(3, || {
+                drop(PreparedLogits::new(scheme, &Content::Random { seed: 1 }, d, n))
+            });
+            println!("{name:>28} | {n:>6} | {d:>4} | {ms:>6.1} ms");
+        }
+    }
 }

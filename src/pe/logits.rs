@@ -117,7 +117,7 @@ impl PreparedLogits {
                         .collect();
                     Kernel::Relative { table }
                 } else {
-                    let (q, k) = x.encoded(|_, v, _| v.to_vec(), inv_sqrt_d);
+                    let (q, k) = x.encoded(|_, v, _, out| out.copy_from_slice(v), inv_sqrt_d);
                     Kernel::Dot {
                         q,
                         k,
@@ -129,9 +129,11 @@ impl PreparedLogits {
                 let mut pe = vec![0.0; head_dim];
                 let layout = *layout;
                 let (q, k) = x.encoded(
-                    |pos, v, _| {
+                    |pos, v, _, out| {
                         encode_into(pos as f64, layout, &mut pe);
-                        v.iter().zip(&pe).map(|(a, b)| a + b).collect()
+                        for ((o, a), b) in out.iter_mut().zip(v).zip(&pe) {
+                            *o = a + b;
+                        }
                     },
                     inv_sqrt_d,
                 );
@@ -144,13 +146,11 @@ impl PreparedLogits {
                 let af2 = freqs.attention_factor * freqs.attention_factor;
                 if map.is_identity() && x.identical().is_none() {
                     let af = freqs.attention_factor;
-                    let mut out = vec![0.0; head_dim];
                     let (q, k) = x.encoded(
-                        |pos, v, _| {
+                        |pos, v, _, out| {
                             // Valid by construction: v has head_dim entries, finite values.
-                            match rotate_into(v, pos as f64, &freqs.inv_freq, af, RopeLayout::RotateHalf, &mut out) {
-                                Ok(()) => out.clone(),
-                                Err(_) => vec![0.0; head_dim],
+                            if rotate_into(v, pos as f64, &freqs.inv_freq, af, RopeLayout::RotateHalf, out).is_err() {
+                                out.fill(0.0);
                             }
                         },
                         inv_sqrt_d,
@@ -354,7 +354,7 @@ fn pair_kernel(x: &TokenRows, table: &PairTable<'_>, map: &PositionMap, layout: 
             table: (0..cs.len() / d).map(row).collect(),
         }
     } else {
-        let (q, k) = x.encoded(|_, v, _| to_pairs(v), 1.0);
+        let (q, k) = x.encoded(|_, v, _, out| out.copy_from_slice(&to_pairs(v)), 1.0);
         Kernel::Pair { q, k, cs }
     }
 }
@@ -467,14 +467,21 @@ impl TokenRows {
         }
     }
 
-    /// Encodes every position's q and k with `f(pos, vector, is_query)`, scaling q by
-    /// `q_scale`, as flat `f32` `[n_max][head_dim]` arrays.
-    fn encoded(&self, mut f: impl FnMut(usize, &[f64], bool) -> Vec<f64>, q_scale: f64) -> (Vec<f32>, Vec<f32>) {
+    /// Encodes every position's q and k with `f(pos, vector, is_query, out)` (writing the
+    /// encoded vector into `out`), scaling q by `q_scale`, as flat `f32` `[n_max][head_dim]`
+    /// arrays. Where keys equal queries (all but explicit content) each position is encoded
+    /// once and used for both.
+    fn encoded(&self, mut f: impl FnMut(usize, &[f64], bool, &mut [f64]), q_scale: f64) -> (Vec<f32>, Vec<f32>) {
         let mut q = Vec::with_capacity(self.n_max * self.head_dim);
         let mut k = Vec::with_capacity(self.n_max * self.head_dim);
+        let mut out = vec![0.0; self.head_dim];
         for pos in 0..self.n_max {
-            q.extend(f(pos, self.query(pos), true).iter().map(|&v| (v * q_scale) as f32));
-            k.extend(f(pos, self.key(pos), false).iter().map(|&v| v as f32));
+            f(pos, self.query(pos), true, &mut out);
+            q.extend(out.iter().map(|&v| (v * q_scale) as f32));
+            if self.keys.is_some() {
+                f(pos, self.key(pos), false, &mut out);
+            }
+            k.extend(out.iter().map(|&v| v as f32));
         }
         (q, k)
     }
