@@ -5,6 +5,8 @@ use eframe::wasm_bindgen::{JsCast as _, prelude::*};
 
 thread_local! {
     static RUNNER: std::cell::RefCell<Option<eframe::WebRunner>> = const { std::cell::RefCell::new(None) };
+    /// Set once the WebGPU device was lost and the app restarted on WebGL2 (never twice).
+    static FELL_BACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// A hash the user typed or a link navigated to, waiting for the app's next frame.
     static PENDING_HASH: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     static EGUI_CTX: std::cell::RefCell<Option<egui::Context>> = const { std::cell::RefCell::new(None) };
@@ -88,33 +90,108 @@ async fn run() -> Result<(), String> {
         .ok_or("the page has no #poslens_canvas")?
         .dyn_into::<web_sys::HtmlCanvasElement>()
         .map_err(|_| "#poslens_canvas is not a canvas")?;
+    start_runner(canvas, None).await?;
+    if let Some(loading) = document.get_element_by_id("loading") {
+        loading.remove();
+    }
+    Ok(())
+}
+
+/// Start eframe on `canvas` with the state in the address bar. With a `notice` (the WebGPU
+/// device was lost), only WebGL2 is offered to wgpu and the app shows the notice.
+async fn start_runner(canvas: web_sys::HtmlCanvasElement, notice: Option<String>) -> Result<(), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let document = window.document().ok_or("no document")?;
     let hash = window.location().hash().unwrap_or_default();
+    let mut options = eframe::WebOptions::default();
+    if notice.is_some()
+        && let eframe::egui_wgpu::WgpuSetup::CreateNew(setup) = &mut options.wgpu_options.wgpu_setup
+    {
+        setup.instance_descriptor.backends = eframe::egui_wgpu::wgpu::Backends::GL;
+    }
     let runner = eframe::WebRunner::new();
     RUNNER.with(|r| *r.borrow_mut() = Some(runner.clone()));
     runner
         .start(
             canvas,
-            eframe::WebOptions::default(),
+            options,
             Box::new(move |cc| {
                 register_context(&cc.egui_ctx);
                 if prefers_reduced_motion() {
                     crate::theme::set_reduced_motion(&cc.egui_ctx);
                 }
+                watch_device_loss(cc);
+                let mut app = crate::app::PosLensApp::new(cc, &hash);
+                if let Some(n) = notice {
+                    app.set_notice(n);
+                }
                 Ok(Box::new(WebApp {
-                    app: crate::app::PosLensApp::new(cc, &hash),
+                    app,
                     last_hash: String::new(),
                 }))
             }),
         )
         .await
         .map_err(|e| format!("PosLens failed to start: {e:?}"))?;
-    if let Some(loading) = document.get_element_by_id("loading") {
-        loading.remove();
-    }
     if let Err(e) = keep_canvas_at_device_resolution(&document) {
         log::warn!("could not watch the canvas size: {e:?}");
     }
     Ok(())
+}
+
+/// On WebGPU, a lost device (driver reset, GPU removed, `device.destroy()`) restarts the app on
+/// WebGL2 in place: same page, same state (the address bar holds it), a notice says why. The
+/// canvas is replaced, since one that had a WebGPU context cannot get a WebGL2 one.
+fn watch_device_loss(cc: &eframe::CreationContext<'_>) {
+    use eframe::egui_wgpu::wgpu;
+    let Some(rs) = cc.wgpu_render_state.as_ref() else {
+        return;
+    };
+    if rs.adapter.get_info().backend != wgpu::Backend::BrowserWebGpu {
+        return;
+    }
+    rs.device.set_device_lost_callback(|reason, message| {
+        if FELL_BACK.with(|f| f.replace(true)) {
+            return;
+        }
+        let why = if message.is_empty() {
+            format!("{reason:?}")
+        } else {
+            format!("{reason:?}: {message}")
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = restart_on_webgl2(&why).await {
+                log::error!("{e}");
+                crate::status::push_error(e.clone());
+                show_fatal(&e);
+            }
+        });
+    });
+}
+
+async fn restart_on_webgl2(why: &str) -> Result<(), String> {
+    log::warn!("the WebGPU device was lost ({why}); restarting on WebGL2");
+    if let Some(old) = RUNNER.with(|r| r.borrow_mut().take()) {
+        old.destroy();
+    }
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let old = document
+        .get_element_by_id("poslens_canvas")
+        .ok_or("the page has no #poslens_canvas")?;
+    let fresh = old
+        .clone_node()
+        .map_err(|e| format!("{e:?}"))?
+        .dyn_into::<web_sys::HtmlCanvasElement>()
+        .map_err(|_| "#poslens_canvas is not a canvas")?;
+    old.replace_with_with_node_1(&fresh).map_err(|e| format!("{e:?}"))?;
+    let _ = fresh.focus();
+    let notice = format!(
+        "The GPU device was lost ({why}). PosLens restarted on WebGL2 and the CPU engines, \
+         keeping your view; reload the page to try WebGPU again."
+    );
+    start_runner(fresh, Some(notice))
+        .await
+        .map_err(|e| format!("after losing the GPU: {e}"))
 }
 
 /// eframe sizes the canvas from `devicePixelContentBoxSize`. Chromium's mobile emulation (and

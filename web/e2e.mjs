@@ -46,6 +46,18 @@ async function runMode(name, mode, base) {
   const browser = await launchChromium(mode.args);
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    if (name === 'webgpu') {
+      // Keep a handle on the page's GPU devices, so the test can lose one (device.destroy()).
+      await page.addInitScript(() => {
+        if (!self.GPUAdapter) return;
+        const request = GPUAdapter.prototype.requestDevice;
+        GPUAdapter.prototype.requestDevice = async function (...args) {
+          const device = await request.apply(this, args);
+          (self.__poslensGpuDevices ||= []).push(device);
+          return device;
+        };
+      });
+    }
     const consoleErrors = [];
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
@@ -248,6 +260,30 @@ async function runMode(name, mode, base) {
       const st = pngStats(await page.screenshot({ path: path.join(ART, `e2e-${name}-hostile-${hostile.findIndex((h) => h[1] === hash)}.png`) }));
       check(s.frames > f0 && s.errors.length === 0 && st.std > 20 && s.frame_ms < 150,
         `hostile link (${what}): still drawing (${s.frames - f0} frames in 0.4 s after a pointer move, last frame ${s.frame_ms.toFixed(0)} ms), ${s.link_notes} note(s), errors ${JSON.stringify(s.errors)}`);
+    }
+    if (name === 'webgpu') {
+      // The WebGPU device lost mid-session: the app restarts on WebGL2 in place (no reload),
+      // keeps the view and its state, says why, and keeps drawing on the CPU engine.
+      await page.goto(`${base}/#view=attention&len=512&scheme=alibi&train=256`);
+      await page.waitForFunction(() => { const s = window.poslens.status(); return s.view === 'attention' && s.seq_len === 512 && s.heatmap_engine === 'gpu'; }, null, { timeout: 60_000 });
+      const navigations = [];
+      page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations.push(f.url()); });
+      const lost = await page.evaluate(() => { const ds = self.__poslensGpuDevices || []; ds.forEach((d) => d.destroy()); return ds.length; });
+      let s;
+      try {
+        await page.waitForFunction(() => { const s = window.poslens.status(); return s.render_backend === 'webgl2' && s.ready && s.notice; }, null, { timeout: 60_000, polling: 250 });
+        await page.waitForFunction(() => window.poslens.status().heatmap_engine === 'cpu', null, { timeout: 60_000, polling: 250 });
+        const f0 = (await page.evaluate(() => window.poslens.status())).frames;
+        await page.mouse.move(700, 420); await page.mouse.move(720, 440);
+        await page.waitForTimeout(400);
+        s = await page.evaluate(() => window.poslens.status());
+        const st = pngStats(await page.screenshot({ path: path.join(ART, `e2e-${name}-device-lost.png`) }));
+        check(lost > 0 && s.view === 'attention' && s.seq_len === 512 && s.state_hash.includes('scheme=alibi') && s.frames > f0 && st.std > 20 && s.errors.length === 0 && navigations.length === 0,
+          `GPU device lost (${lost} destroyed): restarted on ${s.render_backend} without a reload, same view (${s.view}, N = ${s.seq_len}), heatmap on the ${s.heatmap_engine}, drawing (${s.frames - f0} frames after a pointer move), notice "${s.notice}", errors ${JSON.stringify(s.errors)}`);
+      } catch (e) {
+        s = await page.evaluate(() => window.poslens && window.poslens.status());
+        check(false, `GPU device lost: no recovery (${e.message.split('\n')[0]}; status ${JSON.stringify(s && { render: s.render_backend, notice: s.notice, errors: s.errors })})`);
+      }
     }
     // The faults above log failed downloads to the console by design.
     const unexpected = consoleErrors.filter((e) => !/404|Failed to load resource/.test(e));

@@ -362,6 +362,15 @@ mod web {
         _on_error: Closure<dyn FnMut(web_sys::ErrorEvent)>,
     }
 
+    /// A client that goes away (the app restarted after losing the GPU) ends its worker.
+    impl Drop for Handle {
+        fn drop(&mut self) {
+            self.worker.set_onmessage(None);
+            self.worker.set_onerror(None);
+            self.worker.terminate();
+        }
+    }
+
     impl Handle {
         pub fn post(&self, text: &str) -> Result<(), String> {
             self.worker
