@@ -32,6 +32,8 @@ pub mod tasks;
 #[cfg(feature = "app")]
 pub mod theme;
 #[cfg(feature = "app")]
+pub mod tour;
+#[cfg(feature = "app")]
 pub mod url_state;
 #[cfg(feature = "app")]
 pub mod views;

@@ -13,7 +13,25 @@ pub struct AppState {
     pub theme: ThemeChoice,
     /// `embed=1`: only the view and its essential controls (for iframes).
     pub embed: bool,
+    /// `scale=`: UI scale for presenting (1 = normal).
+    pub scale: f32,
+    /// The guided tour being followed, if any (`tour=…&step=…`).
+    pub tour: Option<TourPos>,
 }
+
+/// Where the reader is in a guided tour.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TourPos {
+    /// The tour's name (a shipped tour, or the one opened from a file).
+    pub name: String,
+    /// 1-based step.
+    pub step: usize,
+    /// Opened from a local file: not written to links (a link cannot carry the file).
+    pub custom: bool,
+}
+
+/// Presenter UI scale range (`scale=`).
+pub const SCALE_RANGE: std::ops::RangeInclusive<f32> = 0.5..=3.0;
 
 impl Default for AppState {
     fn default() -> Self {
@@ -22,6 +40,8 @@ impl Default for AppState {
             active: 0,
             theme: ThemeChoice::default(),
             embed: false,
+            scale: 1.0,
+            tour: None,
         }
     }
 }
@@ -43,6 +63,8 @@ impl PartialEq for AppState {
         self.active == other.active
             && self.theme == other.theme
             && self.embed == other.embed
+            && self.scale == other.scale
+            && self.tour == other.tour
             && self.views.len() == other.views.len()
             && self
                 .views

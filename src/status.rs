@@ -76,6 +76,10 @@ pub struct Status {
     /// A notice not tied to a view (files no view opens; the GPU lost and the app restarted on
     /// WebGL2), also shown in the side panel.
     pub notice: Option<String>,
+    /// The guided tour being followed: `{name, title, step, steps, step_title, custom}`.
+    pub tour: Option<serde_json::Value>,
+    /// UI scale (`scale=`).
+    pub scale: f32,
     /// Fields the active view adds (`View::status_extras`): e.g. `heatmap_engine`,
     /// `heatmap_ms`, `gpu_cpu_max_diff` (heatmap views), `d_model` and `burn_row`
     /// (Sinusoidal), `model_lab` (Model lab). Serialised at the top level.

@@ -8,29 +8,55 @@
 use egui::{Color32, Visuals};
 use serde::{Deserialize, Serialize};
 
-/// Light or dark theme, part of the serialised app state.
+/// Light, dark or high-contrast (projector) theme, part of the serialised app state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ThemeChoice {
     #[default]
     Dark,
     Light,
+    /// Presenter mode: pure black, white text, saturated accents, heavier strokes; every text
+    /// token meets WCAG AAA (7:1) so it survives a washed-out projector.
+    Contrast,
 }
 
 impl ThemeChoice {
     pub fn visuals(self) -> Visuals {
         let mut visuals = match self {
-            Self::Dark => Visuals::dark(),
+            Self::Dark | Self::Contrast => Visuals::dark(),
             Self::Light => Visuals::light(),
         };
         visuals.selection.bg_fill = self.accent();
         visuals.hyperlink_color = self.accent_text();
-        if self == Self::Dark {
-            visuals.panel_fill = Color32::from_rgb(0x16, 0x18, 0x1d);
-            visuals.window_fill = Color32::from_rgb(0x1c, 0x1f, 0x26);
-            visuals.extreme_bg_color = Color32::from_rgb(0x0f, 0x11, 0x15);
-        } else {
-            visuals.panel_fill = Color32::from_rgb(0xf6, 0xf6, 0xf3);
-            visuals.extreme_bg_color = Color32::WHITE;
+        match self {
+            Self::Dark => {
+                visuals.panel_fill = Color32::from_rgb(0x16, 0x18, 0x1d);
+                visuals.window_fill = Color32::from_rgb(0x1c, 0x1f, 0x26);
+                visuals.extreme_bg_color = Color32::from_rgb(0x0f, 0x11, 0x15);
+            }
+            Self::Light => {
+                visuals.panel_fill = Color32::from_rgb(0xf6, 0xf6, 0xf3);
+                visuals.extreme_bg_color = Color32::WHITE;
+            }
+            Self::Contrast => {
+                visuals.panel_fill = Color32::BLACK;
+                visuals.window_fill = Color32::BLACK;
+                visuals.extreme_bg_color = Color32::BLACK;
+                visuals.faint_bg_color = Color32::from_gray(0x1a);
+                visuals.selection.stroke = egui::Stroke::new(2.0, Color32::BLACK);
+                for w in [
+                    &mut visuals.widgets.noninteractive,
+                    &mut visuals.widgets.inactive,
+                    &mut visuals.widgets.hovered,
+                    &mut visuals.widgets.active,
+                    &mut visuals.widgets.open,
+                ] {
+                    w.fg_stroke = egui::Stroke::new(w.fg_stroke.width.max(1.5), Color32::WHITE);
+                    w.bg_stroke = egui::Stroke::new(w.bg_stroke.width.max(1.0), Color32::from_gray(0xc8));
+                }
+                visuals.widgets.inactive.weak_bg_fill = Color32::from_gray(0x24);
+                visuals.widgets.inactive.bg_fill = Color32::from_gray(0x24);
+                visuals.window_stroke = egui::Stroke::new(1.5, Color32::WHITE);
+            }
         }
         visuals
     }
@@ -38,17 +64,33 @@ impl ThemeChoice {
     /// Apply to a context: fixes egui's theme (overriding the OS preference) and its visuals.
     pub fn apply(self, ctx: &egui::Context) {
         let theme = match self {
-            Self::Dark => egui::Theme::Dark,
+            Self::Dark | Self::Contrast => egui::Theme::Dark,
             Self::Light => egui::Theme::Light,
         };
         ctx.set_theme(theme);
         ctx.set_visuals_of(theme, self.visuals());
     }
 
-    pub fn toggled(self) -> Self {
+    /// Every theme, in menu order, with its link key (`theme=`) and label.
+    pub const ALL: [Self; 3] = [Self::Dark, Self::Light, Self::Contrast];
+
+    pub fn key(self) -> &'static str {
         match self {
-            Self::Dark => Self::Light,
-            Self::Light => Self::Dark,
+            Self::Dark => "dark",
+            Self::Light => "light",
+            Self::Contrast => "contrast",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Dark => "Dark",
+            Self::Light => "Light",
+            Self::Contrast => "High contrast (projector)",
         }
     }
 
@@ -57,6 +99,7 @@ impl ThemeChoice {
         match self {
             Self::Dark => Color32::from_rgb(0x3b, 0x6e, 0xa8),
             Self::Light => Color32::from_rgb(0x9c, 0xc3, 0xea),
+            Self::Contrast => Color32::from_rgb(0xff, 0xd4, 0x00),
         }
     }
 
@@ -65,6 +108,7 @@ impl ThemeChoice {
         match self {
             Self::Dark => Color32::from_rgb(0x7f, 0xb8, 0xf0),
             Self::Light => Color32::from_rgb(0x1f, 0x5a, 0x96),
+            Self::Contrast => Color32::from_rgb(0xff, 0xd4, 0x00),
         }
     }
 
@@ -73,6 +117,7 @@ impl ThemeChoice {
         match self {
             Self::Dark => Color32::from_gray(0xa8),
             Self::Light => Color32::from_gray(0x55),
+            Self::Contrast => Color32::from_gray(0xdc),
         }
     }
 
@@ -80,6 +125,7 @@ impl ThemeChoice {
         match self {
             Self::Dark => Color32::from_rgb(0x6c, 0xc6, 0x8a),
             Self::Light => Color32::from_rgb(0x1d, 0x7a, 0x3c),
+            Self::Contrast => Color32::from_rgb(0x5c, 0xf0, 0x8c),
         }
     }
 
@@ -87,6 +133,7 @@ impl ThemeChoice {
         match self {
             Self::Dark => Color32::from_rgb(0xf0, 0xb4, 0x5a),
             Self::Light => Color32::from_rgb(0x9a, 0x5b, 0x00),
+            Self::Contrast => Color32::from_rgb(0xff, 0xb0, 0x30),
         }
     }
 
@@ -94,6 +141,7 @@ impl ThemeChoice {
         match self {
             Self::Dark => Color32::from_rgb(0xf2, 0x7a, 0x7a),
             Self::Light => Color32::from_rgb(0xb0, 0x1c, 0x1c),
+            Self::Contrast => Color32::from_rgb(0xff, 0x8a, 0x8a),
         }
     }
 }
@@ -209,9 +257,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_text_token_meets_wcag_aa_on_every_background_in_both_themes() {
+    fn every_text_token_meets_wcag_aa_on_every_background_in_every_theme() {
         assert!((contrast_ratio(Color32::BLACK, Color32::WHITE) - 21.0).abs() < 1e-9);
-        for theme in [ThemeChoice::Dark, ThemeChoice::Light] {
+        for theme in ThemeChoice::ALL {
+            // The projector theme aims higher: WCAG AAA.
+            let target = if theme == ThemeChoice::Contrast { 7.0 } else { 4.5 };
             let v = theme.visuals();
             let texts = [
                 ("body text", v.text_color()),
@@ -230,8 +280,8 @@ mod tests {
                 for (name, fg) in texts {
                     let r = contrast_ratio(fg, bg);
                     assert!(
-                        r >= 4.5,
-                        "{theme:?}: {name} {fg:?} on {bg_name} {bg:?} has contrast {r:.2} < 4.5"
+                        r >= target,
+                        "{theme:?}: {name} {fg:?} on {bg_name} {bg:?} has contrast {r:.2} < {target}"
                     );
                 }
             }

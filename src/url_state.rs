@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::export::{ExportError, Exported};
-use crate::state::AppState;
+use crate::state::{AppState, SCALE_RANGE, TourPos};
 use crate::theme::ThemeChoice;
 
 /// Version of the hash format, written as `v=`.
@@ -20,11 +20,17 @@ pub fn to_hash(state: &AppState) -> String {
     let view = state.active();
     let mut out = format!("v={FORMAT_VERSION}&view={}", view.key());
     view.write_hash(&mut out);
-    if state.theme == ThemeChoice::Light {
-        out.push_str("&theme=light");
+    if state.theme != ThemeChoice::default() {
+        out.push_str(&format!("&theme={}", state.theme.key()));
+    }
+    if state.scale != 1.0 {
+        out.push_str(&format!("&scale={}", state.scale));
     }
     if state.embed {
         out.push_str("&embed=1");
+    }
+    if let Some(t) = state.tour.as_ref().filter(|t| !t.custom) {
+        out.push_str(&format!("&tour={}&step={}", t.name, t.step));
     }
     out
 }
@@ -39,9 +45,31 @@ pub fn from_hash(hash: &str) -> (AppState, Vec<String>) {
 /// Reset `state` to the defaults and read `hash` into it, keeping each view's caches (a view's
 /// loaded data survives an edited link). Returns notes on what was ignored or clamped.
 pub fn apply_hash(state: &mut AppState, hash: &str) -> Vec<String> {
+    // A tour link without a view (`tour=intro&step=3`) opens that step's state; the link's other
+    // keys apply on top of it.
+    let raw = hash.trim_start_matches('#');
+    let value_of = |key: &str| {
+        raw.split('&')
+            .filter_map(|p| p.split_once('='))
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .next_back()
+    };
+    if !raw.split('&').any(|p| p.starts_with("view="))
+        && let Some(tour) = value_of("tour").and_then(crate::tour::builtin)
+    {
+        let step = value_of("step")
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(1)
+            .clamp(1, tour.steps.len());
+        return apply_hash(state, &format!("{}&{raw}", tour.steps[step - 1].state));
+    }
     let mut notes = Vec::new();
     state.theme = ThemeChoice::default();
     state.embed = false;
+    state.scale = 1.0;
+    state.tour = None;
+    let mut step: Option<&str> = None;
     state.set_view_index(0);
     for view in state.views_mut() {
         view.reset();
@@ -70,17 +98,42 @@ pub fn apply_hash(state: &mut AppState, hash: &str) -> Vec<String> {
                 }
                 Some(true)
             }
-            "theme" => match value {
-                "dark" | "light" => {
-                    state.theme = if value == "dark" {
-                        ThemeChoice::Dark
-                    } else {
-                        ThemeChoice::Light
-                    };
+            "theme" => ThemeChoice::from_key(value)
+                .map(|t| state.theme = t)
+                .map(|_| true)
+                .or(Some(false)),
+            "scale" => match value.parse::<f32>() {
+                Ok(v) if v.is_finite() => {
+                    let c = v.clamp(*SCALE_RANGE.start(), *SCALE_RANGE.end());
+                    if c != v {
+                        notes.push(format!("scale={value} is outside 0.5…3; using {c}"));
+                    }
+                    state.scale = c;
                     Some(true)
                 }
                 _ => Some(false),
             },
+            "tour" => Some(match crate::tour::builtin(value) {
+                Some(_) => {
+                    state.tour = Some(TourPos {
+                        name: value.to_owned(),
+                        step: 1,
+                        custom: false,
+                    });
+                    true
+                }
+                None => {
+                    notes.push(format!(
+                        "ignored tour={value:?}: not a tour (one of {})",
+                        crate::tour::builtin_names().join(", ")
+                    ));
+                    true
+                }
+            }),
+            "step" => {
+                step = Some(value);
+                Some(true)
+            }
             "embed" => {
                 state.embed = matches!(value, "1" | "true" | "");
                 Some(true)
@@ -93,6 +146,19 @@ pub fn apply_hash(state: &mut AppState, hash: &str) -> Vec<String> {
             None => notes.push(format!("ignored unknown key {key:?} for view {}", state.active().key())),
         }
     }
+    if let Some(value) = step {
+        match (&mut state.tour, value.parse::<usize>()) {
+            (Some(t), Ok(k)) => {
+                let steps = crate::tour::builtin(&t.name).map_or(1, |tour| tour.steps.len());
+                t.step = k.clamp(1, steps);
+                if t.step != k {
+                    notes.push(format!("step={k} is outside 1…{steps}; using {}", t.step));
+                }
+            }
+            (Some(_), Err(_)) => notes.push(format!("ignored step={value:?}: not a step number")),
+            (None, _) => notes.push("ignored step= without tour=".to_owned()),
+        }
+    }
     for view in state.views_mut() {
         notes.extend(view.sanitize());
     }
@@ -102,6 +168,9 @@ pub fn apply_hash(state: &mut AppState, hash: &str) -> Vec<String> {
 /// Export the active view: its numbers plus `view` and `state` (its link) in the JSON.
 pub fn export_active(state: &AppState) -> Result<Exported, ExportError> {
     let mut out = state.active().export()?;
+    if let Some(f) = &mut out.figure {
+        f.caption = state.active().explanation();
+    }
     if let Value::Object(m) = &mut out.json {
         m.insert("view".into(), Value::from(state.active().key()));
         m.insert("state".into(), Value::from(to_hash(state)));
@@ -249,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn every_view_exports_json_and_csv_and_heatmap_views_png() {
+    fn every_view_exports_json_csv_svg_and_heatmap_views_png() {
         let keys = AppState::default().view_keys();
         for key in keys {
             let (state, notes) = from_hash(&format!("view={key}&len=40"));
@@ -267,6 +336,32 @@ mod tests {
             if let Ok(bytes) = png {
                 assert_eq!(&bytes[1..4], b"PNG");
             }
+            // Every view has a vector figure: well-formed SVG, captioned with its explanation,
+            // with at least one vector axis label and one plotted line or embedded map.
+            let svg =
+                String::from_utf8(e.bytes(Format::Svg).unwrap_or_else(|err| panic!("{key}: {err}"))).expect("UTF-8");
+            crate::export::assert_valid_svg(&svg);
+            let first_words: String = state
+                .active()
+                .explanation()
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                svg.contains(&first_words),
+                "{key}: the caption is the view's explanation"
+            );
+            assert!(svg.contains("text-anchor=\"middle\""), "{key}: vector axis labels");
+            assert!(
+                svg.contains("<polyline") || svg.contains("<image"),
+                "{key}: no data drawn"
+            );
+            assert_eq!(
+                svg.contains("<image"),
+                e.image.is_some(),
+                "{key}: maps embedded exactly for heatmap views"
+            );
         }
         // The heatmap views export pictures, the plot views do not.
         for (key, image) in [

@@ -50,7 +50,7 @@ fn hostile_value(r: &mut SplitMix64) -> String {
         "\u{202e}", "rope", "alibi", "t5", "nope", "yarn", "pi", "ntk", "dynamic", "llama3", "longrope",
         "self-extend", "rerope", "lm-infinite", "linear", "none", "copy", "recall", "attention", "compare",
         "extension", "bias", "sinusoidal", "model", "train", "dark", "light", "1,2,3", ",", ",,", "1,,2",
-        "1;2", "true", "false", "null", "[1]", "{}",
+        "1;2", "true", "false", "null", "[1]", "{}", "intro", "contrast", "1.5",
     ];
     match r.next_u64() % 10 {
         0 => (r.next_u64() as i64).to_string(),
@@ -78,7 +78,7 @@ fn links_always_give_a_valid_stable_state() {
         "view", "v", "len", "train", "scheme", "content", "period", "mode", "causal", "head", "base", "hd",
         "agg", "engine", "d", "layout", "q", "qk", "dist", "method", "factor", "bfast", "bslow", "lowff",
         "highff", "global", "lmwin", "group", "sewin", "rrwin", "theme", "embed", "task", "pe", "sample",
-        "metric", "preset", "steps", "seed", "lr", "run", "x", "", "%76iew", "len%3D", "view=view",
+        "metric", "preset", "steps", "seed", "lr", "run", "x", "", "%76iew", "len%3D", "view=view", "tour", "step", "scale",
     ];
     let mut r = rng(1);
     let n = cases();

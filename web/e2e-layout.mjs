@@ -5,7 +5,9 @@
 //   - phone: Chromium's mobile emulation at 390×844 with touch; compact layout, drawer closed,
 //     the length slider dragged with a finger, no sideways scrolling, the drawer opens on tap;
 //   - failure: when the wasm cannot be downloaded, the page says so instead of staying blank;
-//   - loading: index.html shows a progress bar while the wasm downloads.
+//   - loading: index.html shows a progress bar while the wasm downloads;
+//   - the guided tour: the default tour walked from its link to its end, by button and by key,
+//     every step drawing its view without errors; presenter mode (high contrast, 1.5× scale).
 import path from 'node:path';
 import fs from 'node:fs';
 import { PNG } from 'pngjs';
@@ -100,6 +102,66 @@ try {
   await page.screenshot({ path: path.join(ART, 'layout-phone-drawer.png') });
   check(p3.drawer_open === true && p3.errors.length === 0 && errors.length === 0, `phone: tapping ☰ opens the controls drawer (${p3.drawer_open})`);
   await ctx.close();
+
+  // --- The guided tour --------------------------------------------------------------------------
+  console.log('\n== guided tour (default) and presenter mode');
+  const tour = JSON.parse(fs.readFileSync(path.join(ROOT, 'assets', 'tours', 'intro.json'), 'utf8'));
+  const tp = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const tourErrors = []; tp.on('pageerror', (e) => tourErrors.push(e.message));
+  await tp.goto(`${base}/#tour=intro&step=1`);
+  await tp.waitForFunction(ready, null, { timeout: TIMEOUT, polling: 250 });
+  let walked = 0;
+  for (let i = 1; i <= tour.steps.length; i++) {
+    const view = /view=([a-z]+)/.exec(tour.steps[i - 1].state)[1];
+    await tp.waitForFunction(([i, view]) => { const s = window.poslens.status(); return s.tour && s.tour.step === i && s.view === view; }, [i, view], { timeout: 30_000, polling: 200 }).catch(() => {});
+    await tp.waitForTimeout(700);
+    const s = await tp.evaluate(() => window.poslens.status());
+    const std = lumStd(await tp.screenshot({ path: path.join(ART, `tour-step-${i}.png`) }));
+    const ok = s.tour && s.tour.step === i && s.tour.steps === tour.steps.length && s.view === view && s.errors.length === 0 && std > 20 && s.link_notes === 0 && s.state_hash.includes(`tour=intro&step=${i}`);
+    check(ok, `tour step ${i}/${tour.steps.length} "${s.tour && s.tour.step_title}": view ${s.view}, drawn, link ${s.state_hash.replace(/^v=1&/, '')}, errors ${JSON.stringify(s.errors)}`);
+    if (ok) walked++;
+    if (i === tour.steps.length) break;
+    if (i % 2 === 1) {
+      const r = s.controls.tour_next; // the Next button, clicked for real
+      await tp.mouse.click(r[0] + r[2] / 2, r[1] + r[3] / 2);
+    } else {
+      await tp.mouse.click(1200, 30); // empty space: no widget holds the keyboard
+      await tp.keyboard.press('PageDown');
+    }
+  }
+  check(walked === tour.steps.length, `the whole default tour walked (${walked}/${tour.steps.length} steps, Next button and Page Down)`);
+  await tp.keyboard.press('PageUp');
+  await tp.waitForTimeout(400);
+  const back = await tp.evaluate(() => window.poslens.status());
+  check(back.tour && back.tour.step === tour.steps.length - 1, `Page Up goes back a step (${back.tour && back.tour.step})`);
+  await tp.keyboard.press('Escape');
+  await tp.waitForTimeout(400);
+  const ended = await tp.evaluate(() => window.poslens.status());
+  check(ended.tour === null && !ended.state_hash.includes('tour='), `Escape ends the tour (${ended.state_hash})`);
+  // Presenter mode from a link.
+  await tp.goto(`${base}/#view=attention&len=512&scheme=alibi&train=256&theme=contrast&scale=1.5&tour=intro&step=4`);
+  await tp.waitForTimeout(1500);
+  const pm = await tp.evaluate(() => window.poslens.status());
+  const pstd = lumStd(await tp.screenshot({ path: path.join(ART, 'presenter.png') }));
+  check(pm.scale === 1.5 && pm.state_hash.includes('theme=contrast') && pm.tour && pm.tour.step === 4 && pm.errors.length === 0 && pstd > 20,
+    `presenter mode: scale ${pm.scale}, ${pm.state_hash.match(/theme=\w+/)}, tour step ${pm.tour && pm.tour.step}, drawn`);
+  // SVG export: the button downloads a figure the browser parses as SVG (vector text, one map).
+  await tp.goto(`${base}/#view=attention&len=512&scheme=alibi&train=256`);
+  await tp.waitForFunction(() => { const s = window.poslens.status(); return s.scale === 1 && s.view === 'attention' && s.heatmap_engine !== ''; }, null, { timeout: 60_000 });
+  await tp.waitForTimeout(500);
+  const ex = (await tp.evaluate(() => window.poslens.status())).controls.export_svg;
+  const [dl] = await Promise.all([tp.waitForEvent('download', { timeout: 30_000 }), tp.mouse.click(ex[0] + ex[2] / 2, ex[1] + ex[3] / 2)]);
+  const svgFile = path.join(ART, 'export-attention.svg');
+  await dl.saveAs(svgFile);
+  const svgText = fs.readFileSync(svgFile, 'utf8');
+  const parsed = await tp.evaluate((t) => {
+    const d = new DOMParser().parseFromString(t, 'image/svg+xml');
+    return { errors: d.getElementsByTagName('parsererror').length, root: d.documentElement.nodeName, texts: d.getElementsByTagName('text').length, images: d.getElementsByTagName('image').length };
+  }, svgText);
+  check(dl.suggestedFilename().endsWith('.svg') && parsed.errors === 0 && parsed.root === 'svg' && parsed.texts >= 10 && parsed.images === 1,
+    `SVG export: ${dl.suggestedFilename()} (${(svgText.length / 1024).toFixed(0)} kB) parses as SVG: ${parsed.texts} vector text elements, ${parsed.images} embedded map`);
+  check(tourErrors.length === 0, `tour: no page errors (${JSON.stringify(tourErrors)})`);
+  await tp.close();
 
   // --- Reduced motion ---------------------------------------------------------------------------
   console.log('\n== prefers-reduced-motion');

@@ -5,6 +5,9 @@
 //! (`crate::pe` on the CPU or WGSL, burn jobs on the compute worker) → textures → egui draws.
 
 mod compact;
+mod export_ui;
+mod files;
+mod tour;
 
 use egui::{Align, Layout, RichText};
 use web_time::Instant;
@@ -56,6 +59,10 @@ pub struct PosLensApp {
     /// Something the reader must know that is not tied to a view: files dropped that no view
     /// opens, the GPU lost and the app restarted on WebGL2.
     notice: Option<String>,
+    /// The shipped guided tours, and one opened from a file (and the file being read).
+    tours: Vec<crate::tour::Tour>,
+    custom_tour: Option<crate::tour::Tour>,
+    tour_inbox: Option<crate::file_open::Inbox>,
 }
 
 type ScreenshotSlot = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui::ColorImage>>>>;
@@ -141,6 +148,12 @@ impl PosLensApp {
             page_url: None,
             dropped: Vec::new(),
             notice: None,
+            tours: crate::tour::builtin_names()
+                .into_iter()
+                .filter_map(crate::tour::builtin)
+                .collect(),
+            custom_tour: None,
+            tour_inbox: None,
         }
     }
 
@@ -188,16 +201,39 @@ impl PosLensApp {
             }
             self.state.set_view_index(chosen);
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                let label = match theme {
-                    ThemeChoice::Dark => "☀ light",
-                    ThemeChoice::Light => "🌙 dark",
-                };
-                if ui.button(label).on_hover_text("Switch colour theme").clicked() {
-                    self.state.theme = theme.toggled();
-                    self.state.theme.apply(ui.ctx());
-                }
+                self.display_menu_ui(ui);
+                self.tour_menu_ui(ui);
             });
         });
+    }
+
+    /// Theme and UI scale (presenter mode: `theme=contrast`, `scale=1.5`).
+    fn display_menu_ui(&mut self, ui: &mut egui::Ui) {
+        let menu = ui.menu_button("Display ▾", |ui| {
+            ui.label(RichText::new("Theme").strong());
+            for t in ThemeChoice::ALL {
+                if ui.radio(self.state.theme == t, t.label()).clicked() {
+                    self.state.theme = t;
+                    t.apply(ui.ctx());
+                }
+            }
+            ui.separator();
+            ui.label(RichText::new("UI scale (presenting)").strong());
+            ui.add(egui::Slider::new(&mut self.state.scale, crate::state::SCALE_RANGE).step_by(0.05));
+            ui.horizontal(|ui| {
+                for s in [1.0, 1.5, 2.0] {
+                    if ui.button(format!("{s}×")).clicked() {
+                        self.state.scale = s;
+                    }
+                }
+            });
+            if ui.button("Presenter mode (high contrast, 1.5×)").clicked() {
+                self.state.theme = ThemeChoice::Contrast;
+                self.state.theme.apply(ui.ctx());
+                self.state.scale = 1.5;
+            }
+        });
+        self.control_rects.insert("display_menu".into(), menu.response.rect);
     }
 
     fn status_line_ui(&self, ui: &mut egui::Ui) {
@@ -269,6 +305,11 @@ impl PosLensApp {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
         self.handle_keys(&ctx);
+        self.tour_keys(&ctx);
+        self.poll_tour_inbox(&ctx);
+        if (ctx.zoom_factor() - self.state.scale).abs() > 1e-3 {
+            ctx.set_zoom_factor(self.state.scale);
+        }
         self.finish_png_export(&ctx);
         let mut len_rect = egui::Rect::NOTHING;
         let compact = self.compact(&ctx);
@@ -285,6 +326,9 @@ impl PosLensApp {
                 .resizable(false)
                 .exact_size(SIDE_PANEL_WIDTH_PT)
                 .show(ui, |ui| len_rect = self.controls_panel_ui(ui));
+        }
+        if self.state.tour.is_some() {
+            egui::Panel::bottom("tour").show(ui, |ui| self.tour_panel_ui(ui));
         }
         if compact && self.drawer_open {
             // The drawer slides over the view (which keeps its layout) instead of squeezing it.
@@ -315,7 +359,7 @@ impl PosLensApp {
         };
         self.state.active_mut().update(&env);
         if let Some(files) = self.state.active_mut().take_outbox() {
-            self.open_files(files);
+            self.open_files(&ctx, files);
         }
         let theme = self.state.theme;
         let view = self.state.active_mut();
@@ -332,91 +376,6 @@ impl PosLensApp {
         self.frames += 1;
         self.last_frame_ms = started.elapsed().as_secs_f32() * 1000.0;
         len_rect
-    }
-
-    /// Files dropped onto the window go to the first view that opens them (the app switches to
-    /// it once they are read); while files hover over the window, say where they will go.
-    fn route_dropped_files(&mut self, ctx: &egui::Context) {
-        let (hovered, dropped) = ctx.input(|i| {
-            let names = |paths: Vec<Option<std::path::PathBuf>>| -> Vec<String> {
-                paths
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                    .collect()
-            };
-            (
-                names(i.raw.hovered_files.iter().map(|f| f.path.clone()).collect()),
-                names(
-                    i.raw
-                        .dropped_files
-                        .iter()
-                        .map(|f| Some(f.path().to_path_buf()))
-                        .collect(),
-                ),
-            )
-        });
-        let target = |state: &crate::state::AppState, names: &[String]| -> Option<(&'static str, &'static str)> {
-            state
-                .views()
-                .find(|v| names.iter().any(|n| v.opens_file(n)))
-                .map(|v| (v.key(), v.title()))
-        };
-        if !dropped.is_empty()
-            && let Some(inbox) = crate::file_open::take_dropped(ctx)
-        {
-            self.dropped.push(inbox);
-        }
-        let arrived: Vec<_> = self.dropped.iter().filter_map(|i| i.borrow_mut().take()).collect();
-        self.dropped.retain(|i| std::rc::Rc::strong_count(i) > 1);
-        for files in arrived {
-            self.open_files(files);
-        }
-        let hovering = ctx.input(|i| !i.raw.hovered_files.is_empty());
-        if hovering {
-            let text = match target(&self.state, &hovered) {
-                Some((_, title)) => format!("Drop to open in the {title}"),
-                // Browsers hide the names while dragging: say what is expected.
-                None if hovered.is_empty() => "Drop a model's .plw and .json to open it in the Model lab".into(),
-                None => "PosLens opens a model's .plw weights and .json metadata".into(),
-            };
-            let screen = ctx.content_rect();
-            let painter = ctx.layer_painter(egui::LayerId::new(
-                egui::Order::Foreground,
-                egui::Id::unique("drop_overlay"),
-            ));
-            painter.rect_filled(screen, 0.0, crate::theme::DROP_SCRIM);
-            painter.text(
-                screen.center(),
-                egui::Align2::CENTER_CENTER,
-                text,
-                egui::FontId::proportional(22.0),
-                crate::theme::DROP_TEXT,
-            );
-        }
-    }
-
-    /// Hand files to the first view that opens them and show it; files nobody opens get a note.
-    fn open_files(&mut self, files: Vec<crate::file_open::PickedFile>) {
-        let key = self
-            .state
-            .views()
-            .find(|v| files.iter().any(|f| v.opens_file(&f.name)))
-            .map(|v| v.key());
-        match key {
-            Some(key) => {
-                self.notice = None;
-                self.state.set_view(key);
-                self.state.active_mut().open_files(files);
-            }
-            None => {
-                let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-                self.notice = Some(format!(
-                    "{}: PosLens opens a model's .plw weights and .json metadata (Model lab)",
-                    names.join(", ")
-                ));
-            }
-        }
     }
 
     /// The side panel's contents (the drawer's in the compact layout); returns the rectangle of
@@ -469,80 +428,6 @@ impl PosLensApp {
         if ui.small_button("dismiss").clicked() {
             self.notes = LinkNotes::default();
         }
-    }
-
-    /// Export buttons: PNG of the view (a screenshot of the central area), CSV and JSON of its data
-    /// (the same numbers as `poslens export`).
-    fn export_ui(&mut self, ui: &mut egui::Ui) {
-        ui.label(RichText::new("Export this view").strong());
-        ui.horizontal(|ui| {
-            let name = format!("poslens-{}", self.state.active().key());
-            let png = ui.button("PNG").on_hover_text("Image of the view as shown");
-            self.control_rects.insert("export_png".into(), png.rect);
-            if png.clicked() && self.pending_png.is_none() {
-                let slot: ScreenshotSlot = Default::default();
-                let sink = slot.clone();
-                let ctx = ui.ctx().clone();
-                ui.ctx().request_screenshot(move |image| {
-                    if let Ok(mut s) = sink.lock() {
-                        *s = Some(image);
-                    }
-                    ctx.request_repaint();
-                });
-                self.pending_png = Some((self.central_rect, slot));
-            }
-            for (label, ext, mime) in [("CSV", "csv", "text/csv"), ("JSON", "json", "application/json")] {
-                let button = ui.button(label).on_hover_text(format!("The view's numbers as {label}"));
-                self.control_rects.insert(format!("export_{ext}"), button.rect);
-                if button.clicked() {
-                    let format = if ext == "csv" {
-                        crate::export::Format::Csv
-                    } else {
-                        crate::export::Format::Json
-                    };
-                    let result = crate::url_state::export_active(&self.state)
-                        .and_then(|e| e.bytes(format))
-                        .map_err(|e| e.to_string())
-                        .and_then(|bytes| crate::download::save(&format!("{name}.{ext}"), mime, &bytes));
-                    self.export_note = Some(result);
-                }
-            }
-        });
-        let theme = self.state.theme;
-        match &self.export_note {
-            Some(Ok(msg)) => ui.label(RichText::new(msg).small().color(theme.ok())),
-            Some(Err(e)) => ui.label(RichText::new(e).small().color(theme.error())),
-            None => ui.label(
-                RichText::new("CLI: poslens export --state '<link hash>' --out fig.png")
-                    .small()
-                    .color(theme.weak_text()),
-            ),
-        };
-    }
-
-    /// Save a screenshot that arrived for the PNG export.
-    fn finish_png_export(&mut self, ctx: &egui::Context) {
-        let Some((rect, slot)) = &self.pending_png else { return };
-        let image = slot.lock().ok().and_then(|mut s| s.take());
-        let Some(image) = image else { return };
-        let crop = if rect.is_positive() {
-            image.region(rect, Some(ctx.pixels_per_point()))
-        } else {
-            (*image).clone()
-        };
-        let rgba: Vec<u8> = crop.pixels.iter().flat_map(|c| c.to_array()).collect();
-        let img = crate::export::Image {
-            width: crop.size[0],
-            height: crop.size[1],
-            rgba,
-        };
-        let name = format!("poslens-{}.png", self.state.active().key());
-        self.export_note = Some(
-            crate::export::encode_png(&img)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| crate::download::save(&name, "image/png", &bytes)),
-        );
-        self.pending_png = None;
     }
 
     fn handle_keys(&mut self, ctx: &egui::Context) {
@@ -610,6 +495,8 @@ impl PosLensApp {
             state_hash: self.hash(),
             link_notes: self.notes.total,
             notice: self.notice.clone(),
+            tour: self.tour_status().and_then(|t| serde_json::to_value(t).ok()),
+            scale: self.state.scale,
             extras,
         }
     }
