@@ -36,7 +36,7 @@ enum Command {
         /// The view's state as a URL hash, e.g. "view=attention&len=512&scheme=alibi".
         #[arg(long)]
         state: String,
-        /// Output file; the extension picks the format: .png (heatmap views), .csv or .json.
+        /// Output file; the extension picks the format: .png (heatmap views), .svg (every view: vector plots, maps embedded), .csv or .json.
         #[arg(long)]
         out: String,
     },

@@ -4,6 +4,11 @@
 //! functions it draws with, so the CLI (`poslens export --state '<hash>' --out fig.png|csv|json`)
 //! and the app's export buttons give the same numbers as the screen. This module knows no view.
 
+pub mod figure;
+mod svg;
+#[cfg(test)]
+pub(crate) use svg::assert_valid_svg;
+
 use serde_json::{Value, json};
 
 use crate::analysis::attention_map::AttentionMap;
@@ -13,8 +18,10 @@ use crate::theme::Colormap;
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("--out {0:?}: the file name must end in .png, .csv or .json")]
+    #[error("--out {0:?}: the file name must end in .png, .svg, .csv or .json")]
     UnknownFormat(String),
+    #[error("this view has no vector figure")]
+    NoFigure,
     #[error("this view is a set of plots: export it as .csv or .json (PNG is for heatmap views)")]
     NoImage,
     #[error(transparent)]
@@ -35,6 +42,8 @@ pub enum ExportError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Png,
+    /// A vector figure (`figure`): axes, labels and legends as SVG, heatmaps embedded.
+    Svg,
     Csv,
     Json,
 }
@@ -47,6 +56,7 @@ impl Format {
             .unwrap_or_default();
         match ext.as_str() {
             "png" => Ok(Self::Png),
+            "svg" => Ok(Self::Svg),
             "csv" => Ok(Self::Csv),
             "json" => Ok(Self::Json),
             _ => Err(ExportError::UnknownFormat(path.to_owned())),
@@ -69,6 +79,8 @@ pub struct Exported {
     pub csv: String,
     /// `None` for views that are plots, not heatmaps.
     pub image: Option<Image>,
+    /// The view's plots and heatmaps as a vector figure (`.svg`).
+    pub figure: Option<crate::export::figure::Figure>,
 }
 
 impl Exported {
@@ -80,6 +92,10 @@ impl Exported {
             Format::Png => match &self.image {
                 Some(img) => encode_png(img),
                 None => Err(ExportError::NoImage),
+            },
+            Format::Svg => match &self.figure {
+                Some(f) => Ok(f.to_svg()?.into_bytes()),
+                None => Err(ExportError::NoFigure),
             },
         }
     }
@@ -129,7 +145,31 @@ pub fn map_export(map: &AttentionMap, title: &str, cmap: Colormap) -> Exported {
         json: json!({ "scheme": title, "map": map_json(map) }),
         csv,
         image: Some(map_image(map, cmap, MIN_IMAGE_SIDE_PX)),
+        figure: Some(crate::export::figure::Figure {
+            title: format!("Attention map — {title}, N = {}", map.n),
+            caption: String::new(),
+            panels: vec![map_panel(map, title, cmap)],
+        }),
     }
+}
+
+/// An attention map as a figure panel: rows = queries (top = 0), columns = keys, in tokens.
+pub fn map_panel(map: &AttentionMap, title: &str, cmap: Colormap) -> crate::export::figure::Panel {
+    let n = map.n as f64;
+    crate::export::figure::Panel::heatmap(
+        title,
+        "key position n",
+        "query position m",
+        map_image(map, cmap, 1),
+        (0.0, n),
+        (0.0, n),
+        Some(crate::export::figure::ColorBar {
+            label: "value".into(),
+            min: map.range.0 as f64,
+            max: map.range.1 as f64,
+            colormap: cmap,
+        }),
+    )
 }
 
 pub fn map_image(map: &AttentionMap, cmap: Colormap, min_side: usize) -> Image {
@@ -240,6 +280,7 @@ mod tests {
             json: json!({}),
             csv: String::new(),
             image: None,
+            figure: None,
         };
         assert!(matches!(plots.bytes(Format::Png), Err(ExportError::NoImage)));
     }

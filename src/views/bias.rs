@@ -226,10 +226,19 @@ impl View for BiasView {
         self.profile_errors()
     }
     fn export(&self) -> Result<Exported, ExportError> {
+        use crate::export::figure::{Figure, Panel, Series};
         let mut curves = serde_json::Map::new();
         let mut csv = String::from("scheme,index,mass_by_distance,entropy_by_query_nats,mass_by_key\n");
+        let mut series: [Vec<Series>; 3] = Default::default();
         for kind in SchemeKind::ANALYTIC {
             let p = self.state.profile(kind)?;
+            for (out, ys) in series
+                .iter_mut()
+                .zip([&p.mass_by_distance, &p.entropy_by_query, &p.mass_by_key])
+            {
+                let pts = ys.iter().enumerate().map(|(i, &y)| [i as f64, y]).collect();
+                out.push(Series::line(kind.title(), crate::theme::scheme_color(kind), pts));
+            }
             for i in 0..p.mass_by_key.len() {
                 csv += &format!(
                     "{},{i},{},{},{}\n",
@@ -245,10 +254,43 @@ impl View for BiasView {
                         "mass_by_key": p.mass_by_key }),
             );
         }
+        let [by_distance, by_query, by_key] = series;
+        let train = self.state.train_len as f64;
+        let warn = crate::theme::ThemeChoice::Light.warn();
         Ok(Exported {
             json: Value::Object(curves),
             csv,
             image: None,
+            figure: Some(Figure {
+                title: format!(
+                    "Position bias at N = {} (L_train = {})",
+                    self.state.seq_len, self.state.train_len
+                ),
+                caption: String::new(),
+                panels: vec![
+                    Panel::plot(
+                        "mass vs distance m − n",
+                        "distance m − n",
+                        "mean attention mass",
+                        by_distance,
+                    )
+                    .with_marker("L_train", train, warn),
+                    Panel::plot(
+                        "entropy vs query position",
+                        "query position m",
+                        "entropy (nats)",
+                        by_query,
+                    )
+                    .with_marker("L_train", train, warn),
+                    Panel::plot(
+                        "where does attention go",
+                        "key position n",
+                        "mean attention mass",
+                        by_key,
+                    )
+                    .with_marker("L_train", train, warn),
+                ],
+            }),
         })
     }
 }

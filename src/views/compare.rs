@@ -242,8 +242,16 @@ impl View for CompareView {
         let mut panels = Vec::new();
         let mut csv = String::from("scheme,mean_entropy_nats,mass_beyond_train\n");
         let mut images = Vec::new();
+        let mut figure_panels = Vec::new();
         for kind in SchemeKind::ANALYTIC {
             let map = self.state.compute_panel(kind)?;
+            figure_panels.push(
+                crate::export::map_panel(&map, kind.title(), Colormap::Viridis).with_marker(
+                    "L_train",
+                    self.state.train_len as f64,
+                    crate::theme::ThemeChoice::Light.warn(),
+                ),
+            );
             csv += &format!(
                 "{},{},{}\n",
                 kind.key(),
@@ -257,6 +265,14 @@ impl View for CompareView {
             json: json!({ "panels": panels }),
             csv,
             image: Some(tile(&images, 4)),
+            figure: Some(crate::export::figure::Figure {
+                title: format!(
+                    "Every scheme at N = {} (L_train = {})",
+                    self.state.seq_len, self.state.train_len
+                ),
+                caption: String::new(),
+                panels: figure_panels,
+            }),
         })
     }
 }

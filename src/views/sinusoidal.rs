@@ -322,10 +322,47 @@ impl View for SinusoidalView {
             cols: s.d_model,
         };
         let image = grid_image(grid, (-1.0, 1.0), Colormap::RdBu, 1024);
+        // The attention row from positions alone, on the CPU (the view's burn row equals it).
+        let q = s.query_pos.min(s.seq_len.saturating_sub(1));
+        let row = crate::compute::softmax_check::reference_row(&table, s.seq_len, s.d_model, q);
+        let row_points = row.iter().enumerate().map(|(n, w)| [n as f64, *w as f64]).collect();
+        let light = ThemeChoice::Light;
+        let figure = crate::export::figure::Figure {
+            title: format!("Sinusoidal encoding, N = {}, d_model = {}", s.seq_len, s.d_model),
+            caption: String::new(),
+            panels: vec![
+                crate::export::figure::Panel::heatmap(
+                    "the table E[position, dimension]",
+                    "dimension",
+                    "position",
+                    grid_image(grid, (-1.0, 1.0), Colormap::RdBu, 1),
+                    (0.0, s.d_model as f64),
+                    (0.0, s.seq_len as f64),
+                    Some(crate::export::figure::ColorBar {
+                        label: "value".into(),
+                        min: -1.0,
+                        max: 1.0,
+                        colormap: Colormap::RdBu,
+                    }),
+                ),
+                crate::export::figure::Panel::plot(
+                    format!("softmax(E[{q}]·E[n]/√d): attention from positions alone"),
+                    "key position n",
+                    "weight",
+                    vec![crate::export::figure::Series::line(
+                        "attention weight",
+                        light.accent_text(),
+                        row_points,
+                    )],
+                )
+                .with_marker("query", q as f64, light.warn()),
+            ],
+        };
         Ok(Exported {
             json: json!({ "table": rows }),
             csv,
             image: Some(image),
+            figure: Some(figure),
         })
     }
     fn status_extras(&self, extras: &mut Map<String, Value>) {

@@ -461,10 +461,67 @@ impl View for ExtensionView {
             map_image(&before, Colormap::Viridis, 512),
             map_image(&after, Colormap::Viridis, 512),
         ];
+        let light = ThemeChoice::Light;
+        let pair = |v: &[f64]| -> Vec<[f64; 2]> { v.iter().enumerate().map(|(i, x)| [i as f64, *x]).collect() };
+        let log = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| x.max(1e-300).log10()).collect() };
+        let train = e.train_len as f64;
+        let figure = crate::export::figure::Figure {
+            title: format!(
+                "{} at s = {}: N = {}, L_train = {}",
+                e.method.title(),
+                e.factor,
+                e.seq_len,
+                e.train_len
+            ),
+            caption: String::new(),
+            panels: vec![
+                crate::export::figure::Panel::plot(
+                    "how far each pair turns by N (turns)",
+                    "pair i",
+                    "log10 turns",
+                    vec![
+                        crate::export::figure::Series::line(
+                            "seen in training (L_train)",
+                            light.ok(),
+                            pair(&log(&d.seen_turns)),
+                        ),
+                        crate::export::figure::Series::line(
+                            "plain RoPE at N",
+                            light.error(),
+                            pair(&log(&d.reached_turns_before)),
+                        )
+                        .dashed(),
+                        crate::export::figure::Series::line(
+                            format!("{} at N", e.method.title()),
+                            light.accent_text(),
+                            pair(&log(&d.reached_turns_after)),
+                        ),
+                    ],
+                ),
+                crate::export::figure::Panel::plot(
+                    "frequency ratio θ'_i / θ_i",
+                    "pair i",
+                    "ratio",
+                    vec![crate::export::figure::Series::line(
+                        "θ'/θ",
+                        light.accent_text(),
+                        pair(&d.freq_ratio),
+                    )],
+                ),
+                crate::export::map_panel(&before, "attention, plain RoPE", Colormap::Viridis).with_marker(
+                    "L_train",
+                    train,
+                    light.warn(),
+                ),
+                crate::export::map_panel(&after, &format!("attention, {}", e.method.title()), Colormap::Viridis)
+                    .with_marker("L_train", train, light.warn()),
+            ],
+        };
         Ok(Exported {
             json,
             csv,
             image: Some(tile(&images, 2)),
+            figure: Some(figure),
         })
     }
 }

@@ -391,9 +391,25 @@ pub fn curves_export(
     state: &ModelLabState,
     metas: &BTreeMap<String, Result<ModelMeta, ModelError>>,
     current: Option<&LabResult>,
+    yours: Option<&YourModel>,
 ) -> Result<crate::export::Exported, ExportError> {
+    use crate::export::figure::{Figure, Panel, Series};
     let mut csv = String::from("task,pe,length,exact_match,token_accuracy\n");
     let mut models = Vec::new();
+    let metric = |c: &crate::model::catalog::Curve| -> Vec<[f64; 2]> {
+        let ys = if state.token_metric {
+            &c.token_accuracy
+        } else {
+            &c.exact_match
+        };
+        c.length
+            .iter()
+            .zip(ys)
+            .map(|(&l, a)| [l as f64, a.unwrap_or(f64::NAN)])
+            .collect()
+    };
+    let mut series = Vec::new();
+    let mut train_len = 32.0;
     for pe in PeKind::ALL {
         let name = model_name(state.task, pe);
         let m = match metas.get(&name) {
@@ -402,6 +418,12 @@ pub fn curves_export(
             None => return Err(ExportError::Unavailable(format!("{name}: metadata not loaded yet"))),
         };
         let c = &m.curve;
+        let mut line = Series::line(pe.label(), crate::theme::scheme_color(pe.scheme()), metric(c));
+        line.dots = true;
+        series.push(line);
+        if pe == state.pe {
+            train_len = m.train_len as f64;
+        }
         for i in 0..c.length.len() {
             let f = |v: Option<&Option<f64>>| v.and_then(|x| *x).map(|x| x.to_string()).unwrap_or_default();
             csv += &format!(
@@ -424,10 +446,53 @@ pub fn curves_export(
             "extension_curve": r.extension_curve,
         })
     });
+    if let Some(y) = yours.filter(|y| y.meta.task == state.task) {
+        let mut line = Series::line(
+            format!("yours: {} ({} steps)", y.meta.pe.label(), y.meta.steps),
+            crate::theme::scheme_color(y.meta.pe.scheme()),
+            metric(&y.meta.curve),
+        )
+        .dashed();
+        line.dots = true;
+        series.push(line);
+    }
+    if let (Some(c), Some(m)) = (current.and_then(|r| r.extension_curve.as_ref()), state.method) {
+        series.push(Series::line(format!("RoPE + {} (live)", m.title()), egui::Color32::BLACK, metric(c)).dashed());
+    }
+    let light = ThemeChoice::Light;
+    let figure = Figure {
+        title: format!(
+            "{} vs length — {} (all encodings)",
+            if state.token_metric {
+                "Token accuracy"
+            } else {
+                "Exact match"
+            },
+            state.task.label()
+        ),
+        caption: String::new(),
+        panels: vec![
+            Panel::plot(
+                "trained models past their training length",
+                "sequence length N (tokens)",
+                if state.token_metric {
+                    "token accuracy"
+                } else {
+                    "exact match"
+                },
+                series,
+            )
+            .with_y_range(0.0, 1.0)
+            .with_x_range(0.0, *LEN_RANGE.end() as f64)
+            .with_marker("L_train", train_len, light.warn())
+            .with_marker("N", state.seq_len as f64, light.accent_text()),
+        ],
+    };
     Ok(crate::export::Exported {
         json: serde_json::json!({ "task": state.task.key(), "models": models, "current": live }),
         csv,
         image: None,
+        figure: Some(figure),
     })
 }
 
@@ -510,9 +575,14 @@ impl View for ModelLabView {
     fn export(&self) -> Result<Exported, ExportError> {
         #[cfg(not(target_arch = "wasm32"))]
         if self.resolved.is_empty() {
-            return curves_export(&self.state, &load_metas_blocking(), None);
+            return curves_export(&self.state, &load_metas_blocking(), None, None);
         }
-        curves_export(&self.state, &self.resolved, self.result().and_then(|r| r.as_ref().ok()))
+        curves_export(
+            &self.state,
+            &self.resolved,
+            self.result().and_then(|r| r.as_ref().ok()),
+            self.yours.as_ref(),
+        )
     }
     fn status_extras(&self, extras: &mut Map<String, Value>) {
         extras.insert("model_lab".into(), super::to_json(&self.status()));

@@ -276,11 +276,77 @@ impl View for RopeView {
             let angle = (r.query_pos as f64 * t).rem_euclid(TAU);
             csv += &format!("{i},{t},{},{angle},{},{}\n", TAU / t, never[i], unseen[i]);
         }
+        let figure = rope_figure(r, &inv_freq, &unseen, &decay);
         Ok(Exported {
             json: json!({ "inv_freq": inv_freq, "never_turns_in_training": never, "unseen_at_m": unseen,
                           "decay_score_by_distance": decay, "summary": r.summary() }),
             csv,
             image: None,
+            figure: Some(figure),
         })
+    }
+}
+
+/// The view's plots as a vector figure: each pair's angle at m (the clocks, unrolled), the
+/// wavelengths against `L_train` and m, and the decay of the score with distance.
+fn rope_figure(r: &RopeState, inv_freq: &[f64], unseen: &[bool], decay: &[f64]) -> crate::export::figure::Figure {
+    use crate::export::figure::{Figure, Panel, Series};
+    let light = ThemeChoice::Light;
+    let m = r.query_pos as f64;
+    let angle = |i: usize, t: f64| [i as f64, (m * t).rem_euclid(TAU)];
+    let (mut seen, mut new): (Vec<[f64; 2]>, Vec<[f64; 2]>) = (Vec::new(), Vec::new());
+    for (i, t) in inv_freq.iter().enumerate() {
+        if unseen[i] {
+            new.push(angle(i, *t))
+        } else {
+            seen.push(angle(i, *t))
+        }
+    }
+    let pairs = inv_freq.len() as f64;
+    let flat = |y: f64| vec![[0.0, y], [pairs - 1.0, y]];
+    let wavelengths = inv_freq
+        .iter()
+        .enumerate()
+        .map(|(i, t)| [i as f64, (TAU / t).log10()])
+        .collect();
+    Figure {
+        title: format!(
+            "RoPE at query position m = {} (L_train = {}, d = {}, base {})",
+            r.query_pos, r.train_len, r.head_dim, r.base
+        ),
+        caption: String::new(),
+        panels: vec![
+            Panel::plot(
+                "each pair's angle at m (the clocks, unrolled)",
+                "pair i",
+                "angle m·θ_i mod 2π (rad)",
+                vec![
+                    Series::scatter("angle seen in training", light.accent_text(), seen),
+                    Series::scatter("angle never seen in training", light.error(), new),
+                ],
+            )
+            .with_y_range(0.0, TAU),
+            Panel::plot(
+                "wavelength of each pair",
+                "pair i",
+                "log10 λ_i (tokens)",
+                vec![
+                    Series::line("λ_i = 2π/θ_i", light.accent_text(), wavelengths),
+                    Series::line("L_train", light.warn(), flat((r.train_len as f64).log10())).dashed(),
+                    Series::line("m", light.error(), flat(m.max(1.0).log10())).dashed(),
+                ],
+            ),
+            Panel::plot(
+                "score vs distance",
+                "relative distance m − n (tokens)",
+                "score (no 1/√d)",
+                vec![Series::line(
+                    "⟨R(m)q, R(n)k⟩",
+                    light.accent_text(),
+                    decay.iter().enumerate().map(|(d, s)| [d as f64, *s]).collect(),
+                )],
+            )
+            .with_marker("L_train", r.train_len as f64, light.warn()),
+        ],
     }
 }

@@ -418,6 +418,46 @@ impl View for TrainLabView {
                 .unwrap_or_default();
             csv += &format!("{step},{lr},{loss},{em}\n");
         }
+        use crate::export::figure::{Figure, Panel, Series};
+        let light = crate::theme::ThemeChoice::Light;
+        let losses: Vec<[f64; 2]> = self
+            .losses
+            .iter()
+            .enumerate()
+            .map(|(i, l)| [(i + 1) as f64, l.max(1e-12).log10()])
+            .collect();
+        let accuracy: Vec<[f64; 2]> = self.accuracy.iter().map(|a| [a.0 as f64, a.1]).collect();
+        let schedule: Vec<[f64; 2]> = (1..=spec.steps)
+            .step_by((spec.steps / 400).max(1))
+            .map(|s| [s as f64, crate::model::train_spec::learning_rate(&spec, s - 1)])
+            .collect();
+        let mut acc = Series::line("exact match at L_train", light.ok(), accuracy);
+        acc.dots = true;
+        let figure = Figure {
+            title: format!(
+                "Training {} on {} ({} steps, L_train {})",
+                spec.pe.label(),
+                spec.task.label(),
+                spec.steps,
+                spec.train_len
+            ),
+            caption: String::new(),
+            panels: vec![
+                Panel::plot(
+                    "training loss",
+                    "step",
+                    "log10 loss",
+                    vec![Series::line("loss", light.accent_text(), losses)],
+                ),
+                Panel::plot("in-distribution accuracy", "step", "exact match", vec![acc]).with_y_range(0.0, 1.0),
+                Panel::plot(
+                    "learning-rate schedule",
+                    "step",
+                    "learning rate",
+                    vec![Series::line("lr", light.warn(), schedule)],
+                ),
+            ],
+        };
         Ok(Exported {
             json: serde_json::json!({
                 "spec": spec,
@@ -427,6 +467,7 @@ impl View for TrainLabView {
             }),
             csv,
             image: None,
+            figure: Some(figure),
         })
     }
     fn status_extras(&self, extras: &mut Map<String, Value>) {
