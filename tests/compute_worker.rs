@@ -391,3 +391,88 @@ fn a_bad_run_is_refused_and_nothing_runs() {
     assert!(!c.poll());
     assert!(matches!(reply(&c, Request::TrainExport), Reply::Failed(e) if e.message.contains("no training run")));
 }
+
+/// The RoPE view's model clocks: the worker's rotated queries and keys of a real sample are the
+/// ones attention uses — their softmax(q·k/√d) row equals the traced attention row.
+#[test]
+fn phasors_reproduce_the_models_own_attention() {
+    let c = client();
+    let (meta, weights) = shipped("recall-rope");
+    assert!(matches!(
+        reply(
+            &c,
+            Request::LoadModel {
+                meta: meta.clone(),
+                weights,
+                name: None
+            }
+        ),
+        Reply::Loaded { .. }
+    ));
+    let (len, pos, seed) = (40, 30, 1234);
+    let job = LabJob {
+        name: "recall-rope".into(),
+        len,
+        rope: RopeOptions::default(),
+        trace_seed: seed,
+        samples: 1,
+        seed,
+        curve_lengths: None,
+        curve_samples: 0,
+    };
+    let Reply::Run(run) = reply(&c, Request::Run(job)) else {
+        panic!("expected a run")
+    };
+    for layer in 0..meta.config.n_layers {
+        let Reply::Phasors(p) = reply(
+            &c,
+            Request::Phasors {
+                name: "recall-rope".into(),
+                len,
+                pos,
+                layer,
+                seed,
+            },
+        ) else {
+            panic!("expected phasors")
+        };
+        assert_eq!((p.len, p.pos, p.layer, p.heads), (len, pos, layer, meta.config.n_heads));
+        assert_eq!(
+            p.token, run.trace.tokens[pos],
+            "the same sample as the Model lab's trace"
+        );
+        let dh = p.head_dim;
+        for h in 0..p.heads {
+            let q = &p.query[h * dh..(h + 1) * dh];
+            let logits: Vec<f64> = (0..=pos)
+                .map(|n| {
+                    let k = &p.keys[(h * len + n) * dh..(h * len + n + 1) * dh];
+                    q.iter().zip(k).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum::<f64>() / (dh as f64).sqrt()
+                })
+                .collect();
+            let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = logits.iter().map(|l| (l - max).exp()).sum();
+            let traced = &run.trace.attention[layer][h * len * len + pos * len..h * len * len + (pos + 1) * len];
+            for (n, l) in logits.iter().enumerate() {
+                let want = f64::from(traced[n]);
+                let got = (l - max).exp() / z;
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "layer {layer} head {h} key {n}: {got} vs traced {want}"
+                );
+            }
+        }
+    }
+    // Out of range: a message, not a panic.
+    let bad = reply(
+        &c,
+        Request::Phasors {
+            name: "recall-rope".into(),
+            len,
+            pos: len,
+            layer: 0,
+            seed,
+        },
+    );
+    assert!(matches!(bad, Reply::Failed(_)), "{bad:?}");
+}

@@ -160,6 +160,15 @@ try {
   }, svgText);
   check(dl.suggestedFilename().endsWith('.svg') && parsed.errors === 0 && parsed.root === 'svg' && parsed.texts >= 10 && parsed.images === 1,
     `SVG export: ${dl.suggestedFilename()} (${(svgText.length / 1024).toFixed(0)} kB) parses as SVG: ${parsed.texts} vector text elements, ${parsed.images} embedded map`);
+  // RoPE clocks from the trained recall-rope model (the compute worker runs a real sample).
+  await tp.goto(`${base}/#view=rope&len=30&real=1&layer=1`);
+  await tp.waitForFunction(() => { const s = window.poslens.status(); return s.view === 'rope' && s.model_clocks && s.model_clocks.ready; }, null, { timeout: 120_000, polling: 250 }).catch(() => {});
+  await tp.waitForTimeout(500);
+  const mc = await tp.evaluate(() => window.poslens.status());
+  await tp.screenshot({ path: path.join(ART, 'rope-model-clocks.png') });
+  const m = mc.model_clocks || {};
+  check(m.ready && m.layer === 1 && m.pos === 30 && Array.isArray(m.strongest_pair_by_head) && m.strongest_pair_by_head.length === m.heads && mc.errors.length === 0,
+    `RoPE view: the trained recall-rope model's own clocks (layer ${m.layer}, position ${m.pos}, ${m.heads} heads × ${m.pairs} pairs; strongest query pair per head ${JSON.stringify(m.strongest_pair_by_head)})`);
   check(tourErrors.length === 0, `tour: no page errors (${JSON.stringify(tourErrors)})`);
   await tp.close();
 

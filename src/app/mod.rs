@@ -196,8 +196,21 @@ impl PosLensApp {
             ui.label(RichText::new("positional encodings, live").color(theme.weak_text()));
             ui.separator();
             let mut chosen = self.state.active_index();
-            for (i, v) in self.state.views().enumerate() {
-                ui.selectable_value(&mut chosen, i, v.title());
+            // Tabs when they fit (about 1150 pt with the menus); a picker when the UI is scaled
+            // up for presenting or the window is narrow, so the menus stay on screen.
+            if ui.available_width() > 1150.0 {
+                for (i, v) in self.state.views().enumerate() {
+                    ui.selectable_value(&mut chosen, i, v.title());
+                }
+            } else {
+                let titles: Vec<&str> = self.state.views().map(|v| v.title()).collect();
+                egui::ComboBox::from_id_salt("view_picker")
+                    .selected_text(RichText::new(titles.get(chosen).copied().unwrap_or_default()).strong())
+                    .show_ui(ui, |ui| {
+                        for (i, t) in titles.iter().enumerate() {
+                            ui.selectable_value(&mut chosen, i, *t);
+                        }
+                    });
             }
             self.state.set_view_index(chosen);
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {

@@ -108,11 +108,7 @@ impl PosLensApp {
         let mut end = false;
         ui.add_space(6.0);
         ui.horizontal(|ui| {
-            ui.label(
-                RichText::new(format!("Tour · {title}"))
-                    .small()
-                    .color(theme.weak_text()),
-            );
+            ui.label(RichText::new(format!("{step}. {}", s.title)).strong().size(17.0));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button("✕").on_hover_text("End the tour (Esc)").clicked() {
                     end = true;
@@ -146,9 +142,15 @@ impl PosLensApp {
                 }
             });
         });
-        ui.label(RichText::new(format!("{step}. {}", s.title)).strong().size(17.0));
         ui.label(&s.text);
-        ui.label(RichText::new(format!("Try: {}", s.try_this)).color(theme.accent_text()));
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(format!("Try: {}", s.try_this)).color(theme.accent_text()));
+            ui.label(
+                RichText::new(format!("· tour: {title}"))
+                    .small()
+                    .color(theme.weak_text()),
+            );
+        });
         ui.add_space(4.0);
         if end {
             self.state.tour = None;

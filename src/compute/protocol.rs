@@ -50,6 +50,15 @@ pub enum Request {
     },
     /// A traced sample, a live score and optionally a live curve of a loaded model.
     Run(LabJob),
+    /// A loaded model's rotated queries and keys in one layer of a real sample (the RoPE view's
+    /// model clocks): the evaluation stream's first sample at `len`, query at `pos`.
+    Phasors {
+        name: String,
+        len: usize,
+        pos: usize,
+        layer: usize,
+        seed: u64,
+    },
     /// Start training (replacing any run): the reply is a stream of [`Reply::TrainProgress`]
     /// (`more` = true) ending when the run finishes, fails or is stopped.
     TrainStart {
@@ -185,6 +194,7 @@ pub enum Reply {
         params: usize,
     },
     Run(Box<LabResult>),
+    Phasors(Box<crate::model::Phasors>),
     TrainProgress(TrainProgress),
     Trace(Box<TracedSample>),
     Curve(Curve),

@@ -117,6 +117,16 @@ impl LabServer {
                 Ok(r) => Reply::Run(Box::new(r)),
                 Err(e) => failed(&e),
             },
+            Request::Phasors {
+                name,
+                len,
+                pos,
+                layer,
+                seed,
+            } => match self.phasors(&name, len, pos, layer, seed).await {
+                Ok(p) => Reply::Phasors(Box::new(p)),
+                Err(e) => failed(&e),
+            },
             #[cfg(feature = "train")]
             other => self.handle_train(job, other).await,
             #[cfg(not(feature = "train"))]
@@ -128,6 +138,30 @@ impl LabServer {
                 })
             }
         }
+    }
+
+    async fn phasors(
+        &mut self,
+        name: &str,
+        len: usize,
+        pos: usize,
+        layer: usize,
+        seed: u64,
+    ) -> Result<crate::model::Phasors, ModelError> {
+        let Some((_, meta, model)) = self.models.iter().find(|(n, _, _)| n == name) else {
+            return Err(ModelError::Backend(format!(
+                "model {name} is not loaded in the compute worker"
+            )));
+        };
+        let rope = crate::model::RopeOptions::default();
+        let ev = Evaluator {
+            model,
+            config: &meta.config,
+            task: meta.task,
+            rope: &rope,
+            device: &self.device.device,
+        };
+        ev.phasors(len, seed, layer, pos).await
     }
 
     async fn run(&mut self, job: &LabJob) -> Result<LabResult, ModelError> {

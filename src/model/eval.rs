@@ -4,9 +4,9 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-pub use super::TracedSample;
 use super::catalog::Curve;
 use super::{Model, ModelConfig, ModelError, Positions, RopeOptions};
+pub use super::{Phasors, TracedSample};
 use crate::rng::SplitMix64;
 use crate::tasks::{Batch, Score, TaskKind};
 
@@ -116,6 +116,45 @@ impl Evaluator<'_> {
             c.token_accuracy.push(s.map(|s| s.token_accuracy()));
         }
         Ok(c)
+    }
+
+    /// The first sample of the evaluation stream of `seed` at `len`: layer `layer`'s query at
+    /// `pos` and every position's key, as attention sees them (after RoPE).
+    pub async fn phasors(&self, len: usize, seed: u64, layer: usize, pos: usize) -> Result<Phasors, ModelError> {
+        let (config, device) = (self.config, self.device);
+        self.task.check_len(len)?;
+        if pos >= len || layer >= config.n_layers {
+            return Err(ModelError::Backend(format!(
+                "position {pos} / layer {layer} outside a {len}-token sample of a {}-layer model",
+                config.n_layers
+            )));
+        }
+        let positions = Positions::new(config, len, self.rope, device)?;
+        let mut rng = SplitMix64::new(length_seed(seed, len));
+        let batch = self.task.batch(1, len, &mut rng)?;
+        let (q, k) = self
+            .model
+            .layer_qk(tokens_tensor(&batch, device), &positions, layer)
+            .ok_or_else(|| ModelError::Backend(format!("no layer {layer}")))?;
+        let [_, heads, _, head_dim] = q.dims();
+        let query = read_f32(q.narrow(2, pos, 1)).await?;
+        let keys = read_f32(k).await?;
+        let token = batch
+            .samples
+            .first()
+            .and_then(|s| s.tokens.get(pos))
+            .copied()
+            .unwrap_or(0);
+        Ok(Phasors {
+            len,
+            pos,
+            layer,
+            heads,
+            head_dim,
+            token,
+            query,
+            keys,
+        })
     }
 
     /// The first sample of the evaluation stream of `seed` at `len`, with its attention.

@@ -36,7 +36,7 @@ pub use net::*;
 pub use options::RopeOptions;
 #[cfg(feature = "lab")]
 pub use positions::Positions;
-pub use trace::TracedSample;
+pub use trace::{Phasors, TracedSample};
 
 /// Everything that can go wrong loading, building or running a model (shown to the user once).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -111,7 +111,58 @@ impl Model {
     }
 }
 
+impl Model {
+    /// The queries and keys of block `layer` as attention sees them (after RoPE at the true
+    /// positions, when the model has RoPE), or `None` past the last layer.
+    ///
+    /// # Shapes
+    /// - `tokens`: `[batch, len]` → `q`, `k`: `[batch, heads, len, d_head]`
+    pub fn layer_qk(
+        &self,
+        tokens: Tensor<2, Int>,
+        positions: &Positions,
+        layer: usize,
+    ) -> Option<(Tensor<4>, Tensor<4>)> {
+        let block = self.blocks.get(layer)?;
+        let mut x = self.tok.forward(tokens);
+        if let Some(table) = &positions.absolute {
+            x = x + table.clone().unsqueeze_dim::<3>(0);
+        }
+        if let (Some(pos), Some(ids)) = (&self.pos, &positions.position_ids) {
+            x = x + pos.forward(ids.clone());
+        }
+        let mut bias = positions.bias.clone();
+        if let (Some(t5), Some(buckets)) = (&self.t5, &positions.t5_buckets) {
+            bias = bias + t5.forward(buckets.clone()).permute([2, 0, 1]);
+        }
+        let bias = bias.unsqueeze_dim::<4>(0);
+        for earlier in &self.blocks[..layer] {
+            let (y, _) = earlier.attention(earlier.ln1.forward(x.clone()), &bias, positions, self.n_heads);
+            x = x + y;
+            x = x.clone() + earlier.fc2.forward(gelu(earlier.fc1.forward(earlier.ln2.forward(x))));
+        }
+        let (q, k, _) = block.qkv_heads(block.ln1.forward(x), self.n_heads);
+        Some(match &positions.rope {
+            Some(rope) => (rope.rotate_exact(q), rope.rotate_exact(k)),
+            None => (q, k),
+        })
+    }
+}
+
 impl Block {
+    /// Queries, keys and values split into heads (before any rotation).
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, len, d_model]` (already layer-normed) → three `[batch, heads, len, d_head]`
+    fn qkv_heads(&self, x: Tensor<3>, heads: usize) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let [b, l, d] = x.dims();
+        let dh = d / heads;
+        // [B, L, 3, H, Dh] → three [B, H, L, Dh]
+        let qkv = self.qkv.forward(x).reshape([b, l, 3, heads, dh]);
+        let split = |i: usize| qkv.clone().narrow(2, i, 1).reshape([b, l, heads, dh]).swap_dims(1, 2);
+        (split(0), split(1), split(2))
+    }
+
     /// Causal multi-head self-attention.
     ///
     /// # Shapes
@@ -121,10 +172,7 @@ impl Block {
     fn attention(&self, x: Tensor<3>, bias: &Tensor<4>, positions: &Positions, heads: usize) -> (Tensor<3>, Tensor<4>) {
         let [b, l, d] = x.dims();
         let dh = d / heads;
-        // [B, L, 3, H, Dh] → three [B, H, L, Dh]
-        let qkv = self.qkv.forward(x).reshape([b, l, 3, heads, dh]);
-        let split = |i: usize| qkv.clone().narrow(2, i, 1).reshape([b, l, heads, dh]).swap_dims(1, 2);
-        let (q, k, v) = (split(0), split(1), split(2));
+        let (q, k, v) = self.qkv_heads(x, heads);
         let scale = 1.0 / (dh as f64).sqrt();
         let scores = match &positions.rope {
             Some(rope) => rope.scores(q, k),

@@ -52,6 +52,14 @@ fn rotate(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
 }
 
 impl RopeTables {
+    /// `x` rotated at its true positions (attention factor included).
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, heads, len, head_dim]`
+    pub fn rotate_exact(&self, x: Tensor<4>) -> Tensor<4> {
+        rotate(x, &self.cos, &self.sin)
+    }
+
     /// Raw (unscaled) attention scores `q_rot · k_rot` after RoPE and the position map.
     ///
     /// # Shapes

@@ -17,6 +17,25 @@ pub struct TracedSample {
     pub attention: Vec<Vec<f32>>,
 }
 
+/// A layer's rotated queries and keys for one real sample (the RoPE view's model clocks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phasors {
+    pub len: usize,
+    /// The position whose query is returned.
+    pub pos: usize,
+    pub layer: usize,
+    pub heads: usize,
+    pub head_dim: usize,
+    /// The token at `pos`.
+    pub token: u32,
+    /// Row-major `[heads, head_dim]`: the query at `pos`, after RoPE (rotate-half layout).
+    #[serde(with = "crate::packed::f32s")]
+    pub query: Vec<f32>,
+    /// Row-major `[heads, len, head_dim]`: every position's key, after RoPE.
+    #[serde(with = "crate::packed::f32s")]
+    pub keys: Vec<f32>,
+}
+
 impl TracedSample {
     /// Attention row-major `[len, len]` of one layer and head.
     pub fn head(&self, layer: usize, head: usize) -> Option<&[f32]> {

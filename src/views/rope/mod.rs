@@ -9,6 +9,7 @@
 //! every pair against `L_train`, and RoFormer's long-term decay of `⟨R(m)q, R(n)k⟩` with `m − n`
 //! (§3.4.3). All maths comes from `crate::pe`.
 
+mod model_clocks;
 mod plots;
 mod state;
 #[cfg(test)]
@@ -66,6 +67,8 @@ pub struct RopeView {
     play_pos: f64,
     /// `prefers-reduced-motion`: the play button is off.
     reduced_motion: bool,
+    /// The trained model's own clocks (loaded on demand).
+    model: model_clocks::ModelClocks,
 }
 
 impl RopeView {
@@ -121,6 +124,13 @@ impl RopeView {
         });
         ui.label(RichText::new("Decay curve: largest distance m − n").strong());
         log_slider_ui(ui, &mut s.decay_len, DECAY_LEN_RANGE, "tokens");
+        ui.add_space(6.0);
+        ui.label(RichText::new("A trained model's own clocks").strong());
+        ui.checkbox(&mut s.model_clocks, format!("show {}'s q and k", model_clocks::MODEL))
+            .on_hover_text("The Model lab's RoPE model on associative recall: its queries and keys per pair");
+        if s.model_clocks {
+            ui.add(egui::Slider::new(&mut s.model_layer, MODEL_LAYER_RANGE).text("layer"));
+        }
         self.state.sanitize();
         pos_response
     }
@@ -224,7 +234,23 @@ impl RopeView {
         );
         ui.add_space(4.0);
         let clocks_h = (ui.available_height() - PLOT_HEIGHT_PT - 60.0).max(2.0 * CLOCK_CELL_MIN_PT);
+        let clocks_h = if s.model_clocks {
+            clocks_h.min(3.0 * CLOCK_CELL_MAX_PT)
+        } else {
+            clocks_h
+        };
         self.clocks_ui(ui, theme, &unseen, clocks_h);
+        if s.model_clocks {
+            ui.add_space(6.0);
+            ui.label(
+                RichText::new(format!(
+                    "…and the trained {} model's own queries and keys",
+                    model_clocks::MODEL
+                ))
+                .strong(),
+            );
+            self.model.ui(ui, theme);
+        }
         ui.add_space(6.0);
         ui.columns(2, |cols| {
             self.wavelength_plot_ui(&mut cols[0], theme);
@@ -253,16 +279,31 @@ impl View for RopeView {
     }
     fn update(&mut self, env: &ViewEnv<'_>) {
         self.recompute(env.ctx);
+        if self.state.model_clocks
+            && let Some(compute) = env.compute
+        {
+            let (len, pos) = self.state.model_sample();
+            if self.model.update(compute, self.state.model_layer, pos, len) {
+                env.ctx.request_repaint_after(std::time::Duration::from_millis(50));
+            }
+        }
     }
     fn ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
         self.central_ui(ui, theme);
     }
     fn errors(&self) -> Vec<String> {
-        self.pairs_error.iter().chain(&self.decay_error).cloned().collect()
+        let mut e: Vec<String> = self.pairs_error.iter().chain(&self.decay_error).cloned().collect();
+        if self.state.model_clocks {
+            e.extend(self.model.error());
+        }
+        e
     }
     fn status_extras(&self, extras: &mut serde_json::Map<String, serde_json::Value>) {
         extras.insert("playing".into(), self.state.playing.into());
         extras.insert("reduced_motion".into(), self.reduced_motion.into());
+        if self.state.model_clocks {
+            extras.insert("model_clocks".into(), self.model_clocks_status());
+        }
     }
     fn export(&self) -> Result<Exported, ExportError> {
         let r = &self.state;
@@ -283,6 +324,32 @@ impl View for RopeView {
             csv,
             image: None,
             figure: Some(figure),
+        })
+    }
+}
+
+impl RopeView {
+    /// `status().model_clocks`: what the model clocks show, and per head the pair with the
+    /// longest query hand (the pair that head uses most).
+    fn model_clocks_status(&self) -> serde_json::Value {
+        let (len, pos) = self.state.model_sample();
+        let ready = self.model.result().and_then(|r| r.as_ref().ok());
+        let strongest: Option<Vec<usize>> = ready.map(|p| {
+            (0..p.heads)
+                .map(|h| {
+                    let q = &p.query[h * p.head_dim..(h + 1) * p.head_dim];
+                    let k = &p.keys[(h * p.len + p.pos) * p.head_dim..(h * p.len + p.pos + 1) * p.head_dim];
+                    let pairs = model_clocks::pair_phasors(q, k);
+                    (0..pairs.len())
+                        .max_by(|&a, &b| pairs[a].q_mag.total_cmp(&pairs[b].q_mag))
+                        .unwrap_or(0)
+                })
+                .collect()
+        });
+        json!({
+            "model": model_clocks::MODEL, "layer": self.state.model_layer, "len": len, "pos": pos,
+            "ready": ready.is_some(), "heads": ready.map(|p| p.heads), "pairs": ready.map(|p| p.head_dim / 2),
+            "strongest_pair_by_head": strongest,
         })
     }
 }

@@ -94,6 +94,26 @@ pub struct RopeState {
     /// Whether `m` is animating upward. Not serialised: a shared link never starts playing.
     #[serde(skip)]
     pub playing: bool,
+    /// Show the trained recall-rope model's own query and key phasors (URL `real=1`).
+    #[serde(default)]
+    pub model_clocks: bool,
+    /// Which layer of that model (URL `layer=`).
+    #[serde(default)]
+    pub model_layer: usize,
+}
+
+/// Layers of the model clocks (the shipped models have three).
+pub const MODEL_LAYER_RANGE: RangeInclusive<usize> = 0..=2;
+/// Longest sample the model clocks run (the tasks' limit).
+pub const MODEL_MAX_LEN: usize = 256;
+
+impl RopeState {
+    /// The real sample's length and the query position in it: m itself while the model can run
+    /// that far, else the last position of its longest sample.
+    pub fn model_sample(&self) -> (usize, usize) {
+        let pos = self.query_pos.min(MODEL_MAX_LEN - 1);
+        ((pos + 1).clamp(32, MODEL_MAX_LEN), pos)
+    }
 }
 
 impl Default for RopeState {
@@ -106,6 +126,8 @@ impl Default for RopeState {
             qk: QkContent::Ones,
             decay_len: 4096,
             playing: false,
+            model_clocks: false,
+            model_layer: 0,
         }
     }
 }
@@ -118,6 +140,7 @@ impl RopeState {
         clamp_noted(&mut self.train_len, TRAIN_LEN_RANGE, "train", &mut notes);
         clamp_noted(&mut self.head_dim, HEAD_DIM_RANGE, "hd", &mut notes);
         clamp_noted(&mut self.decay_len, DECAY_LEN_RANGE, "dist", &mut notes);
+        clamp_noted(&mut self.model_layer, MODEL_LAYER_RANGE, "layer", &mut notes);
         crate::views::even_noted(&mut self.head_dim, "hd", &mut notes);
         if !self.base.is_finite() || !BASE_RANGE.contains(&self.base) {
             let c = if self.base.is_finite() {
@@ -193,6 +216,9 @@ impl RopeState {
             state.qk.key(),
             state.decay_len
         ));
+        if state.model_clocks {
+            out.push_str(&format!("&real=1&layer={}", state.model_layer));
+        }
     }
 
     /// Reads one URL key into `state`: `None` if the key is not this view's, `Some(true)` if the value
@@ -206,6 +232,18 @@ impl RopeState {
             "train" => set(&mut state.train_len, value),
             "hd" => set(&mut state.head_dim, value),
             "dist" => set(&mut state.decay_len, value),
+            "layer" => set(&mut state.model_layer, value),
+            "real" => match value {
+                "1" | "true" => {
+                    state.model_clocks = true;
+                    true
+                }
+                "0" | "false" => {
+                    state.model_clocks = false;
+                    true
+                }
+                _ => false,
+            },
             "base" => match value.parse::<f64>() {
                 Ok(b) if b.is_finite() => {
                     state.base = b;

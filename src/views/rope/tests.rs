@@ -14,6 +14,8 @@ fn sanitize_clamps_and_notes() {
         qk: QkContent::Random,
         decay_len: 0,
         playing: false,
+        model_clocks: false,
+        model_layer: 9,
     };
     let notes = s.sanitize();
     assert_eq!(s.query_pos, MAX_LEN);
@@ -21,8 +23,9 @@ fn sanitize_clamps_and_notes() {
     assert_eq!(s.head_dim, 256);
     assert_eq!(s.base, 10_000.0);
     assert_eq!(s.decay_len, 16);
-    assert_eq!(notes.len(), 5, "{notes:?}");
-    for key in ["len=", "train=", "hd=", "dist=", "base="] {
+    assert_eq!(s.model_layer, 2);
+    assert_eq!(notes.len(), 6, "{notes:?}");
+    for key in ["len=", "train=", "hd=", "dist=", "base=", "layer="] {
         assert!(notes.iter().any(|n| n.starts_with(key)), "no note for {key}: {notes:?}");
     }
     // Too-small base is clamped (not reset); a valid state is left alone with no notes.
@@ -48,6 +51,8 @@ fn hash_round_trip_and_bad_values() {
         qk: QkContent::Random,
         decay_len: 777,
         playing: false,
+        model_clocks: true,
+        model_layer: 2,
     };
     let mut hash = String::new();
     original.write_hash(&mut hash);
