@@ -63,6 +63,9 @@ pub struct Status {
     pub explanation: String,
     /// CPU time of the app's last frame (compute + UI), in milliseconds.
     pub frame_ms: f32,
+    /// The slowest frame since the state was last read from a link (page load or an edited
+    /// hash), in milliseconds: the work budget keeps it near 50 ms whatever the link asks for.
+    pub slowest_frame_ms: f32,
     pub frames: u64,
     pub errors: Vec<String>,
     /// The app's burn readiness check (a softmax row on the burn device vs the CPU), when done.

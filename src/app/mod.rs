@@ -38,6 +38,8 @@ pub struct PosLensApp {
     render_backend: RenderBackend,
     frames: u64,
     last_frame_ms: f32,
+    /// The slowest frame since the state was last set from a link (the work budget's check).
+    slowest_frame_ms: f32,
     /// Notes from reading the URL (clamped values etc.), shown until dismissed.
     notes: LinkNotes,
     /// Where the central view was drawn last frame (for the PNG export crop).
@@ -138,6 +140,7 @@ impl PosLensApp {
             render_backend,
             frames: 0,
             last_frame_ms: 0.0,
+            slowest_frame_ms: 0.0,
             notes: LinkNotes::new(notes),
             central_rect: egui::Rect::NOTHING,
             pending_png: None,
@@ -160,6 +163,7 @@ impl PosLensApp {
     /// Re-read the whole state from an edited URL hash; each view keeps its caches and loaded
     /// data and recomputes what changed.
     pub fn apply_hash(&mut self, ctx: &egui::Context, hash: &str) {
+        self.slowest_frame_ms = 0.0;
         let theme = self.state.theme;
         self.notes = LinkNotes::new(crate::url_state::apply_hash(&mut self.state, hash));
         if self.state.theme != theme {
@@ -196,9 +200,9 @@ impl PosLensApp {
             ui.label(RichText::new("positional encodings, live").color(theme.weak_text()));
             ui.separator();
             let mut chosen = self.state.active_index();
-            // Tabs when they fit (about 1150 pt with the menus); a picker when the UI is scaled
+            // Tabs when they fit (about 940 pt with the menus); a picker when the UI is scaled
             // up for presenting or the window is narrow, so the menus stay on screen.
-            if ui.available_width() > 1150.0 {
+            if ui.available_width() > 940.0 {
                 for (i, v) in self.state.views().enumerate() {
                     ui.selectable_value(&mut chosen, i, v.title());
                 }
@@ -388,6 +392,7 @@ impl PosLensApp {
             .rect;
         self.frames += 1;
         self.last_frame_ms = started.elapsed().as_secs_f32() * 1000.0;
+        self.slowest_frame_ms = self.slowest_frame_ms.max(self.last_frame_ms);
         len_rect
     }
 
@@ -501,6 +506,7 @@ impl PosLensApp {
             seq_len: view.length(),
             explanation: view.explanation(),
             frame_ms: self.last_frame_ms,
+            slowest_frame_ms: self.slowest_frame_ms,
             frames: self.frames,
             errors: self.errors(),
             compute_check: check.and_then(|c| c.as_ref().ok()).cloned(),

@@ -42,6 +42,9 @@ pub struct BiasView {
     profiles: Vec<(SchemeKind, Result<BiasProfile, PeError>)>,
     /// Profiles being computed for the current state, row by row within the work budget.
     job: Option<Vec<(SchemeKind, Part)>>,
+    /// Schemes of the job not prepared yet (preparing random tokens at large N × d takes tens
+    /// of milliseconds each, so they are prepared one by one within the work budget).
+    pending: Vec<SchemeKind>,
 }
 
 /// One scheme's profile in flight: its logits and the rows so far, or why it cannot run.
@@ -67,14 +70,18 @@ impl BiasView {
     fn recompute(&mut self, deadline: web_time::Instant) {
         let n = self.state.seq_len;
         if self.cached_for.as_ref() != Some(&self.state) {
-            let parts = SchemeKind::ANALYTIC
-                .into_iter()
-                .map(|k| (k, self.state.prepare(k).map(|p| (p, ProfileAccumulator::new(n)))))
-                .collect();
-            self.job = Some(parts);
+            self.job = Some(Vec::new());
+            self.pending = SchemeKind::ANALYTIC.to_vec();
             self.cached_for = Some(self.state.clone());
         }
         let Some(parts) = &mut self.job else { return };
+        // At least one preparation per frame, more while the budget lasts.
+        let mut prepared = 0;
+        while !self.pending.is_empty() && (prepared == 0 || web_time::Instant::now() < deadline) {
+            let k = self.pending.remove(0);
+            parts.push((k, self.state.prepare(k).map(|p| (p, ProfileAccumulator::new(n)))));
+            prepared += 1;
+        }
         loop {
             let mut advanced = false;
             for (_, part) in parts.iter_mut() {
@@ -96,9 +103,10 @@ impl BiasView {
                 break;
             }
         }
-        let done = parts
-            .iter()
-            .all(|(_, p)| p.as_ref().map_or(true, |(_, acc)| acc.is_done()));
+        let done = self.pending.is_empty()
+            && parts
+                .iter()
+                .all(|(_, p)| p.as_ref().map_or(true, |(_, acc)| acc.is_done()));
         if done && let Some(parts) = self.job.take() {
             self.profiles = parts
                 .into_iter()
@@ -110,7 +118,7 @@ impl BiasView {
     /// Fraction of the profiles in flight done so far.
     fn progress(&self) -> Option<f32> {
         let parts = self.job.as_ref()?;
-        let n = self.state.seq_len.max(1) * parts.len().max(1);
+        let n = self.state.seq_len.max(1) * (parts.len() + self.pending.len()).max(1);
         let done: usize = parts
             .iter()
             .map(|(_, p)| p.as_ref().map_or(self.state.seq_len, |(_, acc)| acc.rows_done()))
@@ -308,6 +316,23 @@ fn by_key(p: &BiasProfile) -> &Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schemes_are_prepared_one_per_frame_when_the_budget_is_spent() {
+        let mut view = BiasView::new(BiasState {
+            seq_len: 64,
+            ..Default::default()
+        });
+        let spent = web_time::Instant::now();
+        let schemes = SchemeKind::ANALYTIC.len();
+        for frame in 1..=schemes {
+            view.recompute(spent);
+            assert_eq!(view.pending.len(), schemes - frame, "frame {frame}");
+            assert!(view.progress().is_some(), "progress is shown while preparing");
+        }
+        view.recompute(web_time::Instant::now() + std::time::Duration::from_secs(60));
+        assert!(view.job.is_none() && view.profiles.len() == schemes);
+    }
 
     #[test]
     fn every_scheme_profiles_and_nope_has_the_highest_entropy() {

@@ -48,6 +48,8 @@ struct Panel {
     /// Why the scheme could not be computed under these settings.
     error: Option<String>,
     heatmap: Heatmap,
+    /// The state changed and this panel's map has not been started yet.
+    needs_start: bool,
 }
 
 impl Panel {
@@ -57,6 +59,7 @@ impl Panel {
             live: LiveMap::default(),
             error: None,
             heatmap: Heatmap::default(),
+            needs_start: true,
         }
     }
 
@@ -115,20 +118,31 @@ impl CompareView {
             self.panels = SchemeKind::ANALYTIC.into_iter().map(Panel::new).collect();
         }
         if self.cached_for.as_ref() != Some(&self.state) {
-            let req = self.state.panel_request();
             for p in &mut self.panels {
-                p.error = None;
-                let started = self
-                    .state
-                    .prepare(p.kind)
-                    .and_then(|prepared| p.live.start(engines, prepared, req, false));
-                match started {
-                    Ok(Progress::Ready) => p.show(ctx),
-                    Ok(Progress::Pending) => {}
-                    Err(e) => p.error = Some(e.to_string()),
-                }
+                p.needs_start = true;
             }
             self.cached_for = Some(self.state.clone());
+        }
+        // Preparing random tokens at large N × d takes tens of milliseconds per scheme: start
+        // at least one panel per frame, more while the work budget lasts.
+        let req = self.state.panel_request();
+        let mut started_any = false;
+        for p in self.panels.iter_mut().filter(|p| p.needs_start) {
+            if started_any && web_time::Instant::now() >= deadline {
+                break;
+            }
+            started_any = true;
+            p.needs_start = false;
+            p.error = None;
+            let started = self
+                .state
+                .prepare(p.kind)
+                .and_then(|prepared| p.live.start(engines, prepared, req, false));
+            match started {
+                Ok(Progress::Ready) => p.show(ctx),
+                Ok(Progress::Pending) => {}
+                Err(e) => p.error = Some(e.to_string()),
+            }
         }
         for p in &mut self.panels {
             if p.live.poll(engines, deadline) {
@@ -138,7 +152,7 @@ impl CompareView {
                 p.error = Some(e.to_string());
             }
         }
-        if self.panels.iter().any(|p| p.live.is_pending()) {
+        if self.panels.iter().any(|p| p.live.is_pending() || p.needs_start) {
             ctx.request_repaint();
         }
     }
@@ -280,6 +294,22 @@ impl View for CompareView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panels_start_one_per_frame_when_the_budget_is_spent() {
+        let mut view = CompareView::default();
+        view.state.seq_len = 64;
+        let ctx = egui::Context::default();
+        let engines = MapEngines::cpu_only();
+        let spent = web_time::Instant::now();
+        let schemes = SchemeKind::ANALYTIC.len();
+        for frame in 1..=schemes {
+            view.recompute(&ctx, &engines, spent);
+            let waiting = view.panels.iter().filter(|p| p.needs_start).count();
+            assert_eq!(waiting, schemes - frame, "frame {frame}");
+        }
+        assert!(view.panels.iter().all(|p| p.map().is_ok_and(|m| m.is_some())));
+    }
 
     #[test]
     fn all_schemes_compute_and_alibi_is_more_local_than_nope() {
