@@ -16,7 +16,7 @@
 use super::alibi;
 use super::diagnostics::{accumulate_mass_by_distance, entropy, softmax_in_place};
 use super::position_maps::PositionMap;
-use super::rope::{RopeLayout, rotate_into};
+use super::rope::RopeLayout;
 use super::scaling::rope_inv_freq;
 use super::scheme::{Content, Scheme};
 use super::sinusoidal::encode_into;
@@ -146,11 +146,32 @@ impl PreparedLogits {
                 let af2 = freqs.attention_factor * freqs.attention_factor;
                 if map.is_identity() && x.identical().is_none() {
                     let af = freqs.attention_factor;
+                    // Positions are visited in order 0, 1, 2, …: each pair's (cos pθ, sin pθ)
+                    // advances by one complex multiplication instead of a sin/cos per position
+                    // (relative error ~1e-12 after 65 536 steps in f64).
+                    let half = head_dim / 2;
+                    let step: Vec<(f64, f64)> = freqs.inv_freq.iter().map(|t| t.sin_cos()).collect();
+                    let mut rot: Vec<(f64, f64)> = vec![(0.0, 1.0); half];
+                    let mut at = 0;
                     let (q, k) = x.encoded(
-                        |pos, v, _, out| {
-                            // Valid by construction: v has head_dim entries, finite values.
-                            if rotate_into(v, pos as f64, &freqs.inv_freq, af, RopeLayout::RotateHalf, out).is_err() {
-                                out.fill(0.0);
+                        |pos, v, is_query, out| {
+                            if pos != at {
+                                // Not the next position (never happens): exact rotation.
+                                rot = freqs.inv_freq.iter().map(|t| (pos as f64 * t).sin_cos()).collect();
+                                at = pos;
+                            }
+                            for (i, &(s, c)) in rot.iter().enumerate() {
+                                let (a, b) = (v[i], v[i + half]);
+                                out[i] = af * (a * c - b * s);
+                                out[i + half] = af * (b * c + a * s);
+                            }
+                            // Advance after the last vector of this position.
+                            let last = !is_query || !x.has_keys();
+                            if last {
+                                for (r, &(ds, dc)) in rot.iter_mut().zip(&step) {
+                                    *r = (r.0 * dc + r.1 * ds, r.1 * dc - r.0 * ds);
+                                }
+                                at += 1;
                             }
                         },
                         inv_sqrt_d,
@@ -408,8 +429,19 @@ struct TokenRows {
 impl TokenRows {
     fn new(content: &Content, head_dim: usize, n_max: usize) -> Result<Self, PeError> {
         let gaussian = |count: usize, seed: u64| -> Vec<f64> {
+            // Box–Muller, both outputs of each draw: half the ln / sqrt / sin-cos of drawing
+            // one at a time (preparing random tokens at N = 8192, d = 256 is 2 M values).
             let mut rng = SplitMix64::new(seed);
-            (0..count * head_dim).map(|_| rng.next_gaussian()).collect()
+            let n = count * head_dim;
+            let mut out = Vec::with_capacity(n + 1);
+            while out.len() < n {
+                let r = (-2.0 * rng.next_open01().ln()).sqrt();
+                let (s, c) = (std::f64::consts::TAU * rng.next_open01()).sin_cos();
+                out.push(r * c);
+                out.push(r * s);
+            }
+            out.truncate(n);
+            out
         };
         let (rows, keys, period) = match content {
             Content::Identical => (vec![1.0; head_dim], None, 0),
@@ -453,6 +485,11 @@ impl TokenRows {
     /// The shared token when every position holds the same q = k.
     fn identical(&self) -> Option<&[f64]> {
         (self.period == 0).then_some(&self.rows[..])
+    }
+
+    /// Whether keys differ from queries (explicit content), so each position is encoded twice.
+    fn has_keys(&self) -> bool {
+        self.keys.is_some()
     }
 
     fn query(&self, pos: usize) -> &[f64] {

@@ -243,3 +243,32 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+/// RoPE with random tokens rotates by recurrence (no sin/cos per position): its logits must
+/// equal the direct rotation `rotate(q, m)·rotate(k, n)` far out, with and without scaling.
+#[test]
+fn rope_random_content_matches_direct_rotation_at_large_positions() {
+    use crate::pe::rope::rotate;
+    for scaling in [RopeScaling::None, RopeScaling::Linear { factor: 4.0 }] {
+        let scheme = Scheme::Rope {
+            base: 10_000.0,
+            scaling: scaling.clone(),
+            map: PositionMap::Identity,
+        };
+        let (d, n) = (16, 8192);
+        let p = PreparedLogits::new(&scheme, &Content::Random { seed: 11 }, d, n).unwrap();
+        let x = TokenRows::new(&Content::Random { seed: 11 }, d, n).unwrap();
+        let freqs = crate::pe::scaling::rope_inv_freq(d, 10_000.0, &scaling, n).unwrap();
+        for (m, key) in [(8191, 8000), (5000, 17), (1, 0)] {
+            let af = freqs.attention_factor;
+            let q = rotate(x.query(m), m as f64, &freqs.inv_freq, af, RopeLayout::RotateHalf).unwrap();
+            let k = rotate(x.key(key), key as f64, &freqs.inv_freq, af, RopeLayout::RotateHalf).unwrap();
+            let want = dot_f64(&q, &k) / (d as f64).sqrt();
+            let got = row(&p, m, n, true)[key] as f64;
+            assert!(
+                (got - want).abs() < 1e-4 * want.abs().max(1.0),
+                "{scaling:?} m {m} n {key}: {got} vs {want}"
+            );
+        }
+    }
+}

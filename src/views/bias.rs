@@ -82,6 +82,12 @@ impl BiasView {
             parts.push((k, self.state.prepare(k).map(|p| (p, ProfileAccumulator::new(n)))));
             prepared += 1;
         }
+        // A frame that prepared a scheme has spent its budget: the rows wait for the next one.
+        let deadline = if prepared > 0 {
+            web_time::Instant::now()
+        } else {
+            deadline
+        };
         loop {
             let mut advanced = false;
             for (_, part) in parts.iter_mut() {

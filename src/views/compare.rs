@@ -144,6 +144,12 @@ impl CompareView {
                 Err(e) => p.error = Some(e.to_string()),
             }
         }
+        // A frame that prepared a scheme has spent its budget: the rows wait for the next one.
+        let deadline = if started_any {
+            web_time::Instant::now()
+        } else {
+            deadline
+        };
         for p in &mut self.panels {
             if p.live.poll(engines, deadline) {
                 p.show(ctx);
