@@ -18,12 +18,13 @@ pub enum Content {
     /// Every position holds the same token, the all-ones vector (RoFormer's long-term-decay
     /// setting). Relative schemes then give logits that depend only on distance.
     Identical,
-    /// Independent standard-normal tokens per position, reproducible from `seed`.
+    /// Independent random tokens per position (entries uniform, mean 0, variance 1),
+    /// reproducible from `seed`.
     Random {
         /// Seed of the generator.
         seed: u64,
     },
-    /// `period` standard-normal tokens repeated cyclically (`x_n = X[n mod period]`).
+    /// `period` random tokens (as [`Content::Random`]) repeated cyclically (`x_n = X[n mod period]`).
     Repeating {
         /// Pattern length, 1..=`n_max`.
         period: usize,

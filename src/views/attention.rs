@@ -37,7 +37,7 @@ pub enum ContentKind {
     /// The same token everywhere: the pure positional effect.
     #[default]
     Identical,
-    /// Seeded Gaussian tokens.
+    /// Seeded random tokens (unit-variance entries).
     Random,
     /// A random pattern of `period` tokens, repeated.
     Repeating,
@@ -283,7 +283,7 @@ impl AttentionView {
             ui.selectable_value(&mut s.content, ContentKind::Identical, "identical")
                 .on_hover_text("Same token everywhere: pure positional effect");
             ui.selectable_value(&mut s.content, ContentKind::Random, "random")
-                .on_hover_text("Seeded Gaussian tokens");
+                .on_hover_text("Seeded random tokens (entries of mean 0, variance 1)");
             ui.selectable_value(&mut s.content, ContentKind::Repeating, "repeating")
                 .on_hover_text("A random pattern repeated with a period");
         });
