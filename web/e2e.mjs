@@ -258,8 +258,11 @@ async function runMode(name, mode, base) {
       await page.waitForTimeout(400);
       const s = await page.evaluate(() => window.poslens.status());
       const st = pngStats(await page.screenshot({ path: path.join(ART, `e2e-${name}-hostile-${hostile.findIndex((h) => h[1] === hash)}.png`) }));
-      check(s.frames > f0 && s.errors.length === 0 && st.std > 20 && s.slowest_frame_ms < 100,
-        `hostile link (${what}): still drawing (${s.frames - f0} frames in 0.4 s after a pointer move, slowest frame since the link ${s.slowest_frame_ms.toFixed(0)} ms, last ${s.frame_ms.toFixed(0)} ms), ${s.link_notes} note(s), errors ${JSON.stringify(s.errors)}`);
+      // The work budget: ~100 ms on the CPU path; SwiftShader WebGPU renders on the same two
+      // cores as the page, so its frames get twice that.
+      const limit = name === 'webgl2' ? 100 : 200;
+      check(s.frames > f0 && s.errors.length === 0 && st.std > 20 && s.slowest_frame_ms < limit,
+        `hostile link (${what}): still drawing (${s.frames - f0} frames in 0.4 s after a pointer move, slowest frame since the link ${s.slowest_frame_ms.toFixed(0)} ms (< ${limit}), last ${s.frame_ms.toFixed(0)} ms), ${s.link_notes} note(s), errors ${JSON.stringify(s.errors)}`);
     }
     if (name === 'webgpu') {
       // The WebGPU device lost mid-session: the app restarts on WebGL2 in place (no reload),

@@ -71,7 +71,7 @@ type ScreenshotSlot = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui
 
 /// Heavy work a view may do in one frame, in milliseconds (the rest waits for the next frame):
 /// with the UI itself this keeps every frame under ~100 ms whatever a link or control asks for.
-pub const WORK_BUDGET_MS: u64 = 50;
+pub const WORK_BUDGET_MS: u64 = 35;
 
 /// The notes from reading a link, identical ones counted once (a link can repeat a bad key
 /// thousands of times).
