@@ -93,10 +93,17 @@ try {
     await page.waitForFunction(() => window.poslens.status().model_lab.files_message, null, { timeout: 30_000, polling: 250 });
     const m2 = (await page.evaluate(() => window.poslens.status())).model_lab;
     check(/FNV-1a/.test(m2.files_message), `a dropped pair whose weights were altered is refused: "${m2.files_message}"`);
-    const chooser = page.waitForEvent('filechooser', { timeout: 10_000 });
-    const b = m2.open_button;
-    await page.mouse.click(b[0] + b[2] / 2, b[1] + b[3] / 2);
-    await (await chooser).setFiles([path.join(dir, 'copy-rope.plw'), path.join(dir, 'copy-rope.json')]);
+    // The real button and the browser's real file picker. On two busy cores a click can land
+    // while the page is between frames: try up to three times, reading the button anew.
+    let chooser = null;
+    for (let attempt = 0; attempt < 3 && !chooser; attempt++) {
+      const b = (await page.evaluate(() => window.poslens.status())).model_lab.open_button;
+      const waiting = page.waitForEvent('filechooser', { timeout: 8_000 }).catch(() => null);
+      await page.mouse.click(b[0] + b[2] / 2, b[1] + b[3] / 2);
+      chooser = await waiting;
+    }
+    check(chooser !== null, 'the Model lab\'s "Open .plw + .json…" button opens the browser\'s file picker');
+    await chooser.setFiles([path.join(dir, 'copy-rope.plw'), path.join(dir, 'copy-rope.json')]);
     await page.waitForFunction(() => { const m = window.poslens.status().model_lab; return !m.files_message && !m.busy && m.exact_match !== null; }, null, { timeout: 120_000, polling: 250 });
     const m3 = (await page.evaluate(() => window.poslens.status())).model_lab;
     check(m3.source === 'yours' && m3.exact_match === m1.exact_match, `the exported files open through the file picker: ${m3.loaded_model}, ${(100 * m3.exact_match).toFixed(0)} % at N = ${m3.seq_len}`);

@@ -70,7 +70,20 @@ impl PosLensApp {
         let step = step.clamp(1, tour.steps.len());
         let state = tour.steps[step - 1].state.clone();
         let pos = TourPos { step, ..pos.clone() };
+        // The presenter's theme, scale and embed mode carry over unless the step sets them.
+        let (theme, scale, embed) = (self.state.theme, self.state.scale, self.state.embed);
         self.apply_hash(ctx, &state);
+        let sets = |key: &str| state.split('&').any(|kv| kv.starts_with(key));
+        if !sets("theme=") && self.state.theme != theme {
+            self.state.theme = theme;
+            theme.apply(ctx);
+        }
+        if !sets("scale=") {
+            self.state.scale = scale;
+        }
+        if !sets("embed=") {
+            self.state.embed = embed;
+        }
         self.state.tour = Some(pos);
     }
 
@@ -327,6 +340,15 @@ mod tests {
             Some(tour.steps.len()),
             "stops at the end"
         );
+        // Presenting: theme and scale survive the steps.
+        app.state.theme = crate::theme::ThemeChoice::Contrast;
+        app.state.scale = 1.5;
+        frame(&mut app, &ctx, &[egui::Key::PageUp]);
+        assert_eq!(
+            (app.state.theme, app.state.scale),
+            (crate::theme::ThemeChoice::Contrast, 1.5)
+        );
+        assert!(app.hash().contains("theme=contrast&scale=1.5"), "{}", app.hash());
         frame(&mut app, &ctx, &[egui::Key::Escape]);
         assert!(app.tour_status().is_none() && !app.hash().contains("tour="));
     }
