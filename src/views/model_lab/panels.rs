@@ -177,14 +177,7 @@ impl ModelLabView {
                     );
                 }
                 if let Some(y) = yours {
-                    let c = &y.meta.curve;
-                    let ys = if token { &c.token_accuracy } else { &c.exact_match };
-                    let pts: Vec<[f64; 2]> = c
-                        .length
-                        .iter()
-                        .zip(ys)
-                        .filter_map(|(&l, a)| a.map(|a| [l as f64, a]))
-                        .collect();
+                    let pts = curve_points(&y.meta.curve, token);
                     let color = scheme_color(y.meta.pe.scheme());
                     let name = format!("yours: {}", y.meta.pe.label());
                     plot.line(
@@ -201,13 +194,7 @@ impl ModelLabView {
                     );
                 }
                 if let (Some(c), Some(m)) = (&live, method) {
-                    let ys = if token { &c.token_accuracy } else { &c.exact_match };
-                    let pts: Vec<[f64; 2]> = c
-                        .length
-                        .iter()
-                        .zip(ys)
-                        .filter_map(|(&l, a)| a.map(|a| [l as f64, a]))
-                        .collect();
+                    let pts = curve_points(c, token);
                     let name = format!("RoPE + {} (live, {CURVE_SAMPLES}/length)", m.title());
                     plot.line(
                         Line::new(name, PlotPoints::from(pts))
@@ -316,4 +303,14 @@ impl ModelLabView {
         );
         crate::widgets::attention_heads::attention_heads_ui(ui, "model_heads", t, &self.heatmaps, train, theme);
     }
+}
+
+/// A model's accuracy curve as plot points (lengths it cannot run at are left out).
+fn curve_points(c: &crate::model::catalog::Curve, token: bool) -> Vec<[f64; 2]> {
+    let ys = if token { &c.token_accuracy } else { &c.exact_match };
+    c.length
+        .iter()
+        .zip(ys)
+        .filter_map(|(&l, a)| a.map(|a| [l as f64, a]))
+        .collect()
 }
