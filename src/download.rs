@@ -1,6 +1,10 @@
 //! Hand a file to the user: a browser download on the web, a file in the working directory
 //! natively. Returns a short message saying where it went.
 
+/// How long a download's blob URL stays valid after the click.
+#[cfg(target_arch = "wasm32")]
+const REVOKE_AFTER_MS: i32 = 60_000;
+
 /// Save `bytes` as `file_name`.
 pub fn save(file_name: &str, mime: &str, bytes: &[u8]) -> Result<String, String> {
     #[cfg(target_arch = "wasm32")]
@@ -23,7 +27,15 @@ pub fn save(file_name: &str, mime: &str, bytes: &[u8]) -> Result<String, String>
         a.set_href(&url);
         a.set_download(file_name);
         a.click();
-        let _ = web_sys::Url::revoke_object_url(&url);
+        // The browser reads the blob after this call returns: revoking the URL at once made a
+        // download fail now and then under load (a CI run lost a PNG export). Revoke it later.
+        let revoke = eframe::wasm_bindgen::closure::Closure::once_into_js(move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        });
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            revoke.unchecked_ref(),
+            REVOKE_AFTER_MS,
+        );
         Ok(format!("downloaded {file_name}"))
     }
     #[cfg(not(target_arch = "wasm32"))]

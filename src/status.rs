@@ -79,6 +79,10 @@ pub struct Status {
     /// A notice not tied to a view (files no view opens; the GPU lost and the app restarted on
     /// WebGL2), also shown in the side panel.
     pub notice: Option<String>,
+    /// The last export's message (`downloaded poslens-attention.png`, or why it failed), and
+    /// whether a PNG export is waiting for its screenshot.
+    pub export_note: Option<String>,
+    pub export_pending: bool,
     /// The guided tour being followed: `{name, title, step, steps, step_title, custom}`.
     pub tour: Option<serde_json::Value>,
     /// UI scale (`scale=`).

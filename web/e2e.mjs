@@ -194,10 +194,20 @@ async function runMode(name, mode, base) {
     for (const [key, ext] of [['export_csv', 'csv'], ['export_png', 'png']]) {
       const r = ctl[key];
       if (!Array.isArray(r)) { check(false, `status reports the ${key} button`); continue; }
-      const [download] = await Promise.all([
-        page.waitForEvent('download', { timeout: 30_000 }),
-        page.mouse.click(r[0] + r[2] / 2, r[1] + r[3] / 2),
-      ]);
+      // A click that lands while the page is busy can be lost on two busy cores: try twice,
+      // and say what the page reported if no file came.
+      let download = null;
+      for (let attempt = 0; attempt < 2 && !download; attempt++) {
+        [download] = await Promise.all([
+          page.waitForEvent('download', { timeout: 20_000 }).catch(() => null),
+          page.mouse.click(r[0] + r[2] / 2, r[1] + r[3] / 2),
+        ]);
+      }
+      if (!download) {
+        const st = await page.evaluate(() => window.poslens.status());
+        check(false, `${key} downloads a file (export note: ${st.export_note}, PNG pending: ${st.export_pending})`);
+        continue;
+      }
       const file = path.join(ART, `e2e-${name}-export.${ext}`);
       await download.saveAs(file);
       const bytes = fs.readFileSync(file);

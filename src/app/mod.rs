@@ -514,6 +514,8 @@ impl PosLensApp {
             state_hash: self.hash(),
             link_notes: self.notes.total,
             notice: self.notice.clone(),
+            export_note: self.export_note.clone().map(|r| r.unwrap_or_else(|e| e)),
+            export_pending: self.pending_png.is_some(),
             tour: self.tour_status().and_then(|t| serde_json::to_value(t).ok()),
             scale: self.state.scale,
             extras,
