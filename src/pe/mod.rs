@@ -15,10 +15,12 @@
 pub mod alibi;
 pub mod diagnostics;
 pub mod extension;
+pub mod id_attention;
 pub mod kerple;
 pub mod learned;
 pub mod logits;
 pub mod nope;
+pub mod position_ids;
 pub mod position_maps;
 
 pub mod rope;
