@@ -9,6 +9,7 @@ use crate::model::eval::Evaluator;
 use crate::model::train::{EVAL_SEED, TrainSpec, train_and_save};
 use crate::model::{PeKind, RopeOptions, model_name};
 use crate::pe::extension::{ExtensionMethod, ExtensionParams};
+use crate::pe::position_ids;
 use crate::tasks::TaskKind;
 
 /// Arguments of `poslens train`.
@@ -78,6 +79,12 @@ pub struct EvalArgs {
     /// SelfExtend group size.
     #[arg(long)]
     group: Option<usize>,
+    /// RoPE, ALiBi and T5 models: position ids from a rule applied to the task's segments
+    /// (the long middle — copy's string, recall's key-value haystack — is the stretch V2PE
+    /// steps by δ): plain, v2pe[:δ], shared, windowed[:w] (the Positions view's rules that
+    /// keep the mask).
+    #[arg(long)]
+    positions: Option<String>,
     /// burn backend: ndarray (CPU) or wgpu.
     #[arg(long, default_value = "ndarray")]
     backend: String,
@@ -209,6 +216,7 @@ fn rope_options(args: &EvalArgs, meta: &ModelMeta) -> Result<RopeOptions, String
     Ok(RopeOptions {
         scaling: p.scaling(),
         map: p.position_map(),
+        ids: None,
     })
 }
 
@@ -238,13 +246,33 @@ pub fn eval_plan(args: &EvalArgs, meta: &ModelMeta) -> Result<(Vec<usize>, RopeO
     if !(1..=100_000).contains(&args.samples) {
         return Err(format!("--samples {} must be in 1..=100000", args.samples));
     }
-    let opts = rope_options(args, meta)?;
+    let mut opts = rope_options(args, meta)?;
     if meta.pe != PeKind::Rope && !opts.is_plain() {
         return Err(format!(
             "--scaling applies to RoPE models only; {} is {}",
             meta.name,
             meta.pe.label()
         ));
+    }
+    if let Some(text) = &args.positions {
+        let rule = position_ids::parse_rule(text).map_err(|e| format!("--positions: {e}"))?;
+        if !rule.ids_only() {
+            return Err(format!(
+                "--positions: {} changes the mask from token content; a trained model runs with plain, v2pe, shared or windowed ids",
+                rule.paper()
+            ));
+        }
+        if !matches!(meta.pe, PeKind::Rope | PeKind::Alibi | PeKind::T5) {
+            return Err(format!(
+                "--positions applies to RoPE, ALiBi and T5 models; {} is {}",
+                meta.name,
+                meta.pe.label()
+            ));
+        }
+        if !opts.map.is_identity() {
+            return Err(format!("--positions cannot be combined with --scaling {}", args.scaling));
+        }
+        opts.ids = Some(rule);
     }
     Ok((lengths, opts))
 }
@@ -291,6 +319,7 @@ pub fn eval(args: &EvalArgs) -> Result<String, String> {
         "factor": args.factor,
         "rope_scaling": opts.scaling,
         "position_map": opts.map,
+        "position_ids": opts.ids.as_ref().map(position_ids::rule_to_string),
         "samples": args.samples,
         "seed": args.seed,
         "train_len": meta.train_len,
@@ -339,6 +368,7 @@ mod tests {
             let expected = RopeOptions {
                 scaling: p.scaling(),
                 map: p.position_map(),
+                ids: None,
             };
             assert_eq!(lab.rope_options(train, hd), expected, "Model lab for {m:?}");
             let args = Wrap::try_parse_from(["eval", "--model", "x", "--scaling", m.key(), "--factor", "4"])

@@ -5,7 +5,9 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::catalog::Curve;
-use super::{Model, ModelConfig, ModelError, Positions, RopeOptions};
+use super::{Model, ModelConfig, ModelError, PeKind, Positions, RopeOptions};
+use crate::pe::PositionMap;
+use crate::pe::position_ids::{self, IdRule};
 pub use super::{Phasors, TracedSample};
 use crate::rng::SplitMix64;
 use crate::tasks::{Batch, Score, TaskKind};
@@ -79,10 +81,41 @@ pub struct Evaluator<'a> {
 }
 
 impl Evaluator<'_> {
+    /// The inputs at `len`, with the options' position-id rule applied to the task's segments.
+    /// Windowed RoPE on a RoPE model is ReRoPE's map (A²ATS's window is ReRoPE's); rules that
+    /// change the mask from content (Uni-Encoder, PINE, LongHeads) are refused.
+    pub fn positions(&self, len: usize) -> Result<Positions, ModelError> {
+        let Some(rule) = self.rope.ids else {
+            return Positions::new(self.config, len, self.rope, self.device);
+        };
+        if !rule.ids_only() {
+            return Err(ModelError::Options(format!(
+                "{} changes which tokens see each other from their content; a trained model runs \
+                 with plain, V2PE, shared or windowed ids",
+                rule.paper()
+            )));
+        }
+        if let (IdRule::Windowed { window }, PeKind::Rope) = (rule, self.config.pe) {
+            if !self.rope.map.is_identity() {
+                return Err(ModelError::Options(
+                    "choose a position map (LM-Infinite, SelfExtend, ReRoPE) or position ids, not both".into(),
+                ));
+            }
+            let opts = RopeOptions {
+                map: PositionMap::ReRope { window },
+                ids: None,
+                ..self.rope.clone()
+            };
+            return Positions::new(self.config, len, &opts, self.device);
+        }
+        let layout = position_ids::layout(&self.task.segments(len)?, &rule)?;
+        Positions::with_ids(self.config, len, self.rope, Some(&layout), self.device)
+    }
+
     /// Accuracy at one length on `samples` seeded samples.
     pub async fn score_at(&self, len: usize, samples: usize, seed: u64) -> Result<Score, ModelError> {
         self.task.check_len(len)?;
-        let positions = Positions::new(self.config, len, self.rope, self.device)?;
+        let positions = self.positions(len)?;
         let mut rng = SplitMix64::new(length_seed(seed, len));
         let mut score = Score::default();
         let chunk = chunk_size(self.config.n_heads, len);
@@ -129,7 +162,7 @@ impl Evaluator<'_> {
                 config.n_layers
             )));
         }
-        let positions = Positions::new(config, len, self.rope, device)?;
+        let positions = self.positions(len)?;
         let mut rng = SplitMix64::new(length_seed(seed, len));
         let batch = self.task.batch(1, len, &mut rng)?;
         let (q, k) = self
@@ -161,7 +194,7 @@ impl Evaluator<'_> {
     pub async fn trace_sample(&self, len: usize, seed: u64) -> Result<TracedSample, ModelError> {
         let (config, device) = (self.config, self.device);
         self.task.check_len(len)?;
-        let positions = Positions::new(config, len, self.rope, device)?;
+        let positions = self.positions(len)?;
         let mut rng = SplitMix64::new(length_seed(seed, len));
         let batch = self.task.batch(1, len, &mut rng)?;
         let out = self.model.forward(tokens_tensor(&batch, device), &positions, true);

@@ -2,13 +2,20 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::pe::position_ids::IdRule;
 use crate::pe::{PositionMap, RopeScaling};
 
-/// Inference-time RoPE extension: a frequency scaling and a position map.
+/// Inference-time position options: a RoPE frequency scaling and position map, and a
+/// position-id rule (`pe::position_ids`: V2PE, shared ids, windowed RoPE), which RoPE, ALiBi
+/// and T5 models accept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RopeOptions {
     pub scaling: RopeScaling,
     pub map: PositionMap,
+    /// Position ids from a rule applied to the task's segments (`tasks::TaskKind::segments`);
+    /// `None`: `0, 1, 2, …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<IdRule>,
 }
 
 impl Default for RopeOptions {
@@ -16,11 +23,13 @@ impl Default for RopeOptions {
         Self {
             scaling: RopeScaling::None,
             map: PositionMap::Identity,
+            ids: None,
         }
     }
 }
 
 impl RopeOptions {
+    /// No RoPE scaling and no position map (position ids may still be set).
     pub fn is_plain(&self) -> bool {
         self.scaling == RopeScaling::None && self.map.is_identity()
     }

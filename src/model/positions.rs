@@ -9,6 +9,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 pub use super::RopeOptions;
 use super::{ModelConfig, ModelError, PeKind};
+use crate::pe::position_ids::IdLayout;
 use crate::pe::{self, PeError, RopeLayout, SinusoidalLayout};
 
 /// Additive logit for hidden cells (exp underflows to exactly 0 in f32).
@@ -114,7 +115,40 @@ impl Positions {
     /// Builds the inputs for `len` tokens. Errors (never panics) on a length past a learned
     /// table, on extension options given to a non-RoPE model, and on invalid options.
     pub fn new(config: &ModelConfig, len: usize, rope: &RopeOptions, device: &Device) -> Result<Self, ModelError> {
+        Self::with_ids(config, len, rope, None, device)
+    }
+
+    /// As [`Positions::new`], with position ids and distances from a rule's layout
+    /// (`pe::position_ids`) instead of `0, 1, 2, …`: RoPE rotates by the ids, ALiBi penalises
+    /// `|p_m − p_n|`, T5 buckets `round(p_n − p_m)`; the layout's mask replaces the causal one.
+    /// Other encodings read positions from a table or have none, and are refused.
+    pub fn with_ids(
+        config: &ModelConfig,
+        len: usize,
+        rope: &RopeOptions,
+        ids: Option<&IdLayout>,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
         pe::check_len("len", len)?;
+        if let Some(layout) = ids {
+            if layout.len() != len {
+                return Err(ModelError::Options(format!(
+                    "position ids for {} tokens given to a {len}-token input",
+                    layout.len()
+                )));
+            }
+            if !matches!(config.pe, PeKind::Rope | PeKind::Alibi | PeKind::T5) {
+                return Err(ModelError::Options(format!(
+                    "position ids apply to RoPE, ALiBi and T5 models, not {} (it reads positions from a table, or has none)",
+                    config.pe.label()
+                )));
+            }
+            if !rope.map.is_identity() {
+                return Err(ModelError::Options(
+                    "choose a position map (LM-Infinite, SelfExtend, ReRoPE) or position ids, not both".into(),
+                ));
+            }
+        }
         let h = config.n_heads;
         if config.pe != PeKind::Rope && !rope.is_plain() {
             return Err(ModelError::Options(format!(
@@ -144,15 +178,16 @@ impl Positions {
         for (head, slope) in slopes.iter().enumerate() {
             for m in 0..len {
                 for n in 0..len {
-                    let visible = if rope.map.is_identity() {
-                        n <= m
-                    } else {
-                        rope.map.entry(m, n).visible
+                    let visible = match ids {
+                        Some(l) => l.visible(m, n),
+                        None if rope.map.is_identity() => n <= m,
+                        None => rope.map.entry(m, n).visible,
                     };
+                    let distance = ids.map_or(m.abs_diff(n) as f64, |l| l.distance(m, n).abs());
                     bias[(head * len + m) * len + n] = if !visible {
                         HIDDEN_LOGIT
                     } else {
-                        pe::alibi::bias(*slope, m, n) as f32
+                        (-slope * distance) as f32
                     };
                 }
             }
@@ -172,15 +207,18 @@ impl Positions {
         let t5_buckets = match config.pe {
             PeKind::T5 => {
                 let b = pe::t5::T5Buckets::new(config.t5_buckets, config.t5_max_distance, false)?;
-                let ids: Vec<i64> = (0..len * len)
-                    .map(|c| b.bucket((c % len) as i64 - (c / len) as i64) as i64)
-                    .collect();
+                // Relative position key − query; edited ids are rounded (T5 buckets integers).
+                let rel = |m: usize, n: usize| match ids {
+                    Some(l) => (-l.distance(m, n)).round() as i64,
+                    None => n as i64 - m as i64,
+                };
+                let ids: Vec<i64> = (0..len * len).map(|c| b.bucket(rel(c / len, c % len)) as i64).collect();
                 Some(Tensor::from_data(TensorData::new(ids, [len, len]), device))
             }
             _ => None,
         };
         let rope = match config.pe {
-            PeKind::Rope => Some(rope_tables(config, len, rope, device)?),
+            PeKind::Rope => Some(rope_tables(config, len, rope, ids, device)?),
             _ => None,
         };
         Ok(Self {
@@ -198,6 +236,7 @@ fn rope_tables(
     config: &ModelConfig,
     len: usize,
     opts: &RopeOptions,
+    ids: Option<&IdLayout>,
     device: &Device,
 ) -> Result<RopeTables, ModelError> {
     let dh = config.head_dim();
@@ -210,7 +249,10 @@ fn rope_tables(
             Tensor::<2>::from_data(TensorData::new(s, [len, dh]), device),
         )
     };
-    let true_pos: Vec<f64> = (0..len).map(|p| p as f64).collect();
+    let true_pos: Vec<f64> = match ids {
+        Some(l) => l.ids.clone(),
+        None => (0..len).map(|p| p as f64).collect(),
+    };
     let (cos, sin) = upload(rope_table(&true_pos, &freqs.inv_freq, freqs.attention_factor));
     let alt = if opts.map.is_identity() {
         None

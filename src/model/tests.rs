@@ -84,6 +84,7 @@ fn attention_rows_sum_to_one_and_never_look_ahead() {
                     local_window: 5,
                     distance_cap: 4,
                 },
+                ids: None,
             },
         ),
         (PeKind::Alibi, RopeOptions::default()),
@@ -151,6 +152,7 @@ fn rope_scores_match_the_pe_maths_with_scaling_and_maps() {
         RopeOptions {
             scaling: RopeScaling::Ntk { factor: 4.0 },
             map: PositionMap::Identity,
+            ids: None,
         },
         RopeOptions {
             scaling: RopeScaling::Yarn(crate::pe::YarnParams {
@@ -159,6 +161,7 @@ fn rope_scores_match_the_pe_maths_with_scaling_and_maps() {
                 ..Default::default()
             }),
             map: PositionMap::ReRope { window: 3 },
+            ids: None,
         },
         RopeOptions {
             scaling: RopeScaling::None,
@@ -166,6 +169,7 @@ fn rope_scores_match_the_pe_maths_with_scaling_and_maps() {
                 group_size: 2,
                 neighbor_window: 3,
             },
+            ids: None,
         },
     ];
     for opts in cases {
@@ -213,6 +217,7 @@ fn positions_refuse_what_a_model_cannot_do() {
     let opts = RopeOptions {
         scaling: RopeScaling::Linear { factor: 2.0 },
         map: PositionMap::Identity,
+        ids: None,
     };
     assert!(matches!(
         Positions::new(&tiny(PeKind::Alibi, 1), 8, &opts, &device),
@@ -221,6 +226,7 @@ fn positions_refuse_what_a_model_cannot_do() {
     let bad = RopeOptions {
         scaling: RopeScaling::Linear { factor: 0.5 },
         map: PositionMap::Identity,
+        ids: None,
     };
     assert!(Positions::new(&tiny(PeKind::Rope, 1), 8, &bad, &device).is_err());
     assert!(Positions::new(&tiny(PeKind::Rope, 1), 0, &RopeOptions::default(), &device).is_err());
@@ -418,5 +424,103 @@ mod fuzz {
         fn metadata_text_never_panics(text in "\\PC{0,200}") {
             let _ = crate::model::ModelMeta::from_json(&text);
         }
+    }
+}
+
+fn logits_with_ids(model: &Model, cfg: &ModelConfig, ids: &[i64], layout: &crate::pe::position_ids::IdLayout) -> Vec<f32> {
+    let device = cpu();
+    let pos = Positions::with_ids(cfg, ids.len(), &RopeOptions::default(), Some(layout), &device).unwrap();
+    model
+        .forward(tokens(ids, &device), &pos, false)
+        .logits
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn position_ids_plain_equal_no_ids_and_edited_ids_change_the_output() {
+    use crate::pe::position_ids::{IdRule, layout, parse_segments};
+    let device = cpu();
+    let segs = parse_segments("text:2,image:14,text:4").unwrap();
+    let plain = layout(&segs, &IdRule::Plain).unwrap();
+    let unit = layout(&segs, &IdRule::V2pe { delta: 1.0 }).unwrap();
+    let v2pe = layout(&segs, &IdRule::V2pe { delta: 0.25 }).unwrap();
+    let shared = layout(&segs, &IdRule::Shared).unwrap();
+    let ids = seq(20, 3);
+    for pe in [PeKind::Rope, PeKind::Alibi, PeKind::T5] {
+        let cfg = tiny(pe, 2);
+        let model = cfg.init_seeded(&device, 9);
+        let base = logits(&model, &cfg, &ids, &RopeOptions::default(), &device);
+        assert!(max_diff(&base, &logits_with_ids(&model, &cfg, &ids, &plain)) < 1e-5, "{pe:?} plain ids");
+        assert!(max_diff(&base, &logits_with_ids(&model, &cfg, &ids, &unit)) < 1e-5, "{pe:?} δ = 1");
+        // The first two tokens keep their ids, so their logits do not move; later ones do.
+        let edited = logits_with_ids(&model, &cfg, &ids, &v2pe);
+        assert!(max_diff(&base[..2 * VOCAB], &edited[..2 * VOCAB]) < 1e-5, "{pe:?}");
+        // (A freshly initialised T5 bias table is all zeros, so only RoPE and ALiBi move.)
+        if pe != PeKind::T5 {
+            assert!(max_diff(&base, &edited) > 1e-4, "{pe:?}: V2PE ids change later logits");
+        }
+        // T5 rounds: V2PE at δ = 1/4 and shared ids need not coincide, but both stay finite.
+        let s = logits_with_ids(&model, &cfg, &ids, &shared);
+        assert!(s.iter().all(|x| x.is_finite()));
+    }
+}
+
+#[test]
+fn position_ids_are_refused_where_they_mean_nothing() {
+    use crate::pe::position_ids::{IdRule, layout, parse_segments};
+    let device = cpu();
+    let l = layout(&parse_segments("text:8").unwrap(), &IdRule::Plain).unwrap();
+    for pe in [PeKind::Nope, PeKind::Learned, PeKind::Sinusoidal] {
+        let r = Positions::with_ids(&tiny(pe, 1), 8, &RopeOptions::default(), Some(&l), &device);
+        assert!(matches!(r, Err(ModelError::Options(_))), "{pe:?}");
+    }
+    assert!(Positions::with_ids(&tiny(PeKind::Rope, 1), 9, &RopeOptions::default(), Some(&l), &device).is_err());
+    let map = RopeOptions {
+        map: PositionMap::ReRope { window: 4 },
+        ..RopeOptions::default()
+    };
+    assert!(Positions::with_ids(&tiny(PeKind::Rope, 1), 8, &map, Some(&l), &device).is_err());
+}
+
+#[test]
+fn evaluator_runs_windowed_rope_as_rerope_and_refuses_mask_rules() {
+    use crate::pe::position_ids::IdRule;
+    use crate::tasks::TaskKind;
+    let device = cpu();
+    let cfg = tiny(PeKind::Rope, 1);
+    let model = cfg.init_seeded(&device, 2);
+    let run = |rope: &RopeOptions| {
+        let ev = eval::Evaluator {
+            model: &model,
+            config: &cfg,
+            task: TaskKind::Recall,
+            rope,
+            device: &device,
+        };
+        pollster::block_on(ev.trace_sample(20, 5))
+    };
+    let windowed = run(&RopeOptions {
+        ids: Some(IdRule::Windowed { window: 4 }),
+        ..RopeOptions::default()
+    })
+    .unwrap();
+    let rerope = run(&RopeOptions {
+        map: PositionMap::ReRope { window: 4 },
+        ..RopeOptions::default()
+    })
+    .unwrap();
+    assert_eq!(windowed.attention, rerope.attention);
+    for rule in [IdRule::Restart, IdRule::Pine { seed: 0 }] {
+        let r = run(&RopeOptions {
+            ids: Some(rule),
+            ..RopeOptions::default()
+        });
+        assert!(matches!(r, Err(ModelError::Options(_))), "{rule:?}");
     }
 }

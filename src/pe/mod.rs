@@ -15,8 +15,10 @@
 pub mod alibi;
 pub mod diagnostics;
 pub mod extension;
+pub mod grid2d;
 pub mod id_attention;
 pub mod kerple;
+pub mod laplacian;
 pub mod learned;
 pub mod logits;
 pub mod nope;

@@ -254,6 +254,63 @@ impl IdRule {
     }
 }
 
+/// The rule keys [`parse_rule`] reads, with their optional parameters.
+pub const RULE_SYNTAX: &str = "plain, v2pe[:δ], shared, restart, pine[:seed], longheads[:chunk[:keep[:head]]], windowed[:w]";
+
+/// Parse a rule: `plain`, `v2pe:0.25` (or `v2pe:1/4`), `shared`, `restart`, `pine:7`,
+/// `longheads:8:4:0` (chunk, kept chunks, head), `windowed:16`. Missing parameters take the
+/// defaults `δ = 1/4`, seed 0, chunk 8, keep 4, head 0, window 16.
+pub fn parse_rule(text: &str) -> Result<IdRule, PeError> {
+    let mut parts = text.trim().split(':').map(str::trim);
+    let key = parts.next().unwrap_or_default();
+    let args: Vec<&str> = parts.collect();
+    let bad = || PeError::invalid("rule", text, RULE_SYNTAX);
+    let num = |i: usize, default: usize| -> Result<usize, PeError> {
+        args.get(i).map_or(Ok(default), |a| a.parse().map_err(|_| bad()))
+    };
+    let max_args = match key {
+        "plain" | "shared" | "restart" => 0,
+        "v2pe" | "pine" | "windowed" => 1,
+        "longheads" => 3,
+        _ => return Err(bad()),
+    };
+    if args.len() > max_args {
+        return Err(bad());
+    }
+    let rule = match key {
+        "plain" => IdRule::Plain,
+        "shared" => IdRule::Shared,
+        "restart" => IdRule::Restart,
+        "v2pe" => IdRule::V2pe {
+            delta: match args.first() {
+                Some(a) => parse_step(a).ok_or_else(bad)?,
+                None => 0.25,
+            },
+        },
+        "pine" => IdRule::Pine { seed: num(0, 0)? as u64 },
+        "longheads" => IdRule::LongHeads {
+            chunk: num(0, 8)?,
+            keep: num(1, 4)?,
+            head: num(2, 0)?,
+            seed: 0,
+        },
+        _ => IdRule::Windowed { window: num(0, 16)? },
+    };
+    rule.validate()?;
+    Ok(rule)
+}
+
+/// The text form [`parse_rule`] reads.
+pub fn rule_to_string(rule: &IdRule) -> String {
+    match *rule {
+        IdRule::Plain | IdRule::Shared | IdRule::Restart => rule.key().to_owned(),
+        IdRule::V2pe { delta } => format!("v2pe:{delta}"),
+        IdRule::Pine { seed } => format!("pine:{seed}"),
+        IdRule::LongHeads { chunk, keep, head, .. } => format!("longheads:{chunk}:{keep}:{head}"),
+        IdRule::Windowed { window } => format!("windowed:{window}"),
+    }
+}
+
 /// The ids and visibility a rule gives a segment layout.
 ///
 /// `distance(m, n)` is the relative position `p_m − p_n` a query at token `m` uses for key `n`

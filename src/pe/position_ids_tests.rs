@@ -164,3 +164,21 @@ fn angle_coverage_counts_the_pairs_that_leave_their_trained_range() {
     assert!(angle_coverage(&inv, 0, 1.0).is_err());
     assert!(angle_coverage(&inv, 32, f64::NAN).is_err());
 }
+
+#[test]
+fn rules_parse_and_print_round_trip() {
+    for text in ["plain", "v2pe:0.125", "shared", "restart", "pine:7", "longheads:8:4:2", "windowed:16"] {
+        let rule = parse_rule(text).expect(text);
+        assert_eq!(rule_to_string(&rule), text);
+        assert_eq!(parse_rule(&rule_to_string(&rule)).expect("round trip"), rule);
+    }
+    assert_eq!(parse_rule("v2pe").expect("default"), IdRule::V2pe { delta: 0.25 });
+    assert_eq!(parse_rule("v2pe:1/16").expect("fraction"), IdRule::V2pe { delta: 0.0625 });
+    assert_eq!(
+        parse_rule("longheads:4").expect("defaults"),
+        IdRule::LongHeads { chunk: 4, keep: 4, head: 0, seed: 0 }
+    );
+    for bad in ["", "v3pe", "v2pe:0", "v2pe:abc", "plain:1", "windowed:0", "windowed:-3", "longheads:8:1", "pine:1:2"] {
+        assert!(parse_rule(bad).is_err(), "{bad}");
+    }
+}

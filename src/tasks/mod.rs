@@ -14,6 +14,7 @@ pub mod recall;
 
 use serde::{Deserialize, Serialize};
 
+use crate::pe::position_ids::{Segment, SegmentKind};
 use crate::rng::SplitMix64;
 
 /// Padding (never produced by the tasks; reserved).
@@ -121,6 +122,31 @@ impl TaskKind {
             TaskKind::Copy => copy::sample(len, rng),
             TaskKind::Recall => recall::sample(len, rng),
         })
+    }
+
+    /// The segments of a sample of length `len` (validated), for position-id rules
+    /// (`pe::position_ids`): the leading `BOS` (and `SEP` of odd lengths) and the trailing
+    /// query are text; the long middle — the string to copy, or the key-value haystack — is
+    /// marked `image`: it plays the part of V2PE's visual tokens, the long stretch whose ids a
+    /// rule compresses. Copy's answer half (`SEP` + string) is text.
+    pub fn segments(self, len: usize) -> Result<Vec<Segment>, TaskError> {
+        self.check_len(len)?;
+        let head = 1 + len % 2;
+        let (middle, tail) = match self {
+            // BOS [SEP] s₁…sₙ SEP s₁…sₙ
+            TaskKind::Copy => {
+                let n = (len - 2) / 2;
+                (n, n + 1)
+            }
+            // BOS [SEP] k₁ v₁ … kₙ vₙ SEP k v
+            TaskKind::Recall => (2 * ((len - 4) / 2), 3),
+        };
+        debug_assert_eq!(head + middle + tail, len);
+        Ok(vec![
+            Segment::new(SegmentKind::Text, head),
+            Segment::new(SegmentKind::Image, middle),
+            Segment::new(SegmentKind::Text, tail),
+        ])
     }
 
     /// A batch of `batch` samples, all of length `len`.
@@ -273,6 +299,25 @@ mod tests {
             assert!(task.sample(task.min_len() - 1, &mut rng).is_err());
             assert!(task.sample(task.max_len() + 1, &mut rng).is_err());
         }
+    }
+
+    #[test]
+    fn segments_frame_the_long_middle_of_every_sample() {
+        for task in TaskKind::ALL {
+            for len in task.min_len()..=task.max_len() {
+                let segs = task.segments(len).expect("valid length");
+                assert_eq!(segs.iter().map(|s| s.len).sum::<usize>(), len, "{task:?} {len}");
+                let s = task.sample(len, &mut SplitMix64::new(len as u64)).expect("sample");
+                let head = segs[0].len;
+                let middle = &s.tokens[head..head + segs[1].len];
+                // The head is BOS [SEP]; the middle holds symbols and values only; the tail
+                // starts with SEP.
+                assert_eq!(s.tokens[0], BOS);
+                assert!(middle.iter().all(|&t| t >= SYMBOL0), "{task:?} {len}: {middle:?}");
+                assert_eq!(s.tokens[head + segs[1].len], SEP, "{task:?} {len}");
+            }
+        }
+        assert!(TaskKind::Recall.segments(3).is_err());
     }
 
     #[test]

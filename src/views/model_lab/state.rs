@@ -80,6 +80,7 @@ impl ModelLabState {
                 RopeOptions {
                     scaling: p.scaling(),
                     map: p.position_map(),
+                    ids: None,
                 }
             }
             _ => RopeOptions::default(),

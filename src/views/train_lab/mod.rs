@@ -271,6 +271,7 @@ impl TrainLabView {
                         rope: crate::model::RopeOptions {
                             scaling: p.scaling(),
                             map: p.position_map(),
+                            ids: None,
                         },
                     });
                     self.ext_job = Some((job, key));
