@@ -54,6 +54,23 @@ enum PeCommand {
     /// columns = key n, null where hidden (all maps are causal).
     /// CSV: query,key,visible,relative_position,query_position,key_position (empty when hidden).
     Mask(MaskArgs),
+    /// Position ids and visibility of a segment layout under an id rule (V2PE, MouSi shared
+    /// ids, Uni-Encoder restart, PINE, LongHeads, windowed RoPE).
+    ///
+    /// JSON: {"ids": [...], "kind": [...], "segment": [...], "visible": [[[from, to], ...] per
+    /// query], "max_id", "max_distance", optional "distance" (--distances) and "angle_coverage"
+    /// (--train-len)}. CSV: token,segment,kind,id,visible_keys (intervals like 0-3;6-7).
+    PositionIds(positions::PositionIdsArgs),
+    /// Eigenvalues and eigenvectors of a graph Laplacian (path, cycle, grid, tree), smallest
+    /// first; sign: the first entry with |v| > 1e-9 is positive.
+    ///
+    /// JSON: {"eigenvalues": [...], "eigenvectors": [[...], ...]}. CSV: index,eigenvalue,node0,...
+    Laplacian(positions::LaplacianArgs),
+    /// Attention of one patch of an H×W grid to every patch under 2-D RoPE (axial, mixed,
+    /// M-RoPE) or a 2-D ALiBi bias, identical tokens.
+    ///
+    /// JSON: {"logits": [[...]], "attention": [[...]]} (rows × cols). CSV: row,col,logit,attention.
+    PatchAttention(positions::PatchArgs),
 }
 
 /// Output format shared by every subcommand.
@@ -292,6 +309,9 @@ pub fn run(args: &PeArgs) -> Result<String, CliError> {
         PeCommand::Sinusoidal(a) => sinusoidal_table(a),
         PeCommand::RopeApply(a) => rope_apply(a),
         PeCommand::Mask(a) => mask(a),
+        PeCommand::PositionIds(a) => positions::position_ids_cmd(a),
+        PeCommand::Laplacian(a) => positions::laplacian_cmd(a),
+        PeCommand::PatchAttention(a) => positions::patch_attention_cmd(a),
     }
 }
 
@@ -522,6 +542,8 @@ fn mask(a: &MaskArgs) -> Result<String, CliError> {
     })
 }
 
+#[path = "pe_positions.rs"]
+mod positions;
 #[path = "pe_scaling.rs"]
 mod scaling;
 #[cfg(test)]
