@@ -429,3 +429,115 @@ fn eval_flags_fail_cleanly_or_give_a_runnable_plan() {
         "the generator must produce valid lines often ({ok} of {n})"
     );
 }
+
+/// `pe position-ids`, `pe laplacian` and `pe patch-attention` with hostile segments, rules and
+/// sizes. Sizes come from a pool that stays cheap when valid (the Jacobi eigensolver is O(n³)
+/// per sweep) and is otherwise far out of range; a twentieth of the cases of the other targets.
+#[test]
+fn position_command_lines_fail_cleanly_or_print_finite_numbers() {
+    let mut r = rng(6);
+    let n = (cases() / 20).max(100);
+    let mut ok = 0;
+    #[rustfmt::skip]
+    const SIZES: &[&str] = &[
+        "0", "1", "2", "3", "4", "5", "8", "13", "24", "-1", "2049", "513", "65", "4294967296", "NaN", "1e9", "",
+    ];
+    #[rustfmt::skip]
+    const SEGMENTS: &[&str] = &[
+        "text:16,image:64@0.25,text:16", "text:4,cand:3,cand:3,text:2", "doc:5,doc:5,doc:5,text:3", "image:8@1/256",
+        "text:0", "text", "video:3", "image:4@0", "image:4@2", "image:4@NaN", "text:2049", "text:1,,image:2", ",",
+        "text:-1", "image:3@1e-320", "text:3@0.5", "candidate:2,candidate:2",
+    ];
+    #[rustfmt::skip]
+    const RULES: &[&str] = &[
+        "plain", "v2pe", "v2pe:0.125", "v2pe:1/256", "v2pe:0", "v2pe:1/0", "v2pe:NaN", "shared", "restart", "pine",
+        "pine:18446744073709551615", "longheads", "longheads:1:2:63", "longheads:4:64:0", "longheads:0", "longheads:4:1",
+        "windowed", "windowed:1", "windowed:0", "windowed:2049", "plain:1", "x", "",
+    ];
+    for case in 0..n {
+        let mut argv: Vec<String> = vec!["pe".into()];
+        let pool: &[(&str, &[&str])] = match r.next_u64() % 3 {
+            0 => {
+                argv.push("position-ids".into());
+                &[
+                    ("--segments", SEGMENTS),
+                    ("--rule", RULES),
+                    ("--train-len", SIZES),
+                    ("--head-dim", &["2", "4", "8", "64", "4097", "7", "0"]),
+                    ("--base", &["10000", "1", "0.5", "NaN", "1e308", "inf"]),
+                    ("--format", &["json", "csv", "xml"]),
+                ]
+            }
+            1 => {
+                argv.push("laplacian".into());
+                &[
+                    ("--graph", &["path", "cycle", "grid", "tree", "star"]),
+                    ("--n", SIZES),
+                    ("--rows", SIZES),
+                    ("--cols", SIZES),
+                    ("--depth", &["0", "1", "2", "3", "9", "-1", "x"]),
+                    ("--branching", &["0", "1", "2", "3", "5", "1e9"]),
+                    ("--k", SIZES),
+                    ("--format", &["json", "csv"]),
+                ]
+            }
+            _ => {
+                argv.push("patch-attention".into());
+                &[
+                    ("--encoding", &["axial", "mixed", "m-rope", "alibi-euclidean", "alibi-manhattan", "x"]),
+                    ("--rows", SIZES),
+                    ("--cols", SIZES),
+                    ("--query", &["0,0", "1,2", "3,3", "64,0", "-1,0", "1", "a,b", "1,2,3", ""]),
+                    ("--head-dim", &["4", "6", "8", "64", "4096", "4100", "0"]),
+                    ("--base", &["100", "10000", "1", "NaN", "1e308"]),
+                    ("--slope", &["0", "0.5", "-1", "NaN", "1e308", "inf"]),
+                    ("--format", &["json", "csv"]),
+                ]
+            }
+        };
+        for _ in 0..1 + r.next_u64() % 6 {
+            let (flag, values) = pool[(r.next_u64() % pool.len() as u64) as usize];
+            argv.push(flag.into());
+            argv.push(if r.next_u64() % 8 == 0 {
+                hostile_value(&mut r)
+            } else {
+                pick(&mut r, values).to_string()
+            });
+        }
+        if r.next_u64() % 4 == 0 && argv[1] == "laplacian" {
+            argv.push("--normalized".into());
+        }
+        // The required flags, so that most lines reach the maths.
+        let required: &[(&str, &[&str])] = match argv[1].as_str() {
+            "position-ids" => &[("--segments", &SEGMENTS[..4])],
+            "laplacian" => &[
+                ("--graph", &["path", "cycle", "grid", "tree"]),
+                ("--k", &["1", "2", "3"]),
+                ("--n", &["3", "8", "24"]),
+                ("--rows", &["2", "5"]),
+                ("--cols", &["3", "4"]),
+                ("--depth", &["2", "3"]),
+            ],
+            _ => &[
+                ("--encoding", &["axial", "mixed", "m-rope", "alibi-euclidean", "alibi-manhattan"]),
+                ("--rows", &["3", "8"]),
+                ("--cols", &["4", "8"]),
+            ],
+        };
+        for (flag, values) in required {
+            if !argv.iter().any(|a| a == flag) {
+                argv.push((*flag).into());
+                argv.push(pick(&mut r, values).into());
+            }
+        }
+        match run_pe_command_line(&argv) {
+            Ok(out) => {
+                ok += 1;
+                assert_finite_output(case, &argv, &out);
+            }
+            Err(e) => assert!(!e.trim().is_empty(), "case {case}: an empty error"),
+        }
+    }
+    eprintln!("position command lines: {n} cases, {ok} printed numbers");
+    assert!(ok > n / 10, "the generator must reach the maths often ({ok} of {n})");
+}

@@ -321,9 +321,16 @@ pub fn patch_bias(
         return Err(PeError::invalid("slope", slope, "a finite number ≥ 0"));
     }
     check_grid(rows, cols, query)?;
-    Ok((0..rows * cols)
+    let bias: Vec<f64> = (0..rows * cols)
         .map(|v| bias_2d(slope, dist, query, (v / cols, v % cols)))
-        .collect())
+        .collect();
+    if let Some((i, b)) = bias.iter().enumerate().find(|(_, b)| !b.is_finite()) {
+        return Err(PeError::NonFinite {
+            what: "2-D distance bias",
+            detail: format!("{b} at patch ({}, {}) with slope {slope}", i / cols, i % cols),
+        });
+    }
+    Ok(bias)
 }
 
 /// Softmax of [`patch_bias`] over all patches (content logits all equal, so only the bias acts).
@@ -483,6 +490,11 @@ mod tests {
                 let p = patch_attention_bias(slope, dist, 10, 6, (3, 3)).unwrap();
                 assert!(p.iter().all(|x| x.is_finite()) && (p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
             }
+            // A bias that overflows is refused, not printed as −inf.
+            assert!(matches!(
+                patch_bias(1e308, dist, 8, 8, (0, 0)),
+                Err(PeError::NonFinite { .. })
+            ));
         }
     }
 
