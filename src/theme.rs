@@ -179,6 +179,17 @@ pub fn scheme_color(kind: crate::pe::SchemeKind) -> Color32 {
     }]
 }
 
+/// The colour of each kind of segment in the Positions view (id strip, legend).
+pub fn segment_color(kind: crate::pe::position_ids::SegmentKind) -> Color32 {
+    use crate::pe::position_ids::SegmentKind;
+    match kind {
+        SegmentKind::Text => SERIES[7],      // grey
+        SegmentKind::Image => SERIES[0],     // orange
+        SegmentKind::Document => SERIES[4],  // blue
+        SegmentKind::Candidate => SERIES[2], // bluish green
+    }
+}
+
 /// Outline of the hovered heatmap cell (drawn over any colormap).
 pub const HOVER_MARKER: Color32 = Color32::WHITE;
 /// Masked (hidden) cells in exported images.

@@ -73,11 +73,15 @@ pub fn attention(layout: &IdLayout, scheme: &IdScheme) -> Result<Vec<f32>, PeErr
     }
     let mut out = vec![0.0f32; n * n];
     let mut logits = vec![f64::NEG_INFINITY; n];
+    // Logits depend only on the distance, and rules give few distinct distances (multiples of
+    // δ, clipped windows): each is computed once.
+    let mut by_distance: std::collections::HashMap<u64, f64> = std::collections::HashMap::new();
     for m in 0..n {
         let mut max = f64::NEG_INFINITY;
         for (k, l) in logits.iter_mut().enumerate() {
             *l = if layout.visible(m, k) {
-                scheme.logit(layout.distance(m, k))
+                let d = layout.distance(m, k);
+                *by_distance.entry(d.to_bits()).or_insert_with(|| scheme.logit(d))
             } else {
                 f64::NEG_INFINITY
             };

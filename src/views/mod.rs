@@ -40,7 +40,9 @@ pub mod bias;
 pub mod compare;
 pub mod extension;
 pub mod model_lab;
+pub mod positions;
 pub mod rope;
+pub mod shipped_model;
 pub mod sinusoidal;
 pub mod train_lab;
 
@@ -61,6 +63,7 @@ pub fn registry() -> Vec<Box<dyn View>> {
         Box::new(extension::ExtensionView::default()),
         Box::new(bias::BiasView::default()),
         Box::new(sinusoidal::SinusoidalView::default()),
+        Box::new(positions::PositionsView::default()),
         Box::new(model_lab::ModelLabView::default()),
         Box::new(train_lab::TrainLabView::default()),
     ]

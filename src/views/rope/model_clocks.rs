@@ -8,9 +8,7 @@
 //! position p and the rotated keys of every position (`Request::Phasors`); the page draws the
 //! query and the key at p per pair and head, and the share of each pair in the score q·k.
 
-use std::cell::RefCell;
 use std::f64::consts::TAU;
-use std::rc::Rc;
 
 use egui::{Align2, FontId, Rect, RichText, Sense, Stroke, Ui, pos2, vec2};
 
@@ -18,29 +16,34 @@ use super::plots::on_circle;
 use crate::compute::client::{ComputeClient, JobId};
 use crate::compute::protocol::{Reply, Request};
 use crate::model::catalog::ModelMeta;
-use crate::model::{ModelError, Phasors};
+use crate::model::Phasors;
 use crate::theme::ThemeChoice;
+use crate::views::shipped_model::ShippedModel;
 
 /// The model whose clocks are shown.
 pub const MODEL: &str = "recall-rope";
 /// Seed of the sample (the Model lab's evaluation seed).
 const SEED: u64 = 1234;
 
-type Slot<T> = Rc<RefCell<Option<T>>>;
 /// `(layer, pos, len)` of a phasor request.
 type PhasorKey = (usize, usize, usize);
 
 /// What is loaded and asked for.
-#[derive(Default)]
 pub struct ModelClocks {
-    meta: Option<Result<ModelMeta, String>>,
-    meta_slot: Option<Slot<Result<ModelMeta, ModelError>>>,
-    weights_slot: Option<Slot<Result<Vec<u8>, ModelError>>>,
-    load_job: Option<JobId>,
-    loaded: bool,
+    model: ShippedModel,
     job: Option<(PhasorKey, JobId)>,
     /// What was asked and what came back.
     result: Option<(PhasorKey, Result<Phasors, String>)>,
+}
+
+impl Default for ModelClocks {
+    fn default() -> Self {
+        Self {
+            model: ShippedModel::new(MODEL),
+            job: None,
+            result: None,
+        }
+    }
 }
 
 /// Per pair and head: query and key magnitude and angle, and the pair's share of q·k.
@@ -75,62 +78,10 @@ pub fn pair_phasors(q: &[f32], k: &[f32]) -> Vec<PairPhasor> {
 impl ModelClocks {
     /// Load the model (metadata, weights, worker) and ask for the phasors at `(layer, pos, len)`.
     pub fn update(&mut self, compute: &ComputeClient, layer: usize, pos: usize, len: usize) -> bool {
-        if self.meta.is_none() && self.meta_slot.is_none() {
-            let slot: Slot<Result<ModelMeta, ModelError>> = Rc::default();
-            crate::compute::spawn(
-                async {
-                    let bytes = crate::assets::read_model_file(&format!("{MODEL}.json")).await?;
-                    let text = String::from_utf8(bytes).map_err(|_| ModelError::Meta("not UTF-8".into()))?;
-                    ModelMeta::from_json(&text)
-                },
-                slot.clone(),
-            );
-            self.meta_slot = Some(slot);
-        }
-        let meta = self.meta_slot.as_ref().and_then(|slot| slot.borrow_mut().take());
-        if let Some(r) = meta {
-            self.meta = Some(r.map_err(|e| e.to_string()));
-        }
-        if self.meta.as_ref().is_some_and(|m| m.is_ok()) {
-            self.meta_slot = None;
-        }
-        let Some(Ok(meta)) = self.meta.clone() else {
-            return self.meta_slot.is_some();
+        let loading = self.model.poll(compute);
+        let Some(meta) = self.model.meta() else {
+            return loading;
         };
-        if !self.loaded && self.weights_slot.is_none() && self.load_job.is_none() {
-            let slot: Slot<Result<Vec<u8>, ModelError>> = Rc::default();
-            let file = meta.weights_file.clone();
-            crate::compute::spawn(
-                async move { Ok(crate::assets::read_model_file(&file).await?) },
-                slot.clone(),
-            );
-            self.weights_slot = Some(slot);
-        }
-        let weights = self.weights_slot.as_ref().and_then(|slot| slot.borrow_mut().take());
-        if let Some(r) = weights {
-            self.weights_slot = None;
-            match r {
-                Ok(weights) => {
-                    self.load_job = Some(compute.submit(Request::LoadModel {
-                        meta: meta.clone(),
-                        weights,
-                        name: None,
-                    }))
-                }
-                Err(e) => self.meta = Some(Err(e.to_string())),
-            }
-        }
-        if let Some(job) = self.load_job
-            && let Some(reply) = compute.take(job)
-        {
-            self.load_job = None;
-            match reply {
-                Ok(Reply::Loaded { .. }) => self.loaded = true,
-                Ok(Reply::Failed(e)) => self.meta = Some(Err(e.message)),
-                Ok(other) => self.meta = Some(Err(format!("unexpected reply {other:?}"))),
-                Err(e) => self.meta = Some(Err(e)),
-            }
-        }
         let key = (layer.min(meta.config.n_layers.saturating_sub(1)), pos, len);
         if let Some((k, job)) = self.job
             && let Some(reply) = compute.take(job)
@@ -139,10 +90,7 @@ impl ModelClocks {
             let r = match reply {
                 Ok(Reply::Phasors(p)) => Ok(*p),
                 Ok(Reply::Failed(e)) => {
-                    // The worker may have evicted the model: load it again.
-                    if e.message.contains("not loaded") {
-                        self.loaded = false;
-                    }
+                    self.model.note_failure(&e.message);
                     Err(e.message)
                 }
                 Ok(other) => Err(format!("unexpected reply {other:?}")),
@@ -150,7 +98,7 @@ impl ModelClocks {
             };
             self.result = Some((k, r));
         }
-        if self.loaded && self.job.is_none() && self.result.as_ref().map(|r| r.0) != Some(key) {
+        if self.model.is_loaded() && self.job.is_none() && self.result.as_ref().map(|r| r.0) != Some(key) {
             let id = compute.submit(Request::Phasors {
                 name: MODEL.into(),
                 len: key.2,
@@ -160,7 +108,7 @@ impl ModelClocks {
             });
             self.job = Some((key, id));
         }
-        self.job.is_some() || self.load_job.is_some() || self.weights_slot.is_some()
+        self.job.is_some() || loading
     }
 
     pub fn result(&self) -> Option<&Result<Phasors, String>> {
@@ -168,15 +116,15 @@ impl ModelClocks {
     }
 
     pub fn error(&self) -> Option<String> {
-        match (&self.meta, self.result()) {
-            (Some(Err(e)), _) => Some(format!("{MODEL}: {e}")),
+        match (self.model.error(), self.result()) {
+            (Some(e), _) => Some(e),
             (_, Some(Err(e))) => Some(format!("{MODEL}: {e}")),
             _ => None,
         }
     }
 
     pub fn meta(&self) -> Option<&ModelMeta> {
-        self.meta.as_ref().and_then(|m| m.as_ref().ok())
+        self.model.meta()
     }
 
     /// One row of clocks per head: the query (thick) and key (thin) hand of every pair, their
