@@ -39,6 +39,7 @@ pub mod attention;
 pub mod bias;
 pub mod compare;
 pub mod extension;
+pub mod grid;
 pub mod model_lab;
 pub mod positions;
 pub mod rope;
@@ -64,6 +65,7 @@ pub fn registry() -> Vec<Box<dyn View>> {
         Box::new(bias::BiasView::default()),
         Box::new(sinusoidal::SinusoidalView::default()),
         Box::new(positions::PositionsView::default()),
+        Box::new(grid::GridView::default()),
         Box::new(model_lab::ModelLabView::default()),
         Box::new(train_lab::TrainLabView::default()),
     ]
