@@ -128,7 +128,9 @@ async function runMode(name, mode, base) {
     check(Array.isArray(s1.views) && s1.views.length >= 4, `status lists the views (${s1.views})`);
     let previous = null;
     for (const view of s1.views || []) {
-      await page.goto(`${base}/#view=${view}&len=200`);
+      // The Grid view's length is the patch grid's width (2…32).
+      const len = view === 'grid' ? 16 : 200;
+      await page.goto(`${base}/#view=${view}&len=${len}`);
       await page.waitForFunction((v) => window.poslens && window.poslens.status().ready && window.poslens.status().view === v, view, { timeout: READY_TIMEOUT_MS });
       await page.waitForTimeout(300);
       const s = await page.evaluate(() => window.poslens.status());
@@ -139,7 +141,7 @@ async function runMode(name, mode, base) {
       }
       previous = st.png;
       check(typeof s.explanation === 'string' && /(19|20)\d\d/.test(s.explanation), `view=${view} explains itself and names a paper`);
-      check(s.seq_len === 200 && s.errors.length === 0 && st.std > 20,
+      check(s.seq_len === len && s.errors.length === 0 && st.std > 20,
         `view=${view}: len ${s.seq_len}, errors ${JSON.stringify(s.errors)}, luminance std ${st.std.toFixed(1)}, frame ${s.frame_ms} ms`);
       if (view === 'attention') {
         // The heatmap engine: WGSL on WebGPU, CPU on WebGL2; on the GPU, checked against the CPU.
@@ -151,6 +153,39 @@ async function runMode(name, mode, base) {
         }
       }
     }
+    // Positions are data: click a rule button (windowed RoPE); the ids, the map and the trained
+    // recall models follow. On the CPU worker, the windowed recall-rope model must beat plain ids
+    // at 4× its training length (measured with poslens eval: 15 % → 100 %).
+    await page.goto(`${base}/#view=positions&len=128`);
+    await page.waitForFunction(() => { const p = window.poslens.status().positions; return p && p.rule_rects && p.rule_rects.windowed; }, null, { timeout: 60_000, polling: 250 });
+    const p0 = (await page.evaluate(() => window.poslens.status())).positions;
+    const wr = p0.rule_rects.windowed;
+    await page.mouse.click(wr[0] + wr[2] / 2, wr[1] + wr[3] / 2);
+    await page.waitForFunction(() => window.poslens.status().positions.rule.startsWith('windowed'), null, { timeout: 10_000, polling: 100 }).catch(() => {});
+    const p1 = (await page.evaluate(() => window.poslens.status())).positions;
+    check(p1.rule === 'windowed:16' && p1.max_distance === 16 && p0.rule === 'v2pe:0.25',
+      `clicking "windowed" changes the rule (${p0.rule} → ${p1.rule}, largest distance ${p0.max_distance} → ${p1.max_distance})`);
+    if (mode.compute === 'ndarray') {
+      await page.waitForFunction(() => window.poslens.status().positions.model_scores.filter((m) => m.rule !== 'v2pe:0.25').length === 4, null, { timeout: 180_000, polling: 250 });
+      const ms = (await page.evaluate(() => window.poslens.status())).positions.model_scores;
+      const em = (model, rule) => (ms.find((m) => m.model === model && m.rule === rule) || {}).exact_match;
+      check(em('recall-rope', 'windowed:16') > em('recall-rope', 'plain') + 0.3,
+        `recall-rope at N = 128 in the worker: plain ids ${em('recall-rope', 'plain')}, windowed ${em('recall-rope', 'windowed:16')}`);
+    }
+    await page.screenshot({ path: path.join(ART, `e2e-${name}-positions.png`) });
+    // Grids & graphs: click a patch; it becomes the query and holds the largest weight.
+    await page.goto(`${base}/#view=grid&len=12&rows=8&qr=0&qc=0`);
+    await page.waitForFunction(() => { const g = window.poslens.status().grid; return g && g.grid_rect; }, null, { timeout: 60_000, polling: 250 });
+    const g0 = (await page.evaluate(() => window.poslens.status())).grid;
+    const gr = g0.grid_rect, cell = gr[2] / 12;
+    await page.mouse.click(gr[0] + 5.5 * cell, gr[1] + 2.5 * cell);
+    await page.waitForFunction(() => { const q = window.poslens.status().grid.query; return q[0] === 2 && q[1] === 5; }, null, { timeout: 10_000, polling: 100 }).catch(() => {});
+    const g1 = await page.evaluate(() => window.poslens.status());
+    check(g1.grid.query[0] === 2 && g1.grid.query[1] === 5 && g1.grid.weight_at_query === g1.grid.max_weight && g1.state_hash.includes('qr=2&qc=5'),
+      `clicking patch (2, 5) makes it the query (${JSON.stringify(g1.grid.query)}, link ${g1.state_hash.match(/qr=\d+&qc=\d+/)})`);
+    check(g1.grid.closed_form_max_diff < 1e-9, `the cycle's Laplacian eigenvector equals its sinusoidal columns (max |Δ| ${g1.grid.closed_form_max_diff})`);
+    await page.screenshot({ path: path.join(ART, `e2e-${name}-grid.png`) });
+
     // Model lab: the shipped copy/RoPE model, run in the page at two lengths.
     // The live PI curve is 8 lengths × 32 samples up to N = 256 in the compute worker: on
     // SwiftShader's CPU-emulated WebGPU that takes minutes on 2 busy cores.

@@ -14,9 +14,11 @@ try {
   await page.waitForFunction(() => window.poslens && window.poslens.status().ready, null, { timeout: 180_000 });
   // The Model lab loads weights and runs the model asynchronously: wait until it is idle.
   await page.waitForFunction(() => { const m = window.poslens.status().model_lab; return !m || !m.busy; }, null, { timeout: 300_000, polling: 200 });
+  // The Positions view scores two shipped models in the worker: wait for its four scores.
+  await page.waitForFunction(() => { const p = window.poslens.status().positions; return !p || p.model_scores.length === 4; }, null, { timeout: 300_000, polling: 200 });
   await page.waitForTimeout(1000);
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   await page.screenshot({ path: out });
   const s = await page.evaluate(() => window.poslens.status());
-  console.log(JSON.stringify({ view: s.view, seq_len: s.seq_len, frame_ms: s.frame_ms, errors: s.errors, model_lab: s.model_lab }));
+  console.log(JSON.stringify({ view: s.view, seq_len: s.seq_len, frame_ms: s.frame_ms, errors: s.errors, model_lab: s.model_lab, positions: s.positions, grid: s.grid }));
 } finally { await browser.close(); server.close(); }

@@ -111,10 +111,14 @@ pub fn graph_ui(ui: &mut Ui, spec: &GraphSpectrum, side: f32, theme: ThemeChoice
 /// The eigenvector against node index, with the closed form (path, cycle) as a line.
 pub fn vector_plot_ui(ui: &mut Ui, spec: &GraphSpectrum, theme: ThemeChoice, width: f32, height: f32) {
     let v = spec.vector();
+    // Room above the curves for the legend.
+    let top = v.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-6);
     Plot::new("grid_graph_vector")
         .width(width)
         .height(height)
-        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
+        .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+        .include_y(-1.05 * top)
+        .include_y(1.9 * top)
         .x_axis_label("node i")
         .y_axis_label("entry")
         .allow_scroll(false)

@@ -36,7 +36,7 @@ const EXPLANATION: &str = "Images and graphs have no single order, so their posi
 fn encoding_sentence(e: GridEncoding) -> &'static str {
     match e {
         GridEncoding::Axial => {
-            "Axial: half of the pairs turn with the row, half with the column, so attention is a product of a row profile and a column profile — a cross."
+            "Axial: half of the pairs turn with the row, half with the column; the logit is a row term plus a column term, so the picture is a row profile times a column profile (separable)."
         }
         GridEncoding::Mixed => {
             "RoPE-Mixed: every pair turns along its own direction in the plane (fixed here as at initialisation; learned in the paper), so diagonals are seen too."

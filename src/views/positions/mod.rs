@@ -38,7 +38,9 @@ type Key = (String, IdRule, MapScheme, usize, usize, u64, usize);
 struct Computed {
     layout: IdLayout,
     attention: Vec<f32>,
-    max_weight: f32,
+    /// Each row divided by its largest weight (what the map shows: where each query looks
+    /// most, whatever the number of keys it spreads over).
+    row_scaled: Vec<f32>,
     coverage: AngleCoverage,
 }
 
@@ -53,6 +55,8 @@ pub struct PositionsView {
     computed: Option<Result<Computed, PeError>>,
     heatmap: Heatmap,
     models: ModelPanel,
+    /// Where each rule's button was drawn (points), for the status hook and the browser test.
+    rule_rects: std::collections::BTreeMap<&'static str, egui::Rect>,
 }
 
 const EXPLANATION: &str = "Relative encodings only ever read the position ids, so choosing the ids is a lever of its own. \
@@ -100,13 +104,20 @@ impl PositionsView {
         let segments = s.parsed_segments()?;
         let layout = position_ids::layout(&segments, &s.rule)?;
         let attention = id_attention::attention(&layout, &s.id_scheme()?)?;
-        let max_weight = attention.iter().copied().fold(0.0f32, f32::max).max(1e-6);
+        let n = layout.len().max(1);
+        let mut row_scaled = attention.clone();
+        for row in row_scaled.chunks_mut(n) {
+            let max = row.iter().copied().fold(0.0f32, f32::max);
+            if max > 0.0 {
+                row.iter_mut().for_each(|w| *w /= max);
+            }
+        }
         let inv = crate::pe::rope::default_inv_freq(s.head_dim, s.base)?;
         let coverage = position_ids::angle_coverage(&inv, s.train_len, layout.max_distance())?;
         Ok(Computed {
             layout,
             attention,
-            max_weight,
+            row_scaled,
             coverage,
         })
     }
@@ -121,18 +132,19 @@ impl PositionsView {
         if let Ok(c) = &computed {
             let n = c.layout.len();
             let grid = Grid {
-                values: &c.attention,
+                values: &c.row_scaled,
                 rows: n,
                 cols: n,
             };
             self.heatmap
-                .set(ctx, "positions_attention", grid, (0.0, c.max_weight), Colormap::Viridis, Aggregate::Max);
+                .set(ctx, "positions_attention", grid, (0.0, 1.0), Colormap::Viridis, Aggregate::Max);
         }
         self.computed = Some(computed);
     }
 
     fn rule_controls_ui(&mut self, ui: &mut Ui) {
         let rule = &mut self.state.rule;
+        let rects = &mut self.rule_rects;
         ui.label(RichText::new("Id rule").strong());
         ui.horizontal_wrapped(|ui| {
             let options = [
@@ -154,7 +166,9 @@ impl PositionsView {
             ];
             for (r, label) in options {
                 let selected = r.key() == rule.key();
-                if ui.selectable_label(selected, label).on_hover_text(r.paper()).clicked() && !selected {
+                let button = ui.selectable_label(selected, label).on_hover_text(r.paper());
+                rects.insert(r.key(), button.rect);
+                if button.clicked() && !selected {
                     *rule = r;
                 }
             }
@@ -286,7 +300,7 @@ impl PositionsView {
                 ui.label(RichText::new(format!("{} attention, identical tokens, this rule's ids and mask", s.scheme.label())).strong());
                 let n = c.layout.len();
                 let grid = Grid {
-                    values: &c.attention,
+                    values: &c.row_scaled,
                     rows: n,
                     cols: n,
                 };
@@ -299,7 +313,7 @@ impl PositionsView {
                 let mut hover = None;
                 ui.horizontal(|ui| {
                     hover = self.heatmap.ui(ui, egui::vec2(side, side), grid, &axes).1;
-                    colorbar_ui(ui, side, (0.0, c.max_weight), Colormap::Viridis, "weight");
+                    colorbar_ui(ui, side, (0.0, 1.0), Colormap::Viridis, "÷ row max");
                 });
                 match hover {
                     Some(h) => ui.monospace(format!(
@@ -309,12 +323,17 @@ impl PositionsView {
                         h.col,
                         c.layout.ids[h.col],
                         if c.layout.visible(h.row, h.col) {
-                            format!("distance {:.2}, weight {:.4}", c.layout.distance(h.row, h.col), h.value)
+                            let w = c.attention[h.row * c.layout.len() + h.col];
+                            format!("distance {:.2}, weight {w:.4}", c.layout.distance(h.row, h.col))
                         } else {
                             "hidden by the mask".into()
                         }
                     )),
-                    None => ui.label(RichText::new("Hover the map: ids, distance, weight.").small().color(theme.weak_text())),
+                    None => ui.label(
+                        RichText::new("Each row scaled to its largest weight: where each query looks most. Hover for ids, distance and weight.")
+                            .small()
+                            .color(theme.weak_text()),
+                    ),
                 };
             });
             ui.vertical(|ui| {
@@ -371,7 +390,7 @@ impl PositionsView {
             })
             .collect();
         let grid = Grid {
-            values: &c.attention,
+            values: &c.row_scaled,
             rows: n,
             cols: n,
         };
@@ -383,16 +402,16 @@ impl PositionsView {
             panels: vec![
                 Panel::plot("position id of every token", "token", "position id", series),
                 Panel::heatmap(
-                    format!("{} attention of identical tokens", s.scheme.label()),
+                    format!("{} attention of identical tokens (rows ÷ row max)", s.scheme.label()),
                     "key",
                     "query",
-                    grid_image(grid, (0.0, c.max_weight), Colormap::Viridis, 1),
+                    grid_image(grid, (0.0, 1.0), Colormap::Viridis, 1),
                     (0.0, n as f64),
                     (0.0, n as f64),
                     Some(ColorBar {
-                        label: "weight".into(),
+                        label: "weight ÷ row max".into(),
                         min: 0.0,
-                        max: f64::from(c.max_weight),
+                        max: 1.0,
                         colormap: Colormap::Viridis,
                     }),
                 ),
@@ -487,11 +506,11 @@ impl View for PositionsView {
             },
         });
         let grid = Grid {
-            values: &c.attention,
+            values: &c.row_scaled,
             rows: n,
             cols: n,
         };
-        let image = grid_image(grid, (0.0, c.max_weight), Colormap::Viridis, 1024);
+        let image = grid_image(grid, (0.0, 1.0), Colormap::Viridis, 1024);
         let figure = self.figure(&c);
         Ok(Exported {
             json,
@@ -531,6 +550,12 @@ impl View for PositionsView {
             }
         }
         v["model_scores"] = scores.into();
+        v["rule_rects"] = self
+            .rule_rects
+            .iter()
+            .map(|(k, r)| (k.to_string(), json!([r.min.x, r.min.y, r.width(), r.height()])))
+            .collect::<Map<String, Value>>()
+            .into();
         extras.insert("positions".into(), v);
     }
 }

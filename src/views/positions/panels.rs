@@ -14,7 +14,7 @@ pub fn id_strip_ui(ui: &mut Ui, layout: &IdLayout, train_len: usize, theme: Them
     let radius = if n > 400 { 1.2 } else { 2.2 };
     Plot::new("positions_ids")
         .height(height)
-        .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
         .x_axis_label("token")
         .y_axis_label("position id")
         .allow_scroll(false)
