@@ -179,7 +179,8 @@ async function runMode(name, mode, base) {
     const g0 = (await page.evaluate(() => window.poslens.status())).grid;
     const gr = g0.grid_rect, cell = gr[2] / 12;
     await page.mouse.click(gr[0] + 5.5 * cell, gr[1] + 2.5 * cell);
-    await page.waitForFunction(() => { const q = window.poslens.status().grid.query; return q[0] === 2 && q[1] === 5; }, null, { timeout: 10_000, polling: 100 }).catch(() => {});
+    // The click lands in the frame's drawing; the next frame recomputes the map for the new query.
+    await page.waitForFunction(() => { const g = window.poslens.status().grid; return g.query[0] === 2 && g.query[1] === 5 && g.weight_at_query === g.max_weight; }, null, { timeout: 10_000, polling: 100 }).catch(() => {});
     const g1 = await page.evaluate(() => window.poslens.status());
     check(g1.grid.query[0] === 2 && g1.grid.query[1] === 5 && g1.grid.weight_at_query === g1.grid.max_weight && g1.state_hash.includes('qr=2&qc=5'),
       `clicking patch (2, 5) makes it the query (${JSON.stringify(g1.grid.query)}, link ${g1.state_hash.match(/qr=\d+&qc=\d+/)})`);
