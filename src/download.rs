@@ -32,10 +32,7 @@ pub fn save(file_name: &str, mime: &str, bytes: &[u8]) -> Result<String, String>
         let revoke = eframe::wasm_bindgen::closure::Closure::once_into_js(move || {
             let _ = web_sys::Url::revoke_object_url(&url);
         });
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-            revoke.unchecked_ref(),
-            REVOKE_AFTER_MS,
-        );
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), REVOKE_AFTER_MS);
         Ok(format!("downloaded {file_name}"))
     }
     #[cfg(not(target_arch = "wasm32"))]

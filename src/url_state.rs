@@ -319,9 +319,10 @@ mod tests {
 
     #[test]
     fn every_view_exports_json_csv_svg_and_heatmap_views_png() {
-        let keys = AppState::default().view_keys();
-        for key in keys {
-            let (state, notes) = from_hash(&format!("view={key}&len=40"));
+        for view in crate::views::registry() {
+            let key = view.key();
+            let len = 40.clamp(*view.length_range().start(), *view.length_range().end());
+            let (state, notes) = from_hash(&format!("view={key}&len={len}"));
             assert!(notes.is_empty(), "{key}: {notes:?}");
             let e = export_active(&state).unwrap_or_else(|err| panic!("{key}: {err}"));
             assert_eq!(e.json["view"], key);

@@ -484,10 +484,16 @@ fn position_command_lines_fail_cleanly_or_print_finite_numbers() {
             _ => {
                 argv.push("patch-attention".into());
                 &[
-                    ("--encoding", &["axial", "mixed", "m-rope", "alibi-euclidean", "alibi-manhattan", "x"]),
+                    (
+                        "--encoding",
+                        &["axial", "mixed", "m-rope", "alibi-euclidean", "alibi-manhattan", "x"],
+                    ),
                     ("--rows", SIZES),
                     ("--cols", SIZES),
-                    ("--query", &["0,0", "1,2", "3,3", "64,0", "-1,0", "1", "a,b", "1,2,3", ""]),
+                    (
+                        "--query",
+                        &["0,0", "1,2", "3,3", "64,0", "-1,0", "1", "a,b", "1,2,3", ""],
+                    ),
                     ("--head-dim", &["4", "6", "8", "64", "4096", "4100", "0"]),
                     ("--base", &["100", "10000", "1", "NaN", "1e308"]),
                     ("--slope", &["0", "0.5", "-1", "NaN", "1e308", "inf"]),
@@ -498,13 +504,13 @@ fn position_command_lines_fail_cleanly_or_print_finite_numbers() {
         for _ in 0..1 + r.next_u64() % 6 {
             let (flag, values) = pool[(r.next_u64() % pool.len() as u64) as usize];
             argv.push(flag.into());
-            argv.push(if r.next_u64() % 8 == 0 {
+            argv.push(if r.next_u64().is_multiple_of(8) {
                 hostile_value(&mut r)
             } else {
                 pick(&mut r, values).to_string()
             });
         }
-        if r.next_u64() % 4 == 0 && argv[1] == "laplacian" {
+        if r.next_u64().is_multiple_of(4) && argv[1] == "laplacian" {
             argv.push("--normalized".into());
         }
         // The required flags, so that most lines reach the maths.
@@ -519,7 +525,10 @@ fn position_command_lines_fail_cleanly_or_print_finite_numbers() {
                 ("--depth", &["2", "3"]),
             ],
             _ => &[
-                ("--encoding", &["axial", "mixed", "m-rope", "alibi-euclidean", "alibi-manhattan"]),
+                (
+                    "--encoding",
+                    &["axial", "mixed", "m-rope", "alibi-euclidean", "alibi-manhattan"],
+                ),
                 ("--rows", &["3", "8"]),
                 ("--cols", &["4", "8"]),
             ],

@@ -270,7 +270,10 @@ pub fn eval_plan(args: &EvalArgs, meta: &ModelMeta) -> Result<(Vec<usize>, RopeO
             ));
         }
         if !opts.map.is_identity() {
-            return Err(format!("--positions cannot be combined with --scaling {}", args.scaling));
+            return Err(format!(
+                "--positions cannot be combined with --scaling {}",
+                args.scaling
+            ));
         }
         opts.ids = Some(rule);
     }

@@ -266,7 +266,12 @@ pub(super) fn patch_attention_cmd(a: &PatchArgs) -> Result<String, CliError> {
         Format::Csv => csv(
             &strs(&["row", "col", "logit", "attention"]),
             logits.iter().zip(&attention).enumerate().map(|(i, (l, p))| {
-                vec![(i / a.cols).to_string(), (i % a.cols).to_string(), l.to_string(), p.to_string()]
+                vec![
+                    (i / a.cols).to_string(),
+                    (i % a.cols).to_string(),
+                    l.to_string(),
+                    p.to_string(),
+                ]
             }),
         ),
     })
@@ -275,7 +280,10 @@ pub(super) fn patch_attention_cmd(a: &PatchArgs) -> Result<String, CliError> {
 #[cfg(test)]
 mod tests {
     fn run(args: &[&str]) -> Result<String, String> {
-        let argv: Vec<String> = std::iter::once("pe").chain(args.iter().copied()).map(String::from).collect();
+        let argv: Vec<String> = std::iter::once("pe")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
         crate::cli::run_pe_command_line(&argv)
     }
 
@@ -301,8 +309,16 @@ mod tests {
         assert_eq!(v["visible"][3], serde_json::json!([[0, 3]]));
         assert_eq!(v["max_distance"], 3.0);
         assert_eq!(v["angle_coverage"]["unseen_pairs"], 0, "span 3 = training span 3");
-        let csv = run(&["position-ids", "--segments", "text:4,cand:2,cand:2", "--rule", "restart", "--format", "csv"])
-            .expect("csv");
+        let csv = run(&[
+            "position-ids",
+            "--segments",
+            "text:4,cand:2,cand:2",
+            "--rule",
+            "restart",
+            "--format",
+            "csv",
+        ])
+        .expect("csv");
         let last = csv.lines().last().expect("rows");
         assert_eq!(last, "7,2,candidate,5,0-3;6-7");
     }
@@ -313,13 +329,28 @@ mod tests {
         let lambda = v["eigenvalues"][1].as_f64().expect("number");
         assert!((lambda - (2.0 - 2.0 * (std::f64::consts::PI / 6.0).cos())).abs() < 1e-9);
         let v1: Vec<f64> = serde_json::from_value(v["eigenvectors"][1].clone()).expect("vector");
-        let norm = (0..6).map(|i| ((std::f64::consts::PI * (i as f64 + 0.5) / 6.0).cos()).powi(2)).sum::<f64>().sqrt();
+        let norm = (0..6)
+            .map(|i| ((std::f64::consts::PI * (i as f64 + 0.5) / 6.0).cos()).powi(2))
+            .sum::<f64>()
+            .sqrt();
         for (i, x) in v1.iter().enumerate() {
             let want = (std::f64::consts::PI * (i as f64 + 0.5) / 6.0).cos() / norm;
             assert!((x - want).abs() < 1e-9, "node {i}: {x} vs {want}");
         }
-        let csv = run(&["laplacian", "--graph", "grid", "--rows", "2", "--cols", "3", "--k", "2", "--format", "csv"])
-            .expect("csv");
+        let csv = run(&[
+            "laplacian",
+            "--graph",
+            "grid",
+            "--rows",
+            "2",
+            "--cols",
+            "3",
+            "--k",
+            "2",
+            "--format",
+            "csv",
+        ])
+        .expect("csv");
         assert_eq!(csv.lines().count(), 3);
         assert!(csv.starts_with("index,eigenvalue,node0,"));
     }
@@ -327,7 +358,17 @@ mod tests {
     #[test]
     fn patch_attention_peaks_at_the_query_and_sums_to_one() {
         for enc in ["axial", "mixed", "m-rope", "alibi-euclidean", "alibi-manhattan"] {
-            let v = json(&["patch-attention", "--encoding", enc, "--rows", "4", "--cols", "5", "--query", "1,2"]);
+            let v = json(&[
+                "patch-attention",
+                "--encoding",
+                enc,
+                "--rows",
+                "4",
+                "--cols",
+                "5",
+                "--query",
+                "1,2",
+            ]);
             let a: Vec<Vec<f64>> = serde_json::from_value(v["attention"].clone()).expect("grid");
             let sum: f64 = a.iter().flatten().sum();
             assert!((sum - 1.0).abs() < 1e-9, "{enc}");
@@ -340,14 +381,46 @@ mod tests {
     fn bad_flags_name_the_flag() {
         for (args, flag) in [
             (vec!["position-ids", "--segments", "text:0"], "--segments"),
-            (vec!["position-ids", "--segments", "text:4", "--rule", "v2pe:0"], "--delta"),
+            (
+                vec!["position-ids", "--segments", "text:4", "--rule", "v2pe:0"],
+                "--delta",
+            ),
             (vec!["position-ids", "--segments", "text:4", "--rule", "nope"], "--rule"),
             (vec!["laplacian", "--graph", "path", "--k", "2"], "--n"),
             (vec!["laplacian", "--graph", "cycle", "--n", "2", "--k", "1"], "--n"),
             (vec!["laplacian", "--graph", "path", "--n", "4", "--k", "9"], "--k"),
-            (vec!["patch-attention", "--encoding", "axial", "--rows", "0", "--cols", "3"], "--rows"),
-            (vec!["patch-attention", "--encoding", "axial", "--rows", "3", "--cols", "3", "--query", "5,0"], "--query"),
-            (vec!["patch-attention", "--encoding", "axial", "--rows", "3", "--cols", "3", "--head-dim", "6"], "--head-dim"),
+            (
+                vec!["patch-attention", "--encoding", "axial", "--rows", "0", "--cols", "3"],
+                "--rows",
+            ),
+            (
+                vec![
+                    "patch-attention",
+                    "--encoding",
+                    "axial",
+                    "--rows",
+                    "3",
+                    "--cols",
+                    "3",
+                    "--query",
+                    "5,0",
+                ],
+                "--query",
+            ),
+            (
+                vec![
+                    "patch-attention",
+                    "--encoding",
+                    "axial",
+                    "--rows",
+                    "3",
+                    "--cols",
+                    "3",
+                    "--head-dim",
+                    "6",
+                ],
+                "--head-dim",
+            ),
         ] {
             let e = run(&args).expect_err(&format!("{args:?}"));
             assert!(e.to_string().contains(flag), "{args:?}: {e}");

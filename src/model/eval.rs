@@ -6,9 +6,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::catalog::Curve;
 use super::{Model, ModelConfig, ModelError, PeKind, Positions, RopeOptions};
+pub use super::{Phasors, TracedSample};
 use crate::pe::PositionMap;
 use crate::pe::position_ids::{self, IdRule};
-pub use super::{Phasors, TracedSample};
 use crate::rng::SplitMix64;
 use crate::tasks::{Batch, Score, TaskKind};
 

@@ -427,7 +427,12 @@ mod fuzz {
     }
 }
 
-fn logits_with_ids(model: &Model, cfg: &ModelConfig, ids: &[i64], layout: &crate::pe::position_ids::IdLayout) -> Vec<f32> {
+fn logits_with_ids(
+    model: &Model,
+    cfg: &ModelConfig,
+    ids: &[i64],
+    layout: &crate::pe::position_ids::IdLayout,
+) -> Vec<f32> {
     let device = cpu();
     let pos = Positions::with_ids(cfg, ids.len(), &RopeOptions::default(), Some(layout), &device).unwrap();
     model
@@ -456,8 +461,14 @@ fn position_ids_plain_equal_no_ids_and_edited_ids_change_the_output() {
         let cfg = tiny(pe, 2);
         let model = cfg.init_seeded(&device, 9);
         let base = logits(&model, &cfg, &ids, &RopeOptions::default(), &device);
-        assert!(max_diff(&base, &logits_with_ids(&model, &cfg, &ids, &plain)) < 1e-5, "{pe:?} plain ids");
-        assert!(max_diff(&base, &logits_with_ids(&model, &cfg, &ids, &unit)) < 1e-5, "{pe:?} δ = 1");
+        assert!(
+            max_diff(&base, &logits_with_ids(&model, &cfg, &ids, &plain)) < 1e-5,
+            "{pe:?} plain ids"
+        );
+        assert!(
+            max_diff(&base, &logits_with_ids(&model, &cfg, &ids, &unit)) < 1e-5,
+            "{pe:?} δ = 1"
+        );
         // The first two tokens keep their ids, so their logits do not move; later ones do.
         let edited = logits_with_ids(&model, &cfg, &ids, &v2pe);
         assert!(max_diff(&base[..2 * VOCAB], &edited[..2 * VOCAB]) < 1e-5, "{pe:?}");

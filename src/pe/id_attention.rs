@@ -132,26 +132,52 @@ mod tests {
 
     #[test]
     fn shared_ids_give_equal_attention_to_every_token_of_an_image() {
-        let l = layout(&parse_segments("text:3,image:5,text:1").expect("segments"), &IdRule::Shared).expect("layout");
+        let l = layout(
+            &parse_segments("text:3,image:5,text:1").expect("segments"),
+            &IdRule::Shared,
+        )
+        .expect("layout");
         let a = attention(&l, &rope()).expect("map");
         let n = l.len();
         let row = &a[(n - 1) * n..];
         for k in 4..8 {
-            assert!((row[k] - row[3]).abs() < 1e-7, "image tokens share an id, so the same weight");
+            assert!(
+                (row[k] - row[3]).abs() < 1e-7,
+                "image tokens share an id, so the same weight"
+            );
         }
-        let plain = attention(&layout(&parse_segments("text:9").expect("s"), &IdRule::Plain).expect("l"), &rope()).expect("map");
-        assert!((plain[(n - 1) * n + 4] - plain[(n - 1) * n + 7]).abs() > 1e-4, "plain ids separate them");
+        let plain = attention(
+            &layout(&parse_segments("text:9").expect("s"), &IdRule::Plain).expect("l"),
+            &rope(),
+        )
+        .expect("map");
+        assert!(
+            (plain[(n - 1) * n + 4] - plain[(n - 1) * n + 7]).abs() > 1e-4,
+            "plain ids separate them"
+        );
     }
 
     #[test]
     fn alibi_under_v2pe_penalises_images_less() {
         let segs = parse_segments("image:16,text:1").expect("segments");
-        let plain = attention(&layout(&segs, &IdRule::Plain).expect("l"), &IdScheme::Alibi { slope: 0.5 }).expect("map");
-        let v2pe = attention(&layout(&segs, &IdRule::V2pe { delta: 0.125 }).expect("l"), &IdScheme::Alibi { slope: 0.5 })
-            .expect("map");
+        let plain = attention(
+            &layout(&segs, &IdRule::Plain).expect("l"),
+            &IdScheme::Alibi { slope: 0.5 },
+        )
+        .expect("map");
+        let v2pe = attention(
+            &layout(&segs, &IdRule::V2pe { delta: 0.125 }).expect("l"),
+            &IdScheme::Alibi { slope: 0.5 },
+        )
+        .expect("map");
         let n = 17;
         // The first image token gets more of the last query's attention when images are compressed.
-        assert!(v2pe[16 * n] > 10.0 * plain[16 * n], "{} vs {}", v2pe[16 * n], plain[16 * n]);
+        assert!(
+            v2pe[16 * n] > 10.0 * plain[16 * n],
+            "{} vs {}",
+            v2pe[16 * n],
+            plain[16 * n]
+        );
     }
 
     #[test]

@@ -29,7 +29,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::PeError;
-use crate::rng::SplitMix64;
 
 /// Most tokens a segment layout may have (a layout stores `n²` visibilities and distances).
 pub const MAX_TOKENS: usize = 2048;
@@ -150,7 +149,11 @@ pub fn validate_segments(segments: &[Segment]) -> Result<(), PeError> {
     let mut total = 0usize;
     for s in segments {
         if s.len == 0 {
-            return Err(PeError::invalid("segments", format!("{}:0", s.kind.key()), "segments of at least 1 token"));
+            return Err(PeError::invalid(
+                "segments",
+                format!("{}:0", s.kind.key()),
+                "segments of at least 1 token",
+            ));
         }
         total = total.saturating_add(s.len);
         if let Some(d) = s.step {
@@ -190,7 +193,12 @@ pub enum IdRule {
     Pine { seed: u64 },
     /// LongHeads: each head keeps the first, the local and its top chunks, `keep` chunks of
     /// `chunk` tokens in all.
-    LongHeads { chunk: usize, keep: usize, head: usize, seed: u64 },
+    LongHeads {
+        chunk: usize,
+        keep: usize,
+        head: usize,
+        seed: u64,
+    },
     /// Windowed RoPE (A²ATS): distance `min(m − n, window)`.
     Windowed { window: usize },
 }
@@ -225,7 +233,10 @@ impl IdRule {
     /// Whether the rule only changes ids (so a trained 1-D model can run with it unchanged):
     /// plain, V2PE, shared ids and windowed RoPE. The others also change the mask.
     pub fn ids_only(&self) -> bool {
-        matches!(self, Self::Plain | Self::V2pe { .. } | Self::Shared | Self::Windowed { .. })
+        matches!(
+            self,
+            Self::Plain | Self::V2pe { .. } | Self::Shared | Self::Windowed { .. }
+        )
     }
 
     pub fn validate(&self) -> Result<(), PeError> {
@@ -255,7 +266,8 @@ impl IdRule {
 }
 
 /// The rule keys [`parse_rule`] reads, with their optional parameters.
-pub const RULE_SYNTAX: &str = "plain, v2pe[:δ], shared, restart, pine[:seed], longheads[:chunk[:keep[:head]]], windowed[:w]";
+pub const RULE_SYNTAX: &str =
+    "plain, v2pe[:δ], shared, restart, pine[:seed], longheads[:chunk[:keep[:head]]], windowed[:w]";
 
 /// Parse a rule: `plain`, `v2pe:0.25` (or `v2pe:1/4`), `shared`, `restart`, `pine:7`,
 /// `longheads:8:4:0` (chunk, kept chunks, head), `windowed:16`. Missing parameters take the
@@ -287,7 +299,9 @@ pub fn parse_rule(text: &str) -> Result<IdRule, PeError> {
                 None => 0.25,
             },
         },
-        "pine" => IdRule::Pine { seed: num(0, 0)? as u64 },
+        "pine" => IdRule::Pine {
+            seed: num(0, 0)? as u64,
+        },
         "longheads" => IdRule::LongHeads {
             chunk: num(0, 8)?,
             keep: num(1, 4)?,
@@ -344,7 +358,11 @@ impl IdLayout {
 
     /// `p_m − p_n` as query `m` uses it for key `n` (0 where hidden).
     pub fn distance(&self, m: usize, n: usize) -> f64 {
-        if m < self.n && n < self.n { self.distance[m * self.n + n] } else { 0.0 }
+        if m < self.n && n < self.n {
+            self.distance[m * self.n + n]
+        } else {
+            0.0
+        }
     }
 
     /// The visible keys of query `m` as inclusive intervals `[from, to]`.
@@ -379,7 +397,10 @@ impl IdLayout {
 pub fn layout(segments: &[Segment], rule: &IdRule) -> Result<IdLayout, PeError> {
     validate_segments(segments)?;
     rule.validate()?;
-    let kinds: Vec<SegmentKind> = segments.iter().flat_map(|s| std::iter::repeat_n(s.kind, s.len)).collect();
+    let kinds: Vec<SegmentKind> = segments
+        .iter()
+        .flat_map(|s| std::iter::repeat_n(s.kind, s.len))
+        .collect();
     let segment_of: Vec<usize> = segments
         .iter()
         .enumerate()
@@ -422,7 +443,12 @@ pub fn layout(segments: &[Segment], rule: &IdRule) -> Result<IdLayout, PeError> 
         }
         IdRule::Restart => restart(segments, &segment_of, &kinds),
         IdRule::Pine { seed } => pine(segments, &segment_of, &kinds, seed),
-        IdRule::LongHeads { chunk, keep, head, seed } => long_heads(n, chunk, keep, head, seed),
+        IdRule::LongHeads {
+            chunk,
+            keep,
+            head,
+            seed,
+        } => long_heads(n, chunk, keep, head, seed),
         IdRule::Windowed { window } => {
             let ids: Vec<f64> = (0..n).map(|i| i as f64).collect();
             let (_, visible, mut distance) = plain_like(n, ids.clone(), causal);
@@ -442,163 +468,11 @@ pub fn layout(segments: &[Segment], rule: &IdRule) -> Result<IdLayout, PeError> 
     })
 }
 
-type Parts = (Vec<f64>, Vec<bool>, Vec<f64>);
-
-/// Per-token ids with a visibility rule; distance `p_m − p_n`.
-fn plain_like(n: usize, ids: Vec<f64>, visible: impl Fn(usize, usize) -> bool) -> Parts {
-    let mut vis = vec![false; n * n];
-    let mut dist = vec![0.0; n * n];
-    for m in 0..n {
-        for k in 0..n {
-            if visible(m, k) {
-                vis[m * n + k] = true;
-                dist[m * n + k] = ids[m] - ids[k];
-            }
-        }
-    }
-    (ids, vis, dist)
-}
-
-/// Uni-Encoder: the context is everything before the first candidate; each candidate restarts at
-/// the id after the context and sees the context and itself only; later tokens see everything.
-fn restart(segments: &[Segment], segment_of: &[usize], kinds: &[SegmentKind]) -> Parts {
-    let n = kinds.len();
-    let first_cand = segments.iter().position(|s| s.kind == SegmentKind::Candidate);
-    let mut ids = Vec::with_capacity(n);
-    let mut next = 0.0f64;
-    let mut restart_at = None;
-    let mut max_id = -1.0f64;
-    for (i, s) in segments.iter().enumerate() {
-        let is_cand = s.kind == SegmentKind::Candidate && first_cand.is_some_and(|f| i >= f);
-        if is_cand {
-            let start = *restart_at.get_or_insert(next);
-            for j in 0..s.len {
-                ids.push(start + j as f64);
-            }
-        } else {
-            if restart_at.is_some() {
-                next = max_id + 1.0;
-            }
-            for _ in 0..s.len {
-                ids.push(next);
-                next += 1.0;
-            }
-        }
-        max_id = ids.iter().copied().fold(max_id, f64::max);
-    }
-    let is_cand = |t: usize| kinds[t] == SegmentKind::Candidate && first_cand.is_some_and(|f| segment_of[t] >= f);
-    plain_like(n, ids, |m, k| {
-        k <= m && !(is_cand(m) && is_cand(k) && segment_of[m] != segment_of[k])
-    })
-}
-
-/// A seeded stand-in score in [0, 1) for (`a`, `b`): PINE's importance of a document, LongHeads'
-/// `q · mean(K_chunk)` of a chunk for a head.
-fn stand_in_score(seed: u64, a: u64, b: u64) -> f64 {
-    let mut r = SplitMix64::new(seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F));
-    r.next_open01()
-}
-
-/// PINE: documents are laid out by importance (least important first, the most important
-/// closest to what follows); attention between different documents is bidirectional, inside a
-/// document it stays causal. Text keeps its order around the document block.
-fn pine(segments: &[Segment], segment_of: &[usize], kinds: &[SegmentKind], seed: u64) -> Parts {
-    let n = kinds.len();
-    let docs: Vec<usize> = (0..segments.len())
-        .filter(|&i| segments[i].kind == SegmentKind::Document)
-        .collect();
-    let mut order = docs.clone();
-    order.sort_by(|&a, &b| {
-        stand_in_score(seed, a as u64, 0)
-            .total_cmp(&stand_in_score(seed, b as u64, 0))
-            .then(a.cmp(&b))
-    });
-    // Id of the first token of every segment: text in order; the documents' block starts where
-    // the first document would, and holds the documents in importance order.
-    let mut start = vec![0.0f64; segments.len()];
-    let mut next = 0.0;
-    let mut placed_docs = false;
-    for (i, s) in segments.iter().enumerate() {
-        if s.kind == SegmentKind::Document {
-            if !placed_docs {
-                for &d in &order {
-                    start[d] = next;
-                    next += segments[d].len as f64;
-                }
-                placed_docs = true;
-            }
-        } else {
-            start[i] = next;
-            next += s.len as f64;
-        }
-    }
-    let mut ids = Vec::with_capacity(n);
-    for (i, s) in segments.iter().enumerate() {
-        for j in 0..s.len {
-            ids.push(start[i] + j as f64);
-        }
-    }
-    let is_doc = |t: usize| kinds[t] == SegmentKind::Document;
-    plain_like(n, ids, |m, k| {
-        if is_doc(m) && is_doc(k) && segment_of[m] != segment_of[k] {
-            true
-        } else {
-            k <= m
-        }
-    })
-}
-
-/// LongHeads for one head: for each query, the chunks holding its visible keys are the first,
-/// the local one (holding the query) and the `keep − 2` best of the rest by the stand-in score;
-/// the kept keys are numbered contiguously.
-fn long_heads(n: usize, chunk: usize, keep: usize, head: usize, seed: u64) -> Parts {
-    let mut vis = vec![false; n * n];
-    let mut dist = vec![0.0; n * n];
-    let mut last_ids = vec![0.0; n];
-    for m in 0..n {
-        let local = m / chunk;
-        let mut middle: Vec<usize> = (1..local).collect();
-        middle.sort_by(|&a, &b| {
-            stand_in_score(seed, head as u64, b as u64)
-                .total_cmp(&stand_in_score(seed, head as u64, a as u64))
-                .then(a.cmp(&b))
-        });
-        middle.truncate(keep.saturating_sub(2));
-        let mut kept = vec![0usize];
-        kept.extend(middle);
-        if local > 0 {
-            kept.push(local);
-        }
-        kept.sort_unstable();
-        kept.dedup();
-        let mut pos = vec![f64::NAN; m + 1];
-        let mut next = 0.0;
-        for &c in &kept {
-            for k in c * chunk..((c + 1) * chunk).min(m + 1) {
-                pos[k] = next;
-                next += 1.0;
-            }
-        }
-        for k in 0..=m {
-            if pos[k].is_finite() {
-                vis[m * n + k] = true;
-                dist[m * n + k] = pos[m] - pos[k];
-            }
-        }
-        if m + 1 == n {
-            for k in 0..n {
-                last_ids[k] = if pos[k].is_finite() { pos[k] } else { f64::NAN };
-            }
-        }
-    }
-    // Hidden tokens have no id for the last query: shown as gaps; stored as −1.
-    for id in &mut last_ids {
-        if !id.is_finite() {
-            *id = -1.0;
-        }
-    }
-    (last_ids, vis, dist)
-}
+#[path = "position_id_rules.rs"]
+mod rules;
+#[cfg(test)]
+use rules::stand_in_score;
+use rules::{long_heads, pine, plain_like, restart};
 
 /// RoPE angle coverage (the V2PE argument): for every pair `i`, the largest angle `Δ·θ_i` seen
 /// in training (`Δ ≤ L_train − 1`) and in this input (`Δ ≤ max_distance`). A pair meets angles
@@ -623,7 +497,11 @@ impl AngleCoverage {
 /// See [`AngleCoverage`]; `inv_freq` is `θ_i` per pair.
 pub fn angle_coverage(inv_freq: &[f64], train_len: usize, max_distance: f64) -> Result<AngleCoverage, PeError> {
     if train_len == 0 || train_len > super::MAX_LEN {
-        return Err(PeError::invalid("train_len", train_len, format!("1..={}", super::MAX_LEN)));
+        return Err(PeError::invalid(
+            "train_len",
+            train_len,
+            format!("1..={}", super::MAX_LEN),
+        ));
     }
     if !max_distance.is_finite() || max_distance < 0.0 {
         return Err(PeError::invalid("max_distance", max_distance, "a finite number >= 0"));

@@ -8,7 +8,14 @@ fn seg(spec: &str) -> Vec<Segment> {
 fn segments_parse_and_print_round_trip() {
     let s = seg("text:16, image:64@0.25,text:16,doc:8,cand:4");
     assert_eq!(s.len(), 5);
-    assert_eq!(s[1], Segment { kind: SegmentKind::Image, len: 64, step: Some(0.25) });
+    assert_eq!(
+        s[1],
+        Segment {
+            kind: SegmentKind::Image,
+            len: 64,
+            step: Some(0.25)
+        }
+    );
     assert_eq!(s[3].kind, SegmentKind::Document);
     assert_eq!(s[4].kind, SegmentKind::Candidate);
     assert_eq!(parse_segments(&segments_to_string(&s)).expect("round trip"), s);
@@ -17,7 +24,17 @@ fn segments_parse_and_print_round_trip() {
 
 #[test]
 fn bad_segments_are_errors_naming_the_problem() {
-    for bad in ["", "text", "text:x", "video:3", "text:0", "image:4@0", "image:4@2", "image:4@nan", "text:3000"] {
+    for bad in [
+        "",
+        "text",
+        "text:x",
+        "video:3",
+        "text:0",
+        "image:4@0",
+        "image:4@2",
+        "image:4@nan",
+        "text:3000",
+    ] {
         let e = parse_segments(bad).expect_err(bad);
         assert!(matches!(e, PeError::InvalidParameter { .. }), "{bad}: {e}");
     }
@@ -79,16 +96,29 @@ fn pine_orders_documents_by_importance_and_opens_attention_between_them() {
     assert_eq!(&l.ids[11..], &[11.0, 12.0]);
     let mut starts: Vec<f64> = (0..3).map(|d| l.ids[2 + 3 * d]).collect();
     for d in 0..3 {
-        assert_eq!(l.ids[2 + 3 * d + 2] - l.ids[2 + 3 * d], 2.0, "a document's ids stay contiguous");
+        assert_eq!(
+            l.ids[2 + 3 * d + 2] - l.ids[2 + 3 * d],
+            2.0,
+            "a document's ids stay contiguous"
+        );
     }
     starts.sort_by(f64::total_cmp);
     assert_eq!(starts, vec![2.0, 5.0, 8.0]);
     // The order follows the stand-in importance: least important first (farthest from the query).
     let imp: Vec<f64> = (1..=3).map(|i| stand_in_score(7, i as u64, 0)).collect();
-    let most = (0..3).max_by(|&a, &b| imp[a].total_cmp(&imp[b])).expect("three documents");
-    assert_eq!(l.ids[2 + 3 * most], 8.0, "the most important document sits next to the query");
+    let most = (0..3)
+        .max_by(|&a, &b| imp[a].total_cmp(&imp[b]))
+        .expect("three documents");
+    assert_eq!(
+        l.ids[2 + 3 * most],
+        8.0,
+        "the most important document sits next to the query"
+    );
     // Bidirectional between documents, causal inside one and for text.
-    assert!(l.visible(2, 8) && l.visible(8, 2), "first token of doc 1 sees the last of doc 3");
+    assert!(
+        l.visible(2, 8) && l.visible(8, 2),
+        "first token of doc 1 sees the last of doc 3"
+    );
     assert!(!l.visible(2, 3), "inside a document attention stays causal");
     assert!(!l.visible(1, 2) && l.visible(12, 5));
     // Another seed can give another order, but always the same set of ids.
@@ -104,7 +134,12 @@ fn pine_orders_documents_by_importance_and_opens_attention_between_them() {
 fn longheads_keeps_first_local_and_top_chunks_with_contiguous_ids() {
     let (chunk, keep) = (4, 3);
     let n = 32;
-    let rule = IdRule::LongHeads { chunk, keep, head: 1, seed: 3 };
+    let rule = IdRule::LongHeads {
+        chunk,
+        keep,
+        head: 1,
+        seed: 3,
+    };
     let l = layout(&seg(&format!("text:{n}")), &rule).expect("layout");
     for m in 0..n {
         let seen: Vec<usize> = (0..n).filter(|&k| l.visible(m, k)).collect();
@@ -122,12 +157,43 @@ fn longheads_keeps_first_local_and_top_chunks_with_contiguous_ids() {
     assert_eq!(kept, (0..keep * chunk).map(|i| i as f64).collect::<Vec<_>>());
     // Heads choose different chunks (stand-in scores per head).
     let chosen = |head| {
-        let l = layout(&seg("text:64"), &IdRule::LongHeads { chunk, keep: 4, head, seed: 3 }).expect("layout");
+        let l = layout(
+            &seg("text:64"),
+            &IdRule::LongHeads {
+                chunk,
+                keep: 4,
+                head,
+                seed: 3,
+            },
+        )
+        .expect("layout");
         (0..64).filter(|&k| l.visible(63, k)).collect::<Vec<_>>()
     };
     assert!((0..8).any(|h| chosen(h) != chosen(0)));
-    assert!(layout(&seg("text:4"), &IdRule::LongHeads { chunk: 0, keep: 3, head: 0, seed: 0 }).is_err());
-    assert!(layout(&seg("text:4"), &IdRule::LongHeads { chunk: 2, keep: 1, head: 0, seed: 0 }).is_err());
+    assert!(
+        layout(
+            &seg("text:4"),
+            &IdRule::LongHeads {
+                chunk: 0,
+                keep: 3,
+                head: 0,
+                seed: 0
+            }
+        )
+        .is_err()
+    );
+    assert!(
+        layout(
+            &seg("text:4"),
+            &IdRule::LongHeads {
+                chunk: 2,
+                keep: 1,
+                head: 0,
+                seed: 0
+            }
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -160,25 +226,56 @@ fn angle_coverage_counts_the_pairs_that_leave_their_trained_range() {
     assert!(!c.unseen[0], "the fastest pair wraps within 32 positions");
     // V2PE with δ = 1/4 brings 128 tokens back inside: nothing new.
     let v2pe = layout(&seg("text:1,image:120,text:1"), &IdRule::V2pe { delta: 0.25 }).expect("layout");
-    assert_eq!(angle_coverage(&inv, 32, v2pe.max_distance()).expect("coverage").unseen_pairs(), 0);
+    assert_eq!(
+        angle_coverage(&inv, 32, v2pe.max_distance())
+            .expect("coverage")
+            .unseen_pairs(),
+        0
+    );
     assert!(angle_coverage(&inv, 0, 1.0).is_err());
     assert!(angle_coverage(&inv, 32, f64::NAN).is_err());
 }
 
 #[test]
 fn rules_parse_and_print_round_trip() {
-    for text in ["plain", "v2pe:0.125", "shared", "restart", "pine:7", "longheads:8:4:2", "windowed:16"] {
+    for text in [
+        "plain",
+        "v2pe:0.125",
+        "shared",
+        "restart",
+        "pine:7",
+        "longheads:8:4:2",
+        "windowed:16",
+    ] {
         let rule = parse_rule(text).expect(text);
         assert_eq!(rule_to_string(&rule), text);
         assert_eq!(parse_rule(&rule_to_string(&rule)).expect("round trip"), rule);
     }
     assert_eq!(parse_rule("v2pe").expect("default"), IdRule::V2pe { delta: 0.25 });
-    assert_eq!(parse_rule("v2pe:1/16").expect("fraction"), IdRule::V2pe { delta: 0.0625 });
+    assert_eq!(
+        parse_rule("v2pe:1/16").expect("fraction"),
+        IdRule::V2pe { delta: 0.0625 }
+    );
     assert_eq!(
         parse_rule("longheads:4").expect("defaults"),
-        IdRule::LongHeads { chunk: 4, keep: 4, head: 0, seed: 0 }
+        IdRule::LongHeads {
+            chunk: 4,
+            keep: 4,
+            head: 0,
+            seed: 0
+        }
     );
-    for bad in ["", "v3pe", "v2pe:0", "v2pe:abc", "plain:1", "windowed:0", "windowed:-3", "longheads:8:1", "pine:1:2"] {
+    for bad in [
+        "",
+        "v3pe",
+        "v2pe:0",
+        "v2pe:abc",
+        "plain:1",
+        "windowed:0",
+        "windowed:-3",
+        "longheads:8:1",
+        "pine:1:2",
+    ] {
         assert!(parse_rule(bad).is_err(), "{bad}");
     }
 }

@@ -75,7 +75,12 @@ impl GraphSpectrum {
             }
             _ => None,
         };
-        Ok(Self { graph, eigen, k, closed })
+        Ok(Self {
+            graph,
+            eigen,
+            k,
+            closed,
+        })
     }
 
     pub fn vector(&self) -> &[f64] {
@@ -93,7 +98,12 @@ pub fn graph_ui(ui: &mut Ui, spec: &GraphSpectrum, side: f32, theme: ThemeChoice
     let painter = ui.painter_at(rect);
     let inner = rect.shrink(14.0);
     let layout = spec.graph.layout();
-    let at = |p: [f64; 2]| -> Pos2 { pos2(inner.left() + p[0] as f32 * inner.width(), inner.top() + p[1] as f32 * inner.height()) };
+    let at = |p: [f64; 2]| -> Pos2 {
+        pos2(
+            inner.left() + p[0] as f32 * inner.width(),
+            inner.top() + p[1] as f32 * inner.height(),
+        )
+    };
     for (a, b) in spec.graph.edges() {
         if let (Some(&pa), Some(&pb)) = (layout.get(a), layout.get(b)) {
             painter.line_segment([at(pa), at(pb)], Stroke::new(1.0, theme.weak_text()));
@@ -104,7 +114,12 @@ pub fn graph_ui(ui: &mut Ui, spec: &GraphSpectrum, side: f32, theme: ThemeChoice
     let radius = (inner.width() / (layout.len() as f32).sqrt() / 4.0).clamp(3.0, 9.0);
     for (i, p) in layout.iter().enumerate() {
         let t = 0.5 + 0.5 * (v[i] / scale) as f32;
-        painter.circle(at(*p), radius, Colormap::RdBu.eval(t), Stroke::new(0.8, theme.weak_text()));
+        painter.circle(
+            at(*p),
+            radius,
+            Colormap::RdBu.eval(t),
+            Stroke::new(0.8, theme.weak_text()),
+        );
     }
 }
 

@@ -44,7 +44,9 @@ fn encoding_sentence(e: GridEncoding) -> &'static str {
         GridEncoding::MRope => {
             "M-RoPE gives each token ids (t, h, w) in three sections of pairs; patches of one image share t, text tokens use t = h = w, so text is plain 1-D RoPE."
         }
-        GridEncoding::AlibiEuclidean => "A 2-D ALiBi penalises the straight-line distance between patches: circles of equal weight.",
+        GridEncoding::AlibiEuclidean => {
+            "A 2-D ALiBi penalises the straight-line distance between patches: circles of equal weight."
+        }
         GridEncoding::AlibiManhattan => "A 2-D ALiBi on the Manhattan distance |Δr| + |Δc|: diamonds of equal weight.",
     }
 }
@@ -87,17 +89,28 @@ impl GridView {
         }
         match s.encoding.rope() {
             Some(_) => {
-                ui.add(egui::Slider::new(&mut s.head_dim, state::HEAD_DIM_RANGE).step_by(4.0).text("head dim d"));
-                ui.add(egui::Slider::new(&mut s.base, 2.0..=10_000.0).logarithmic(true).text("base"));
+                ui.add(
+                    egui::Slider::new(&mut s.head_dim, state::HEAD_DIM_RANGE)
+                        .step_by(4.0)
+                        .text("head dim d"),
+                );
+                ui.add(
+                    egui::Slider::new(&mut s.base, 2.0..=10_000.0)
+                        .logarithmic(true)
+                        .text("base"),
+                );
             }
             None => {
                 ui.add(egui::Slider::new(&mut s.slope, 0.0..=4.0).text("slope"));
             }
         }
         ui.label(
-            RichText::new(format!("query patch (row {}, column {}): click the grid", s.query.0, s.query.1))
-                .small()
-                .color(ui.visuals().weak_text_color()),
+            RichText::new(format!(
+                "query patch (row {}, column {}): click the grid",
+                s.query.0, s.query.1
+            ))
+            .small()
+            .color(ui.visuals().weak_text_color()),
         );
         ui.add_space(8.0);
         ui.label(RichText::new("Graph").strong());
@@ -155,8 +168,15 @@ impl GridView {
         }
         let hover = response.hover_pos().and_then(at);
         match hover {
-            Some((r, c)) => ui.monospace(format!("patch (row {r}, column {c}): weight {:.4}", attention[r * cols + c])),
-            None => ui.label(RichText::new("Hover a patch to read its weight; click to make it the query.").small().color(theme.weak_text())),
+            Some((r, c)) => ui.monospace(format!(
+                "patch (row {r}, column {c}): weight {:.4}",
+                attention[r * cols + c]
+            )),
+            None => ui.label(
+                RichText::new("Hover a patch to read its weight; click to make it the query.")
+                    .small()
+                    .color(theme.weak_text()),
+            ),
         };
     }
 
@@ -280,7 +300,12 @@ impl GridView {
             cols: s.cols,
         };
         let mut panels = vec![Panel::heatmap(
-            format!("{}: attention of patch ({}, {})", s.encoding.label(), s.query.0, s.query.1),
+            format!(
+                "{}: attention of patch ({}, {})",
+                s.encoding.label(),
+                s.query.0,
+                s.query.1
+            ),
             "column",
             "row",
             grid_image(grid, (0.0, max), Colormap::Viridis, 1),
@@ -296,7 +321,11 @@ impl GridView {
         if let Some(spec) = spec {
             let light = ThemeChoice::Light;
             let pts = |v: &[f64]| v.iter().enumerate().map(|(i, &x)| [i as f64, x]).collect::<Vec<_>>();
-            let mut series = vec![Series::scatter(format!("eigenvector {}", spec.k), light.warn(), pts(spec.vector()))];
+            let mut series = vec![Series::scatter(
+                format!("eigenvector {}", spec.k),
+                light.warn(),
+                pts(spec.vector()),
+            )];
             if let Some(c) = &spec.closed {
                 series.push(Series::line("closed form", light.accent_text(), pts(&c.vector)));
             }

@@ -171,7 +171,10 @@ impl GridState {
         clamp_noted(&mut self.head_dim, HEAD_DIM_RANGE, "hd", &mut notes);
         if !self.head_dim.is_multiple_of(4) {
             let hd = self.head_dim.next_multiple_of(4).min(*HEAD_DIM_RANGE.end());
-            notes.push(format!("hd={} must be a multiple of 4 for 2-D RoPE; using {hd}", self.head_dim));
+            notes.push(format!(
+                "hd={} must be a multiple of 4 for 2-D RoPE; using {hd}",
+                self.head_dim
+            ));
             self.head_dim = hd;
         }
         if !self.base.is_finite() || !(2.0..=1e6).contains(&self.base) {
@@ -185,7 +188,10 @@ impl GridState {
         let (qr, qc) = self.query;
         self.query = (qr.min(self.rows - 1), qc.min(self.cols - 1));
         if self.query != (qr, qc) {
-            notes.push(format!("query patch ({qr}, {qc}) is off the grid; using {:?}", self.query));
+            notes.push(format!(
+                "query patch ({qr}, {qc}) is off the grid; using {:?}",
+                self.query
+            ));
         }
         clamp_noted(&mut self.graph_n, GRAPH_N_RANGE, "n", &mut notes);
         let max_k = (self.graph().nodes() - 1).min(*EIGEN_K_RANGE.end());

@@ -43,7 +43,10 @@ fn axial_attention_is_a_cross_and_manhattan_a_diamond() {
     assert!(at(&a, 3, 6) > at(&a, 5, 6));
     view.state.encoding = GridEncoding::AlibiManhattan;
     let m = view.state.attention().expect("manhattan");
-    assert!((at(&m, 3, 6) - at(&m, 4, 5)).abs() < 1e-12, "equal Manhattan distance, equal weight");
+    assert!(
+        (at(&m, 3, 6) - at(&m, 4, 5)).abs() < 1e-12,
+        "equal Manhattan distance, equal weight"
+    );
     view.state.encoding = GridEncoding::AlibiEuclidean;
     let e = view.state.attention().expect("euclidean");
     assert!(at(&e, 3, 6) < at(&e, 4, 5), "(1, 1) is nearer than (0, 2) in Euclid");
@@ -74,7 +77,17 @@ fn the_cycle_eigenvector_is_a_pair_of_sinusoidal_columns_and_the_path_the_dct() 
 #[test]
 fn links_round_trip_and_off_grid_queries_are_noted() {
     let mut view = GridView::default();
-    for (k, v) in [("enc", "m-rope"), ("rows", "5"), ("len", "7"), ("qr", "4"), ("qc", "6"), ("graph", "path"), ("n", "10"), ("k", "3"), ("norm", "1")] {
+    for (k, v) in [
+        ("enc", "m-rope"),
+        ("rows", "5"),
+        ("len", "7"),
+        ("qr", "4"),
+        ("qc", "6"),
+        ("graph", "path"),
+        ("n", "10"),
+        ("k", "3"),
+        ("norm", "1"),
+    ] {
         assert_eq!(view.read_hash_key(k, v), Some(true), "{k}={v}");
     }
     let mut hash = String::new();

@@ -67,11 +67,15 @@ const EXPLANATION: &str = "Relative encodings only ever read the position ids, s
 /// One or two sentences on the chosen rule.
 fn rule_sentence(rule: &IdRule) -> &'static str {
     match rule {
-        IdRule::Plain => "Plain ids count every token; past the training length RoPE's slow pairs turn further than they ever did.",
+        IdRule::Plain => {
+            "Plain ids count every token; past the training length RoPE's slow pairs turn further than they ever did."
+        }
         IdRule::V2pe { .. } => {
             "V2PE (Ge et al. 2024) steps visual tokens by δ < 1, so a long image fits inside the trained ids; the model must see such steps in training."
         }
-        IdRule::Shared => "MouSi (Fan et al. 2024) gives all tokens of one image a single id: inside an image, order is invisible.",
+        IdRule::Shared => {
+            "MouSi (Fan et al. 2024) gives all tokens of one image a single id: inside an image, order is invisible."
+        }
         IdRule::Restart => {
             "Uni-Encoder (Song et al. 2023) restarts every candidate at the same id after the context and hides candidates from each other, so none is favoured by its place."
         }
@@ -136,8 +140,14 @@ impl PositionsView {
                 rows: n,
                 cols: n,
             };
-            self.heatmap
-                .set(ctx, "positions_attention", grid, (0.0, 1.0), Colormap::Viridis, Aggregate::Max);
+            self.heatmap.set(
+                ctx,
+                "positions_attention",
+                grid,
+                (0.0, 1.0),
+                Colormap::Viridis,
+                Aggregate::Max,
+            );
         }
         self.computed = Some(computed);
     }
@@ -214,7 +224,11 @@ impl PositionsView {
         ui.label(RichText::new("Segments").strong())
             .on_hover_text("kind:length[@step], kinds text, image, document, candidate; @δ is an image's V2PE step");
         let edit = self.seg_edit.get_or_insert_with(|| self.state.segments.clone());
-        let response = ui.add(egui::TextEdit::singleline(edit).desired_width(270.0).font(egui::TextStyle::Monospace));
+        let response = ui.add(
+            egui::TextEdit::singleline(edit)
+                .desired_width(270.0)
+                .font(egui::TextStyle::Monospace),
+        );
         if response.changed() {
             match position_ids::parse_segments(edit) {
                 Ok(segs) => {
@@ -249,7 +263,11 @@ impl PositionsView {
         });
         match self.state.scheme {
             MapScheme::Rope => {
-                ui.add(egui::Slider::new(&mut self.state.head_dim, 8..=256).step_by(2.0).text("head dim d"));
+                ui.add(
+                    egui::Slider::new(&mut self.state.head_dim, 8..=256)
+                        .step_by(2.0)
+                        .text("head dim d"),
+                );
             }
             MapScheme::Alibi | MapScheme::T5 => {
                 ui.add(egui::Slider::new(&mut self.state.head, 0..=7).text("head"));
@@ -280,13 +298,15 @@ impl PositionsView {
         let s = &self.state;
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            ui.label(RichText::new(format!(
-                "{} tokens · largest id {:.2} · largest distance a query uses {:.2}",
-                c.layout.len(),
-                c.layout.max_id(),
-                c.layout.max_distance()
-            ))
-            .strong());
+            ui.label(
+                RichText::new(format!(
+                    "{} tokens · largest id {:.2} · largest distance a query uses {:.2}",
+                    c.layout.len(),
+                    c.layout.max_id(),
+                    c.layout.max_distance()
+                ))
+                .strong(),
+            );
             panels::kind_key_ui(ui);
         });
         panels::id_strip_ui(ui, &c.layout, s.train_len, theme, 150.0);
@@ -395,7 +415,12 @@ impl PositionsView {
             cols: n,
         };
         let turns = |a: f64| (a / std::f64::consts::TAU).max(1e-6).log10();
-        let line = |v: &[f64]| v.iter().enumerate().map(|(i, &a)| [i as f64, turns(a)]).collect::<Vec<_>>();
+        let line = |v: &[f64]| {
+            v.iter()
+                .enumerate()
+                .map(|(i, &a)| [i as f64, turns(a)])
+                .collect::<Vec<_>>()
+        };
         Figure {
             title: format!("Position ids: {} on {}", s.rule.paper(), s.segments),
             caption: rule_sentence(&s.rule).into(),

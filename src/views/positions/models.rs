@@ -68,10 +68,12 @@ impl ModelPanel {
             }
         }
         if self.job.is_none() {
-            let wanted = [(0, IdRule::Plain), (0, remap), (1, IdRule::Plain), (1, remap)].into_iter().find(|(m, rule)| {
-                let key: ScoreKey = (*m, len, rule_to_string(rule));
-                self.models[*m].is_loaded() && !self.scores.iter().any(|(k, _)| *k == key)
-            });
+            let wanted = [(0, IdRule::Plain), (0, remap), (1, IdRule::Plain), (1, remap)]
+                .into_iter()
+                .find(|(m, rule)| {
+                    let key: ScoreKey = (*m, len, rule_to_string(rule));
+                    self.models[*m].is_loaded() && !self.scores.iter().any(|(k, _)| *k == key)
+                });
             if let Some((m, rule)) = wanted {
                 let key: ScoreKey = (m, len, rule_to_string(&rule));
                 let id = compute.submit(Request::Run(LabJob {

@@ -34,7 +34,10 @@ pub fn id_strip_ui(ui: &mut Ui, layout: &IdLayout, train_len: usize, theme: Them
                     );
                 }
             }
-            let dropped: Vec<[f64; 2]> = (0..n).filter(|&i| layout.ids[i] < 0.0).map(|i| [i as f64, -1.0]).collect();
+            let dropped: Vec<[f64; 2]> = (0..n)
+                .filter(|&i| layout.ids[i] < 0.0)
+                .map(|i| [i as f64, -1.0])
+                .collect();
             if !dropped.is_empty() {
                 plot.points(
                     Points::new("not kept (this head, last query)", PlotPoints::from(dropped))
@@ -43,9 +46,12 @@ pub fn id_strip_ui(ui: &mut Ui, layout: &IdLayout, train_len: usize, theme: Them
                 );
             }
             plot.hline(
-                HLine::new(format!("last trained position ({})", train_len - 1), (train_len - 1) as f64)
-                    .color(theme.warn())
-                    .style(egui_plot::LineStyle::dashed_loose()),
+                HLine::new(
+                    format!("last trained position ({})", train_len - 1),
+                    (train_len - 1) as f64,
+                )
+                .color(theme.warn())
+                .style(egui_plot::LineStyle::dashed_loose()),
             );
         });
 }
@@ -75,8 +81,18 @@ pub fn segment_band_ui(ui: &mut Ui, layout: &IdLayout) {
 /// pairs that meet angles never seen in training are marked.
 pub fn coverage_ui(ui: &mut Ui, cov: &AngleCoverage, theme: ThemeChoice, height: f32) {
     let turns = |a: f64| (a / std::f64::consts::TAU).max(1e-6).log10();
-    let trained: Vec<[f64; 2]> = cov.trained.iter().enumerate().map(|(i, &a)| [i as f64, turns(a)]).collect();
-    let input: Vec<[f64; 2]> = cov.input.iter().enumerate().map(|(i, &a)| [i as f64, turns(a)]).collect();
+    let trained: Vec<[f64; 2]> = cov
+        .trained
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| [i as f64, turns(a)])
+        .collect();
+    let input: Vec<[f64; 2]> = cov
+        .input
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| [i as f64, turns(a)])
+        .collect();
     let unseen: Vec<[f64; 2]> = input
         .iter()
         .zip(&cov.unseen)
@@ -120,7 +136,10 @@ pub fn model_panel_ui(ui: &mut Ui, panel: &ModelPanel, len: usize, remap: IdRule
     ui.label(
         RichText::new(format!(
             "Trained recall models at N = {len}{}: exact match on {SAMPLES} samples",
-            train.map_or(String::new(), |t| format!(" ({:.1}× their training length {t})", len as f64 / t as f64))
+            train.map_or(String::new(), |t| format!(
+                " ({:.1}× their training length {t})",
+                len as f64 / t as f64
+            ))
         ))
         .strong(),
     );
@@ -135,17 +154,31 @@ pub fn model_panel_ui(ui: &mut Ui, panel: &ModelPanel, len: usize, remap: IdRule
                 let text = match score {
                     Some(Ok(v)) => {
                         let fill = egui::Rect::from_min_size(rect.min, vec2(rect.width() * *v as f32, rect.height()));
-                        let color = if rule == IdRule::Plain { theme.weak_text() } else { theme.accent() };
+                        let color = if rule == IdRule::Plain {
+                            theme.weak_text()
+                        } else {
+                            theme.accent()
+                        };
                         painter.rect_filled(fill, 2.0, color);
                         format!("{:.0} %", 100.0 * v)
                     }
                     Some(Err(e)) => {
-                        painter.text(rect.left_center(), Align2::LEFT_CENTER, "—", FontId::proportional(11.0), theme.error());
+                        painter.text(
+                            rect.left_center(),
+                            Align2::LEFT_CENTER,
+                            "—",
+                            FontId::proportional(11.0),
+                            theme.error(),
+                        );
                         format!("cannot run: {e}")
                     }
                     None => "…".into(),
                 };
-                let text_color = if matches!(score, Some(Err(_))) { theme.error() } else { ui.visuals().text_color() };
+                let text_color = if matches!(score, Some(Err(_))) {
+                    theme.error()
+                } else {
+                    ui.visuals().text_color()
+                };
                 ui.label(RichText::new(format!("{text}  {}", rule_label(&rule))).color(text_color));
             });
         }

@@ -96,8 +96,10 @@ fn the_map_is_the_rule_applied_by_pe() {
 
 #[test]
 fn model_rule_is_the_chosen_id_rule_or_v2pe_that_fits() {
-    let mut s = PositionsState::default();
-    s.rule = IdRule::Windowed { window: 8 };
+    let mut s = PositionsState {
+        rule: IdRule::Windowed { window: 8 },
+        ..Default::default()
+    };
     assert_eq!(s.model_rule(32), IdRule::Windowed { window: 8 });
     s.rule = IdRule::Pine { seed: 0 };
     s.model_len = 128;
@@ -120,7 +122,10 @@ fn the_model_panel_scores_plain_and_remapped_ids_in_the_worker() {
     view.state.rule = IdRule::Windowed { window: 16 };
     for _ in 0..40 {
         env_update(&mut view, Some(&compute));
-        if positions_status(&view)["model_scores"].as_array().is_some_and(|a| a.len() == 4) {
+        if positions_status(&view)["model_scores"]
+            .as_array()
+            .is_some_and(|a| a.len() == 4)
+        {
             break;
         }
     }
@@ -136,7 +141,10 @@ fn the_model_panel_scores_plain_and_remapped_ids_in_the_worker() {
     };
     // Measured with `poslens eval --samples 128`: recall-rope at 64 is 73 % with plain ids and
     // 100 % with windowed RoPE (w = 16); on these 64 samples the window must still win clearly.
-    assert!(get("recall-rope", "windowed:16") > get("recall-rope", "plain") + 0.1, "{s}");
+    assert!(
+        get("recall-rope", "windowed:16") > get("recall-rope", "plain") + 0.1,
+        "{s}"
+    );
     assert!(get("recall-alibi", "plain") > 0.8, "{s}");
     assert!(view.errors().is_empty(), "{:?}", view.errors());
 }

@@ -15,8 +15,8 @@ use egui::{Align2, FontId, Rect, RichText, Sense, Stroke, Ui, pos2, vec2};
 use super::plots::on_circle;
 use crate::compute::client::{ComputeClient, JobId};
 use crate::compute::protocol::{Reply, Request};
-use crate::model::catalog::ModelMeta;
 use crate::model::Phasors;
+use crate::model::catalog::ModelMeta;
 use crate::theme::ThemeChoice;
 use crate::views::shipped_model::ShippedModel;
 
