@@ -25,6 +25,8 @@ use crate::views::ViewEnv;
 /// on the burn device against the CPU, run once when the compute worker first becomes ready (the
 /// first page load does not start the worker). `status().compute_check` reports it.
 const READINESS_CHECK: (usize, usize, usize) = (64, 128, 32);
+/// Width of the top bar's right-hand menus (Tour, Display), in points.
+const TOP_MENUS_PT: f32 = 150.0;
 
 pub struct PosLensApp {
     /// Everything the user set: the active view, theme, embed mode and every view's state.
@@ -197,12 +199,27 @@ impl PosLensApp {
         ui.horizontal(|ui| {
             let theme = self.state.theme;
             ui.label(RichText::new("PosLens").strong().size(18.0).color(theme.accent_text()));
-            ui.label(RichText::new("positional encodings, live").color(theme.weak_text()));
+            // The tagline gives way to the view tabs on narrower windows.
+            if ui.available_width() > 1180.0 {
+                ui.label(RichText::new("positional encodings, live").color(theme.weak_text()));
+            }
             ui.separator();
             let mut chosen = self.state.active_index();
-            // Tabs when they fit (about 940 pt with the menus); a picker when the UI is scaled
-            // up for presenting or the window is narrow, so the menus stay on screen.
-            if ui.available_width() > 940.0 {
+            // Tabs when they fit beside the menus; a picker when the UI is scaled up for
+            // presenting or the window is narrow, so the menus stay on screen.
+            let font = egui::TextStyle::Button.resolve(ui.style());
+            let per_tab = ui.spacing().item_spacing.x + 2.0 * ui.spacing().button_padding.x;
+            let tabs_pt: f32 = self
+                .state
+                .views()
+                .map(|v| {
+                    let title = v.title().to_owned();
+                    ui.ctx()
+                        .fonts_mut(|f| f.layout_no_wrap(title, font.clone(), egui::Color32::WHITE).size().x)
+                        + per_tab
+                })
+                .sum();
+            if ui.available_width() > tabs_pt + TOP_MENUS_PT {
                 for (i, v) in self.state.views().enumerate() {
                     ui.selectable_value(&mut chosen, i, v.title());
                 }

@@ -277,7 +277,7 @@ impl View for SinusoidalView {
         "sinusoidal"
     }
     fn title(&self) -> &'static str {
-        "Sinusoidal encoding"
+        "Sinusoidal"
     }
     fn explanation(&self) -> String {
         EXPLANATION.to_owned()

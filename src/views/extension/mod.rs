@@ -404,7 +404,7 @@ impl View for ExtensionView {
         "extension"
     }
     fn title(&self) -> &'static str {
-        "Context extension"
+        "Extension"
     }
     fn explanation(&self) -> String {
         format!("{INTRO} {}", self.state.method.explanation())

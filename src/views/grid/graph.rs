@@ -111,7 +111,14 @@ pub fn graph_ui(ui: &mut Ui, spec: &GraphSpectrum, side: f32, theme: ThemeChoice
     }
     let v = spec.vector();
     let scale = v.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-12);
-    let radius = (inner.width() / (layout.len() as f32).sqrt() / 4.0).clamp(3.0, 9.0);
+    // Nodes no wider than 40 % of the shortest edge on screen.
+    let shortest = spec
+        .graph
+        .edges()
+        .iter()
+        .filter_map(|&(a, b)| Some(at(*layout.get(a)?).distance(at(*layout.get(b)?))))
+        .fold(f32::INFINITY, f32::min);
+    let radius = (0.4 * shortest).clamp(2.5, 9.0);
     for (i, p) in layout.iter().enumerate() {
         let t = 0.5 + 0.5 * (v[i] / scale) as f32;
         painter.circle(

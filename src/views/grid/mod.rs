@@ -214,16 +214,9 @@ impl GridView {
                 ui.vertical(|ui| {
                     ui.set_max_width((width - side - 120.0).max(160.0));
                     ui.label(RichText::new(encoding_sentence(s.encoding)).color(theme.weak_text()));
-                    if s.encoding == GridEncoding::MRope {
-                        ui.add_space(4.0);
-                        ui.label(
-                            RichText::new(format!(
-                                "Patch ({}, {}) has ids (t, h, w) = (T, T + {}, T + {}) after T text tokens; text after the image continues at T + max(H, W).",
-                                s.query.0, s.query.0, s.query.1, s.query.1
-                            ))
-                            .small()
-                            .color(theme.weak_text()),
-                        );
+                    if let Some(Ok(text)) = s.mrope_text_attention() {
+                        ui.add_space(6.0);
+                        mrope_text_ui(ui, &s, &text, theme);
                     }
                 });
             });
@@ -342,6 +335,56 @@ impl GridView {
             panels,
         }
     }
+}
+
+/// M-RoPE's text around the image: each text token's ids and the query patch's weight on it.
+fn mrope_text_ui(ui: &mut Ui, s: &GridState, text: &state::MropeText, theme: ThemeChoice) {
+    let t = state::MROPE_TEXT as f64;
+    ui.label(
+        RichText::new(format!(
+            "The image sits between {} text tokens on each side. Patch ({}, {}) has ids (t, h, w) = ({t}, {}, {}); text uses t = h = w.",
+            state::MROPE_TEXT,
+            s.query.0,
+            s.query.1,
+            t + s.query.0 as f64,
+            t + s.query.1 as f64
+        ))
+        .small()
+        .color(theme.weak_text()),
+    );
+    let share = |w: &[f64]| 100.0 * w.iter().sum::<f64>();
+    egui::Grid::new("mrope_text").striped(true).show(ui, |ui| {
+        ui.small("token");
+        ui.small("(t, h, w)");
+        ui.small("weight");
+        ui.end_row();
+        let rows = text
+            .before
+            .iter()
+            .zip(&text.before_ids)
+            .map(|(w, id)| ("text before", w, id))
+            .chain(
+                text.after
+                    .iter()
+                    .zip(&text.after_ids)
+                    .map(|(w, id)| ("text after", w, id)),
+            );
+        for (label, w, id) in rows {
+            ui.small(label);
+            ui.monospace(format!("({}, {}, {})", id[0], id[1], id[2]));
+            ui.monospace(format!("{w:.4}"));
+            ui.end_row();
+        }
+    });
+    ui.label(
+        RichText::new(format!(
+            "The text gets {:.1} % before and {:.1} % after; the patches the rest.",
+            share(&text.before),
+            share(&text.after)
+        ))
+        .small()
+        .color(theme.weak_text()),
+    );
 }
 
 impl View for GridView {

@@ -97,6 +97,18 @@ impl GraphKind {
     }
 }
 
+/// Text tokens on each side of the image under M-RoPE.
+pub const MROPE_TEXT: usize = 4;
+
+/// Under M-RoPE, the query patch's weights on the text around the image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MropeText {
+    pub before: Vec<f64>,
+    pub after: Vec<f64>,
+    pub before_ids: Vec<[f64; 3]>,
+    pub after_ids: Vec<[f64; 3]>,
+}
+
 /// The serialisable settings of the Grid view.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GridState {
@@ -148,10 +160,17 @@ impl GridState {
         }
     }
 
-    /// The query patch's attention to every patch, row-major.
+    /// The query patch's attention to every patch, row-major. Under M-RoPE the image sits
+    /// between [`MROPE_TEXT`] text tokens on each side (Qwen2-VL's ids) and the weights are those
+    /// of the whole sequence: the patches' share, the rest went to the text
+    /// ([`GridState::mrope_text_attention`]).
     pub fn attention(&self) -> Result<Vec<f64>, PeError> {
         let (r, c, q) = (self.rows, self.cols, self.query);
         match self.encoding.rope() {
+            Some(Rope2d::MRope) => {
+                let all = self.mrope_sequence_attention()?;
+                Ok(all[MROPE_TEXT..MROPE_TEXT + r * c].to_vec())
+            }
             Some(kind) => grid2d::patch_attention(kind, r, c, self.head_dim, self.base, q),
             None => {
                 let d = if self.encoding == GridEncoding::AlibiManhattan {
@@ -162,6 +181,34 @@ impl GridState {
                 grid2d::patch_attention_bias(self.slope, d, r, c, q)
             }
         }
+    }
+
+    /// M-RoPE: the query patch's attention over `text (MROPE_TEXT) · image · text (MROPE_TEXT)`.
+    fn mrope_sequence_attention(&self) -> Result<Vec<f64>, PeError> {
+        let ids = grid2d::mrope_ids(MROPE_TEXT, self.rows, self.cols, MROPE_TEXT)?;
+        let positions: Vec<grid2d::Pos2> = ids.into_iter().map(grid2d::Pos2::from).collect();
+        let query = MROPE_TEXT + self.query.0 * self.cols + self.query.1;
+        let logits = grid2d::sequence_logits(Rope2d::MRope, self.head_dim, self.base, &positions, query)?;
+        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let exp: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
+        let sum: f64 = exp.iter().sum();
+        Ok(exp.into_iter().map(|e| e / sum).collect())
+    }
+
+    /// M-RoPE: the query patch's weights on the text before and after the image, with the
+    /// tokens' ids `(t, h, w)`; `None` for the other encodings.
+    pub fn mrope_text_attention(&self) -> Option<Result<MropeText, PeError>> {
+        (self.encoding == GridEncoding::MRope).then(|| {
+            let all = self.mrope_sequence_attention()?;
+            let ids = grid2d::mrope_ids(MROPE_TEXT, self.rows, self.cols, MROPE_TEXT)?;
+            let after = MROPE_TEXT + self.rows * self.cols;
+            Ok(MropeText {
+                before: all[..MROPE_TEXT].to_vec(),
+                after: all[after..].to_vec(),
+                before_ids: ids[..MROPE_TEXT].to_vec(),
+                after_ids: ids[after..].to_vec(),
+            })
+        })
     }
 
     pub fn sanitize(&mut self) -> Vec<String> {

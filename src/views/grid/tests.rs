@@ -107,3 +107,18 @@ fn links_round_trip_and_off_grid_queries_are_noted() {
     assert_eq!(view.state.query, (4, 6));
     assert_eq!(view.state.head_dim, 32);
 }
+
+#[test]
+fn m_rope_spreads_the_query_over_the_text_around_the_image() {
+    let mut view = GridView::default();
+    view.state.encoding = GridEncoding::MRope;
+    let patches = view.state.attention().expect("patches");
+    let text = view.state.mrope_text_attention().expect("m-rope").expect("text");
+    let total: f64 = patches.iter().sum::<f64>() + text.before.iter().sum::<f64>() + text.after.iter().sum::<f64>();
+    assert!((total - 1.0).abs() < 1e-12, "one softmax over text and image: {total}");
+    // Qwen2-VL's ids: text before at 0..4, the text after continues at 4 + max(H, W) = 16.
+    assert_eq!(text.before_ids[3], [3.0; 3]);
+    assert_eq!(text.after_ids[0], [16.0; 3]);
+    view.state.encoding = GridEncoding::Axial;
+    assert!(view.state.mrope_text_attention().is_none());
+}
