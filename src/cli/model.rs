@@ -79,6 +79,12 @@ pub struct EvalArgs {
     /// SelfExtend group size.
     #[arg(long)]
     group: Option<usize>,
+    /// Giraffe power scaling exponent k (default 1).
+    #[arg(long)]
+    power: Option<f64>,
+    /// Learned-APE models: run past the position table by interpolating its rows (LongEmbed).
+    #[arg(long)]
+    interpolate_learned: bool,
     /// RoPE, ALiBi and T5 models: position ids from a rule applied to the task's segments
     /// (the long middle — copy's string, recall's key-value haystack — is the stretch V2PE
     /// steps by δ): plain, v2pe[:δ], shared, windowed[:w] (the Positions view's rules that
@@ -213,10 +219,14 @@ fn rope_options(args: &EvalArgs, meta: &ModelMeta) -> Result<RopeOptions, String
     if let Some(g) = args.group {
         p.self_extend_group = g;
     }
+    if let Some(k) = args.power {
+        p.giraffe_power = k;
+    }
     Ok(RopeOptions {
         scaling: p.scaling(),
         map: p.position_map(),
         ids: None,
+        interpolate_learned: false,
     })
 }
 
@@ -253,6 +263,16 @@ pub fn eval_plan(args: &EvalArgs, meta: &ModelMeta) -> Result<(Vec<usize>, RopeO
             meta.name,
             meta.pe.label()
         ));
+    }
+    if args.interpolate_learned {
+        if meta.pe != PeKind::Learned {
+            return Err(format!(
+                "--interpolate-learned applies to learned-APE models; {} is {}",
+                meta.name,
+                meta.pe.label()
+            ));
+        }
+        opts.interpolate_learned = true;
     }
     if let Some(text) = &args.positions {
         let rule = position_ids::parse_rule(text).map_err(|e| format!("--positions: {e}"))?;
@@ -323,6 +343,7 @@ pub fn eval(args: &EvalArgs) -> Result<String, String> {
         "rope_scaling": opts.scaling,
         "position_map": opts.map,
         "position_ids": opts.ids.as_ref().map(position_ids::rule_to_string),
+        "interpolate_learned": opts.interpolate_learned,
         "samples": args.samples,
         "seed": args.seed,
         "train_len": meta.train_len,
@@ -372,6 +393,7 @@ mod tests {
                 scaling: p.scaling(),
                 map: p.position_map(),
                 ids: None,
+                interpolate_learned: false,
             };
             assert_eq!(lab.rope_options(train, hd), expected, "Model lab for {m:?}");
             let args = Wrap::try_parse_from(["eval", "--model", "x", "--scaling", m.key(), "--factor", "4"])

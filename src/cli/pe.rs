@@ -140,6 +140,9 @@ struct RopeArgs {
     /// LongRoPE long factors, head-dim/2 comma-separated numbers.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     long_factors: Vec<f64>,
+    /// Giraffe power scaling exponent k (θ_i·(1 − 2i/d)^k).
+    #[arg(long, default_value_t = 1.0)]
+    power: f64,
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -79,6 +79,14 @@ impl RopeArgs {
                 original_max_pos: orig("longrope")?,
                 attention_factor: self.attention_factor,
             },
+            ExtensionMethod::Abf => RopeScaling::Abf {
+                base_ratio: factor("abf")?,
+            },
+            ExtensionMethod::GiraffePower => RopeScaling::GiraffePower { power: self.power },
+            ExtensionMethod::GiraffeTruncated => RopeScaling::GiraffeTruncated {
+                factor: factor("giraffe-truncated")?,
+                original_max_pos: orig("giraffe-truncated")?,
+            },
             // Rejected by `parse_scaling`; named here so a new method cannot slip through.
             ExtensionMethod::LmInfinite | ExtensionMethod::SelfExtend | ExtensionMethod::ReRope => {
                 return Err(CliError(format!(

@@ -8,6 +8,7 @@ use super::catalog::Curve;
 use super::{Model, ModelConfig, ModelError, PeKind, Positions, RopeOptions};
 pub use super::{Phasors, TracedSample};
 use crate::pe::PositionMap;
+use crate::pe::learned::LearnedTable;
 use crate::pe::position_ids::{self, IdRule};
 use crate::rng::SplitMix64;
 use crate::tasks::{Batch, Score, TaskKind};
@@ -84,7 +85,17 @@ impl Evaluator<'_> {
     /// The inputs at `len`, with the options' position-id rule applied to the task's segments.
     /// Windowed RoPE on a RoPE model is ReRoPE's map (A²ATS's window is ReRoPE's); rules that
     /// change the mask from content (Uni-Encoder, PINE, LongHeads) are refused.
-    pub fn positions(&self, len: usize) -> Result<Positions, ModelError> {
+    pub async fn positions(&self, len: usize) -> Result<Positions, ModelError> {
+        if self.rope.interpolate_learned && self.config.pe == PeKind::Learned {
+            let table = self
+                .model
+                .learned_table()
+                .ok_or_else(|| ModelError::Options("this model has no learned position table".into()))?;
+            let values = read_f32(table).await?;
+            let table = LearnedTable::new(self.config.max_len, self.config.d_model, values)?;
+            let rows = table.interpolated(len)?;
+            return Positions::with_learned_rows(self.config, len, self.rope, rows, self.device);
+        }
         let Some(rule) = self.rope.ids else {
             return Positions::new(self.config, len, self.rope, self.device);
         };
@@ -115,7 +126,7 @@ impl Evaluator<'_> {
     /// Accuracy at one length on `samples` seeded samples.
     pub async fn score_at(&self, len: usize, samples: usize, seed: u64) -> Result<Score, ModelError> {
         self.task.check_len(len)?;
-        let positions = self.positions(len)?;
+        let positions = self.positions(len).await?;
         let mut rng = SplitMix64::new(length_seed(seed, len));
         let mut score = Score::default();
         let chunk = chunk_size(self.config.n_heads, len);
@@ -162,7 +173,7 @@ impl Evaluator<'_> {
                 config.n_layers
             )));
         }
-        let positions = self.positions(len)?;
+        let positions = self.positions(len).await?;
         let mut rng = SplitMix64::new(length_seed(seed, len));
         let batch = self.task.batch(1, len, &mut rng)?;
         let (q, k) = self
@@ -194,7 +205,7 @@ impl Evaluator<'_> {
     pub async fn trace_sample(&self, len: usize, seed: u64) -> Result<TracedSample, ModelError> {
         let (config, device) = (self.config, self.device);
         self.task.check_len(len)?;
-        let positions = self.positions(len)?;
+        let positions = self.positions(len).await?;
         let mut rng = SplitMix64::new(length_seed(seed, len));
         let batch = self.task.batch(1, len, &mut rng)?;
         let out = self.model.forward(tokens_tensor(&batch, device), &positions, true);

@@ -75,6 +75,13 @@ pub struct Output {
 }
 
 impl Model {
+    /// The learned position table `[max_len, d_model]` (learned-APE models only).
+    pub fn learned_table(&self) -> Option<Tensor<2>> {
+        self.pos.as_ref().map(|e| e.weight.val())
+    }
+}
+
+impl Model {
     /// Next-token logits, and with `trace` the attention weights of every layer.
     ///
     /// # Shapes

@@ -16,6 +16,10 @@ pub struct RopeOptions {
     /// `None`: `0, 1, 2, …`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ids: Option<IdRule>,
+    /// Learned-APE models: run past the table by linear interpolation of its rows (LongEmbed,
+    /// Zhu et al. 2024; `pe::learned::LearnedTable::interpolated`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interpolate_learned: bool,
 }
 
 impl Default for RopeOptions {
@@ -24,6 +28,7 @@ impl Default for RopeOptions {
             scaling: RopeScaling::None,
             map: PositionMap::Identity,
             ids: None,
+            interpolate_learned: false,
         }
     }
 }

@@ -129,7 +129,51 @@ impl Positions {
         ids: Option<&IdLayout>,
         device: &Device,
     ) -> Result<Self, ModelError> {
+        Self::build(config, len, rope, ids, None, device)
+    }
+
+    /// A learned-APE model's inputs with its table already interpolated to `len` rows
+    /// (`rows`: `[len][d_model]`, from `LearnedTable::interpolated`): added as an absolute
+    /// table instead of looking up positions, so the model runs past `max_len`.
+    pub fn with_learned_rows(
+        config: &ModelConfig,
+        len: usize,
+        rope: &RopeOptions,
+        rows: Vec<f32>,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        Self::build(config, len, rope, None, Some(rows), device)
+    }
+
+    fn build(
+        config: &ModelConfig,
+        len: usize,
+        rope: &RopeOptions,
+        ids: Option<&IdLayout>,
+        learned_rows: Option<Vec<f32>>,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
         pe::check_len("len", len)?;
+        if rope.interpolate_learned && config.pe != PeKind::Learned {
+            return Err(ModelError::Options(format!(
+                "interpolating the position table applies to learned-APE models, not {}",
+                config.pe.label()
+            )));
+        }
+        if config.pe == PeKind::Learned && rope.interpolate_learned != learned_rows.is_some() {
+            return Err(ModelError::Options(
+                "an interpolated position table needs the model's rows (model::eval::Evaluator builds them)".into(),
+            ));
+        }
+        if let Some(rows) = &learned_rows
+            && rows.len() != len * config.d_model
+        {
+            return Err(ModelError::Options(format!(
+                "{} interpolated position values for {len} positions × d_model {}",
+                rows.len(),
+                config.d_model
+            )));
+        }
         if let Some(layout) = ids {
             if layout.len() != len {
                 return Err(ModelError::Options(format!(
@@ -157,7 +201,7 @@ impl Positions {
             )));
         }
         rope.map.validate()?;
-        if config.pe == PeKind::Learned && len > config.max_len {
+        if config.pe == PeKind::Learned && len > config.max_len && learned_rows.is_none() {
             return Err(PeError::PastLearnedTable {
                 position: len - 1,
                 max_len: config.max_len,
@@ -193,14 +237,17 @@ impl Positions {
             }
         }
         let bias = Tensor::from_data(TensorData::new(bias, [h, len, len]), device);
-        let absolute = match config.pe {
-            PeKind::Sinusoidal => {
+        let absolute = match (config.pe, learned_rows) {
+            (PeKind::Sinusoidal, _) => {
                 let table = pe::sinusoidal::table(config.d_model, len, SinusoidalLayout::Interleaved)?;
                 Some(Tensor::from_data(TensorData::new(table, [len, config.d_model]), device))
             }
+            (PeKind::Learned, Some(rows)) => {
+                Some(Tensor::from_data(TensorData::new(rows, [len, config.d_model]), device))
+            }
             _ => None,
         };
-        let position_ids = (config.pe == PeKind::Learned).then(|| {
+        let position_ids = (config.pe == PeKind::Learned && !rope.interpolate_learned).then(|| {
             let ids: Vec<i64> = (0..len as i64).collect();
             Tensor::from_data(TensorData::new(ids, [1, len]), device)
         });

@@ -85,6 +85,7 @@ fn attention_rows_sum_to_one_and_never_look_ahead() {
                     distance_cap: 4,
                 },
                 ids: None,
+                interpolate_learned: false,
             },
         ),
         (PeKind::Alibi, RopeOptions::default()),
@@ -153,6 +154,7 @@ fn rope_scores_match_the_pe_maths_with_scaling_and_maps() {
             scaling: RopeScaling::Ntk { factor: 4.0 },
             map: PositionMap::Identity,
             ids: None,
+            interpolate_learned: false,
         },
         RopeOptions {
             scaling: RopeScaling::Yarn(crate::pe::YarnParams {
@@ -162,6 +164,7 @@ fn rope_scores_match_the_pe_maths_with_scaling_and_maps() {
             }),
             map: PositionMap::ReRope { window: 3 },
             ids: None,
+            interpolate_learned: false,
         },
         RopeOptions {
             scaling: RopeScaling::None,
@@ -170,6 +173,7 @@ fn rope_scores_match_the_pe_maths_with_scaling_and_maps() {
                 neighbor_window: 3,
             },
             ids: None,
+            interpolate_learned: false,
         },
     ];
     for opts in cases {
@@ -218,6 +222,7 @@ fn positions_refuse_what_a_model_cannot_do() {
         scaling: RopeScaling::Linear { factor: 2.0 },
         map: PositionMap::Identity,
         ids: None,
+        interpolate_learned: false,
     };
     assert!(matches!(
         Positions::new(&tiny(PeKind::Alibi, 1), 8, &opts, &device),
@@ -227,6 +232,7 @@ fn positions_refuse_what_a_model_cannot_do() {
         scaling: RopeScaling::Linear { factor: 0.5 },
         map: PositionMap::Identity,
         ids: None,
+        interpolate_learned: false,
     };
     assert!(Positions::new(&tiny(PeKind::Rope, 1), 8, &bad, &device).is_err());
     assert!(Positions::new(&tiny(PeKind::Rope, 1), 0, &RopeOptions::default(), &device).is_err());
@@ -534,4 +540,42 @@ fn evaluator_runs_windowed_rope_as_rerope_and_refuses_mask_rules() {
         });
         assert!(matches!(r, Err(ModelError::Options(_))), "{rule:?}");
     }
+}
+
+#[test]
+fn an_interpolated_learned_table_runs_past_max_len_and_equals_lookup_inside_it() {
+    use crate::tasks::TaskKind;
+    let device = cpu();
+    let cfg = tiny(PeKind::Learned, 1);
+    let model = cfg.init_seeded(&device, 6);
+    let interp = RopeOptions {
+        interpolate_learned: true,
+        ..RopeOptions::default()
+    };
+    let run = |rope: &RopeOptions, len: usize| {
+        let ev = eval::Evaluator {
+            model: &model,
+            config: &cfg,
+            task: TaskKind::Recall,
+            rope,
+            device: &device,
+        };
+        pollster::block_on(ev.trace_sample(len, 3))
+    };
+    // Inside the table the interpolated rows are the rows: the same attention as a lookup.
+    let plain = run(&RopeOptions::default(), 20).unwrap();
+    let inside = run(&interp, 20).unwrap();
+    for (a, b) in plain.attention.iter().flatten().zip(inside.attention.iter().flatten()) {
+        assert!((a - b).abs() < 1e-5);
+    }
+    // Past max_len (24): a lookup cannot run, the interpolated table can.
+    assert!(matches!(
+        run(&RopeOptions::default(), 40),
+        Err(ModelError::Pe(crate::pe::PeError::PastLearnedTable { .. }))
+    ));
+    let past = run(&interp, 40).unwrap();
+    assert!(past.attention.iter().flatten().all(|x| x.is_finite()));
+    // The option is refused where it means nothing, and Positions never silently drops it.
+    assert!(Positions::new(&tiny(PeKind::Rope, 1), 8, &interp, &device).is_err());
+    assert!(Positions::new(&cfg, 8, &interp, &device).is_err());
 }

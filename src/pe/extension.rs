@@ -4,7 +4,8 @@
 //!
 //! Papers: Chen et al. 2023 (Position Interpolation); bloc97 2023 (NTK-aware); emozilla 2023
 //! (Dynamic NTK); Peng et al. 2023 (YaRN); Meta 2024 (Llama 3); Ding et al. 2024 (LongRoPE);
-//! Han et al. 2023 (LM-Infinite); Jin et al. 2024 (SelfExtend); Su 2023 (ReRoPE).
+//! Han et al. 2023 (LM-Infinite); Jin et al. 2024 (SelfExtend); Su 2023 (ReRoPE); Xiong et al.
+//! 2023 (ABF); Pal et al. 2023 (Giraffe power scaling and truncated basis).
 
 use serde::{Deserialize, Serialize};
 
@@ -33,16 +34,25 @@ pub enum ExtensionMethod {
     SelfExtend,
     /// ReRoPE distance clipping — Su 2023 (position map).
     ReRope,
+    /// Adjusted base frequency — Xiong et al. 2023 (base × s; for continued pre-training).
+    Abf,
+    /// Giraffe power scaling — Pal et al. 2023.
+    GiraffePower,
+    /// Giraffe truncated basis — Pal et al. 2023 (thresholds approximate).
+    GiraffeTruncated,
 }
 
 impl ExtensionMethod {
-    pub const ALL: [ExtensionMethod; 9] = [
+    pub const ALL: [ExtensionMethod; 12] = [
         Self::Pi,
         Self::Ntk,
         Self::DynamicNtk,
         Self::Yarn,
         Self::Llama3,
         Self::LongRope,
+        Self::Abf,
+        Self::GiraffePower,
+        Self::GiraffeTruncated,
         Self::LmInfinite,
         Self::SelfExtend,
         Self::ReRope,
@@ -60,6 +70,9 @@ impl ExtensionMethod {
             Self::LmInfinite => "lm-infinite",
             Self::SelfExtend => "self-extend",
             Self::ReRope => "rerope",
+            Self::Abf => "abf",
+            Self::GiraffePower => "giraffe-power",
+            Self::GiraffeTruncated => "giraffe-truncated",
         }
     }
 
@@ -86,6 +99,9 @@ impl ExtensionMethod {
             Self::LmInfinite => "LM-Infinite",
             Self::SelfExtend => "SelfExtend",
             Self::ReRope => "ReRoPE",
+            Self::Abf => "ABF (base ×s)",
+            Self::GiraffePower => "Giraffe power",
+            Self::GiraffeTruncated => "Giraffe truncated",
         }
     }
 
@@ -142,6 +158,21 @@ impl ExtensionMethod {
                  clips every longer one to w. All angles stay inside the trained range, but far tokens can no longer be \
                  told apart by position."
             }
+            Self::Abf => {
+                "ABF (Xiong et al. 2023, “Effective Long-Context Scaling of Foundation Models”) raises the base, here to \
+                 s·b (Llama 2 Long: 10 000 → 500 000, s = 50). Every pair slows down, so even the fast pairs meet angles \
+                 they never saw inside L_train: the method assumes continued pre-training at the new base."
+            }
+            Self::GiraffePower => {
+                "Giraffe's power scaling (Pal et al. 2023) multiplies pair i by (1 − 2i/d)^k: the fastest pair is kept, \
+                 slower pairs are slowed more and more. It does not depend on s — one fixed reshaping of the spectrum, \
+                 meant to be fine-tuned with."
+            }
+            Self::GiraffeTruncated => {
+                "Giraffe's truncated basis (Pal et al. 2023) keeps pairs that turn at least four times in training, sets \
+                 the middle band to one small frequency ρ and zeroes the slowest pairs, which could not turn once even \
+                 over s·L_train. Thresholds here are our approximation: a = ρ = 2π/(s·L_train), b = 4·2π/L_train."
+            }
         }
     }
 }
@@ -184,6 +215,8 @@ pub struct ExtensionParams {
     pub self_extend_group: usize,
     pub self_extend_window: Option<usize>,
     pub rerope_window: Option<usize>,
+    /// Giraffe power `k`.
+    pub giraffe_power: f64,
 }
 
 impl ExtensionParams {
@@ -203,6 +236,7 @@ impl ExtensionParams {
             self_extend_group: DEFAULT_SELF_EXTEND_GROUP,
             self_extend_window: None,
             rerope_window: None,
+            giraffe_power: 1.0,
         }
     }
 
@@ -252,6 +286,14 @@ impl ExtensionParams {
                 original_max_pos,
                 attention_factor: None,
             },
+            ExtensionMethod::Abf => RopeScaling::Abf { base_ratio: factor },
+            ExtensionMethod::GiraffePower => RopeScaling::GiraffePower {
+                power: self.giraffe_power,
+            },
+            ExtensionMethod::GiraffeTruncated => RopeScaling::GiraffeTruncated {
+                factor,
+                original_max_pos,
+            },
             ExtensionMethod::LmInfinite | ExtensionMethod::SelfExtend | ExtensionMethod::ReRope => RopeScaling::None,
         }
     }
@@ -277,7 +319,10 @@ impl ExtensionParams {
             | ExtensionMethod::DynamicNtk
             | ExtensionMethod::Yarn
             | ExtensionMethod::Llama3
-            | ExtensionMethod::LongRope => PositionMap::Identity,
+            | ExtensionMethod::LongRope
+            | ExtensionMethod::Abf
+            | ExtensionMethod::GiraffePower
+            | ExtensionMethod::GiraffeTruncated => PositionMap::Identity,
         }
     }
 }

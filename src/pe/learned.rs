@@ -87,9 +87,47 @@ impl LearnedTable {
     }
 }
 
+impl LearnedTable {
+    /// The table stretched to `len` positions by linear interpolation (LongEmbed, Zhu et al.
+    /// 2024, "LongEmbed: Extending Embedding Models for Long Context Retrieval"): with
+    /// `s = max(1, len / max_len)`, position `p` gets `(1 − w)·E[⌊p/s⌋] + w·E[⌈p/s⌉]`,
+    /// `w = p/s − ⌊p/s⌋` (the last row where `⌈p/s⌉` would pass the table). Up to `max_len` the
+    /// rows are returned unchanged. Row-major `[len][d_model]`; `len` in 1..=65 536.
+    pub fn interpolated(&self, len: usize) -> Result<Vec<f32>, PeError> {
+        check_sizes(len, self.d_model)?;
+        let s = (len as f64 / self.max_len as f64).max(1.0);
+        let d = self.d_model;
+        let mut out = Vec::with_capacity(len * d);
+        for p in 0..len {
+            let x = p as f64 / s;
+            let lo = (x.floor() as usize).min(self.max_len - 1);
+            let hi = (lo + 1).min(self.max_len - 1);
+            let w = (x - lo as f64).clamp(0.0, 1.0) as f32;
+            let (a, b) = (&self.weights[lo * d..(lo + 1) * d], &self.weights[hi * d..(hi + 1) * d]);
+            out.extend(a.iter().zip(b).map(|(a, b)| (1.0 - w) * a + w * b));
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interpolation_keeps_the_table_inside_and_blends_neighbours_beyond() {
+        let w: Vec<f32> = (0..8).map(|v| v as f32).collect(); // rows [0,1], [2,3], [4,5], [6,7]
+        let t = LearnedTable::new(4, 2, w.clone()).unwrap();
+        assert_eq!(t.interpolated(4).unwrap(), w, "inside the table: the rows themselves");
+        assert_eq!(t.interpolated(3).unwrap(), w[..6].to_vec());
+        // Twice as long: s = 2, position p reads row p/2; odd positions are midpoints.
+        let x = t.interpolated(8).unwrap();
+        assert_eq!(&x[..2], &[0.0, 1.0]);
+        assert_eq!(&x[2..4], &[1.0, 2.0], "p = 1 is halfway between rows 0 and 1");
+        assert_eq!(&x[12..14], &[6.0, 7.0], "p = 6 is row 3");
+        assert_eq!(&x[14..16], &[6.0, 7.0], "p = 7 would read past the table: the last row");
+        assert!(t.interpolated(0).is_err());
+    }
 
     #[test]
     fn lookup_returns_the_stored_row() {

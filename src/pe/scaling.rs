@@ -15,6 +15,14 @@
 //! * Llama 3 — Meta 2024, "The Llama 3 Herd of Models": wavelength-banded blend.
 //! * LongRoPE — Ding et al. 2024, "LongRoPE: Extending LLM Context Window Beyond 2 Million
 //!   Tokens": searched per-pair factors, `θ'_i = θ_i / f_i`.
+//! * ABF (adjusted base frequency) — Xiong et al. 2023, "Effective Long-Context Scaling of
+//!   Foundation Models": a larger base, `b' = s·b` here (Llama 2 Long: 10 000 → 500 000, s = 50),
+//!   meant to be followed by continued pre-training.
+//! * Giraffe power scaling and truncated basis — Pal et al. 2023, "Giraffe: Adventures in
+//!   Expanding Context Lengths in LLMs": `θ'_i = θ_i·(1 − 2i/d)^k`; and `θ'_i = θ_i` for
+//!   `θ_i ≥ b`, `ρ` for `a < θ_i < b`, `0` for `θ_i ≤ a`, with (our choice, approximate)
+//!   `b = 4·2π/L_o` (pairs that turn at least four times in training are kept),
+//!   `a = ρ = 2π/(s·L_o)` (slower pairs would not turn once even over the extended context).
 
 use super::rope::unchecked_inv_freq;
 use super::{PeError, check_base, check_head_dim, check_positive};
@@ -124,6 +132,32 @@ pub enum RopeScaling {
         /// Explicit attention factor override.
         attention_factor: Option<f64>,
     },
+    /// ABF: base `b·base_ratio`.
+    Abf {
+        /// `b'/b` ≥ 1.
+        base_ratio: f64,
+    },
+    /// Giraffe power scaling `θ_i·(1 − 2i/d)^power`.
+    GiraffePower {
+        /// `k` ≥ 0.
+        power: f64,
+    },
+    /// Giraffe truncated basis (thresholds from `factor` and `original_max_pos`, see the module
+    /// docs; [`giraffe_truncation`] gives them).
+    GiraffeTruncated {
+        /// `s` ≥ 1.
+        factor: f64,
+        /// Training length `L_o`.
+        original_max_pos: usize,
+    },
+}
+
+/// Giraffe truncated basis thresholds `(a, b, ρ)` for scale `s` and training length `L_o`
+/// (module docs): `b = 4·2π/L_o`, `a = ρ = 2π/(s·L_o)`.
+pub fn giraffe_truncation(factor: f64, original_max_pos: usize) -> (f64, f64, f64) {
+    let lo = original_max_pos as f64;
+    let a = 2.0 * PI / (factor * lo);
+    (a, 4.0 * 2.0 * PI / lo, a)
 }
 
 fn check_factor(factor: f64) -> Result<(), PeError> {
@@ -341,6 +375,46 @@ fn compute_inv_freq(head_dim: usize, base: f64, scaling: &RopeScaling, seq_len: 
                 inv_freq,
                 attention_factor,
             }
+        }
+        RopeScaling::Abf { base_ratio } => {
+            if !base_ratio.is_finite() || *base_ratio < 1.0 {
+                return Err(PeError::invalid("base_ratio", base_ratio, "a finite number >= 1"));
+            }
+            plain(unchecked_inv_freq(head_dim, base * base_ratio))
+        }
+        RopeScaling::GiraffePower { power } => {
+            if !power.is_finite() || !(0.0..=16.0).contains(power) {
+                return Err(PeError::invalid("power", power, "a number in 0..=16"));
+            }
+            plain(
+                unchecked_inv_freq(head_dim, base)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| t * (1.0 - 2.0 * i as f64 / d).powf(*power))
+                    .collect(),
+            )
+        }
+        RopeScaling::GiraffeTruncated {
+            factor,
+            original_max_pos,
+        } => {
+            check_factor(*factor)?;
+            check_original(*original_max_pos)?;
+            let (a, b, rho) = giraffe_truncation(*factor, *original_max_pos);
+            plain(
+                unchecked_inv_freq(head_dim, base)
+                    .into_iter()
+                    .map(|t| {
+                        if t >= b {
+                            t
+                        } else if t > a {
+                            rho
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect(),
+            )
         }
     })
 }

@@ -339,3 +339,69 @@ fn non_finite_results_are_errors_not_nulls() {
     // Plain RoPE is never affected.
     assert!(rope_inv_freq(8, 10_000.0, &RopeScaling::None, 64).is_ok());
 }
+
+#[test]
+fn abf_is_plain_rope_at_the_larger_base() {
+    let abf = rope_inv_freq(64, 10_000.0, &RopeScaling::Abf { base_ratio: 50.0 }, 0).unwrap();
+    let plain = rope_inv_freq(64, 500_000.0, &RopeScaling::None, 0).unwrap();
+    for (a, b) in abf.inv_freq.iter().zip(&plain.inv_freq) {
+        assert!((a - b).abs() <= 1e-15 * b.abs().max(1e-300), "{a} vs {b}");
+    }
+    assert_eq!(abf.attention_factor, 1.0);
+    assert!(rope_inv_freq(64, 10_000.0, &RopeScaling::Abf { base_ratio: 0.5 }, 0).is_err());
+    assert!(rope_inv_freq(64, 10_000.0, &RopeScaling::Abf { base_ratio: f64::NAN }, 0).is_err());
+}
+
+#[test]
+fn giraffe_power_scales_pair_i_by_one_minus_2i_over_d_to_the_k() {
+    let base = rope_inv_freq(16, 10_000.0, &RopeScaling::None, 0).unwrap().inv_freq;
+    let p = rope_inv_freq(16, 10_000.0, &RopeScaling::GiraffePower { power: 2.0 }, 0)
+        .unwrap()
+        .inv_freq;
+    assert_eq!(p[0], base[0], "the fastest pair is kept");
+    for i in 0..8 {
+        let want = base[i] * (1.0 - 2.0 * i as f64 / 16.0).powi(2);
+        assert!((p[i] - want).abs() < 1e-15, "pair {i}");
+    }
+    let k0 = rope_inv_freq(16, 10_000.0, &RopeScaling::GiraffePower { power: 0.0 }, 0)
+        .unwrap()
+        .inv_freq;
+    assert_eq!(k0, base, "k = 0 is plain RoPE");
+    assert!(rope_inv_freq(16, 10_000.0, &RopeScaling::GiraffePower { power: -1.0 }, 0).is_err());
+}
+
+#[test]
+fn giraffe_truncated_keeps_fast_pairs_clamps_the_middle_and_zeroes_the_slowest() {
+    let (lo, s) = (32usize, 4.0);
+    let (a, b, rho) = giraffe_truncation(s, lo);
+    assert!((b - 8.0 * PI / 32.0).abs() < 1e-15 && (a - 2.0 * PI / 128.0).abs() < 1e-15 && rho == a);
+    let base = rope_inv_freq(64, 10_000.0, &RopeScaling::None, 0).unwrap().inv_freq;
+    let t = rope_inv_freq(
+        64,
+        10_000.0,
+        &RopeScaling::GiraffeTruncated {
+            factor: s,
+            original_max_pos: lo,
+        },
+        0,
+    )
+    .unwrap()
+    .inv_freq;
+    let (mut kept, mut clamped, mut zeroed) = (0, 0, 0);
+    for (th, tr) in base.iter().zip(&t) {
+        if *th >= b {
+            assert_eq!(tr, th);
+            kept += 1;
+        } else if *th > a {
+            assert_eq!(*tr, rho);
+            clamped += 1;
+        } else {
+            assert_eq!(*tr, 0.0);
+            zeroed += 1;
+        }
+    }
+    assert!(kept > 0 && clamped > 0 && zeroed > 0, "{kept} {clamped} {zeroed}");
+    // Every pair's angle at the extended length s·L_o stays within what the kept pairs or one
+    // turn cover: the clamped band turns exactly once there.
+    assert!((rho * s * lo as f64 - 2.0 * PI).abs() < 1e-12);
+}

@@ -34,7 +34,7 @@ use serde_json::json;
 use crate::analysis::engine::{LiveMap, MapEngines};
 use crate::export::{ExportError, Exported, map_image, map_json, tile};
 use crate::views::{View, ViewEnv};
-use plots::{coverage_plot, ratio_plot, wavelength_plot, window_slider};
+use plots::{coverage_plot, ratio_plot, trajectory_plot, wavelength_plot, window_slider};
 pub use state::*;
 
 /// The view: state plus caches.
@@ -122,7 +122,8 @@ impl ExtensionView {
         ui.label(RichText::new("Training length L_train").strong());
         log_slider_ui(ui, &mut s.train_len, TRAIN_LEN_RANGE, "tokens");
         ui.add_space(6.0);
-        if !s.method.is_position_map() {
+        // Giraffe's power scaling has no scale factor.
+        if !s.method.is_position_map() && s.method != ExtensionMethod::GiraffePower {
             ui.label(RichText::new("Scale factor s").strong());
             ui.horizontal(|ui| {
                 ui.add(
@@ -190,6 +191,21 @@ impl ExtensionView {
             ExtensionMethod::ReRope => {
                 let default = (s.train_len / 2).max(1);
                 window_slider(ui, &mut s.rerope_window_tokens, default, "window w", "L_train / 2");
+            }
+            ExtensionMethod::Abf => {
+                ui.label(RichText::new(format!("New base b′ = s·b = {:.0}", s.factor * s.rope_base)).small());
+            }
+            ExtensionMethod::GiraffePower => {
+                ui.add(egui::Slider::new(&mut s.giraffe_power, state::POWER_RANGE).text("power k"));
+            }
+            ExtensionMethod::GiraffeTruncated => {
+                let (a, b, rho) = crate::pe::scaling::giraffe_truncation(s.factor, s.train_len);
+                ui.label(
+                    RichText::new(format!(
+                        "Approximate thresholds: keep θ ≥ b = {b:.4}, set a < θ < b to ρ = {rho:.5}, zero θ ≤ a = {a:.5}"
+                    ))
+                    .small(),
+                );
             }
             ExtensionMethod::Pi | ExtensionMethod::Ntk | ExtensionMethod::DynamicNtk => {}
         }
@@ -320,6 +336,8 @@ impl ExtensionView {
             });
             ui.add_space(6.0);
             coverage_plot(ui, &s, &diag, theme);
+            ui.add_space(6.0);
+            trajectory_plot(ui, &s, theme);
             ui.add_space(6.0);
             self.maps_ui(ui, &s, theme);
         });
@@ -463,7 +481,8 @@ impl View for ExtensionView {
         ];
         let light = ThemeChoice::Light;
         let pair = |v: &[f64]| -> Vec<[f64; 2]> { v.iter().enumerate().map(|(i, x)| [i as f64, *x]).collect() };
-        let log = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| x.max(1e-300).log10()).collect() };
+        // Zeroed frequencies (Giraffe's truncated basis) turn 0 times: drawn at 10⁻⁶.
+        let log = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| x.max(1e-6).log10()).collect() };
         let train = e.train_len as f64;
         let figure = crate::export::figure::Figure {
             title: format!(

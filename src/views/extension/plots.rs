@@ -2,7 +2,7 @@
 
 use egui::{RichText, Stroke, Ui};
 use egui_plot::{
-    Bar, BarChart, GridInput, GridMark, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, Points,
+    Bar, BarChart, GridInput, GridMark, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine,
 };
 
 use crate::theme::ThemeChoice;
@@ -126,7 +126,14 @@ pub(super) fn ratio_plot(ui: &mut Ui, s: &ExtensionState, diag: &ExtensionDiagno
 /// Wavelengths before/after, log10 axis, with L_train and N marked.
 pub(super) fn wavelength_plot(ui: &mut Ui, s: &ExtensionState, diag: &ExtensionDiagnostics, theme: ThemeChoice) {
     ui.label(RichText::new("Wavelength λ_i = 2π/θ_i per pair (tokens)").strong());
-    let series = |v: &[f64]| -> Vec<[f64; 2]> { v.iter().enumerate().map(|(i, w)| [i as f64, w.log10()]).collect() };
+    // A zeroed frequency (Giraffe's truncated basis) has no wavelength: left out.
+    let series = |v: &[f64]| -> Vec<[f64; 2]> {
+        v.iter()
+            .enumerate()
+            .filter(|(_, w)| w.is_finite())
+            .map(|(i, w)| [i as f64, w.log10()])
+            .collect()
+    };
     let before = series(&diag.wavelength_before_tokens);
     let after = series(&diag.wavelength_after_tokens);
     Plot::new("extension_wavelength")
@@ -273,6 +280,69 @@ pub(super) fn coverage_plot(ui: &mut Ui, s: &ExtensionState, diag: &ExtensionDia
         RichText::new(
             "Pairs that complete a full turn within L_train have seen every angle (bars reach the top line); the \
              red part is the angle range reached at N that training never showed.",
+        )
+        .small()
+        .color(theme.weak_text()),
+    );
+}
+
+/// Scale factors of the trajectory panel: 1 … 32, evenly in log s.
+pub(super) fn trajectory_scales() -> Vec<f64> {
+    (0..=40).map(|k| 2f64.powf(k as f64 / 8.0)).collect()
+}
+
+/// θ′_i(s)/θ_i for five pairs (fastest … slowest) as s sweeps 1 … 32: the method's trajectory,
+/// on log₂ axes (PI is the diagonal −log₂ s for every pair).
+pub(super) fn trajectory_plot(ui: &mut Ui, s: &ExtensionState, theme: ThemeChoice) {
+    ui.label(RichText::new("Trajectory: θ′_i / θ_i as the scale factor s grows (CLEX's view)").strong());
+    if s.method.is_position_map() {
+        ui.label(
+            RichText::new("A position map keeps every θ_i at every s: its trajectory is flat.")
+                .small()
+                .color(theme.weak_text()),
+        );
+        return;
+    }
+    let half = s.head_dim / 2;
+    let pairs: Vec<usize> = [0, half / 4, half / 2, 3 * half / 4, half.saturating_sub(1)].to_vec();
+    let scales = trajectory_scales();
+    let rows = match s.trajectory(&pairs, &scales) {
+        Ok(r) => r,
+        Err(e) => {
+            ui.colored_label(theme.error(), e.to_string());
+            return;
+        }
+    };
+    // log₂ of a zeroed frequency (Giraffe's truncated basis) is drawn at the floor.
+    const FLOOR: f64 = -8.0;
+    Plot::new("extension_trajectory")
+        .height(PLOT_HEIGHT_PT)
+        .x_axis_label("log₂ s")
+        .y_axis_label("log₂ θ′/θ")
+        .include_y(0.5)
+        .include_y(-5.5)
+        .allow_scroll(false)
+        .legend(Legend::default().position(egui_plot::Corner::LeftBottom))
+        .show(ui, |plot| {
+            let pi: Vec<[f64; 2]> = scales.iter().map(|sc| [sc.log2(), -sc.log2()]).collect();
+            plot.line(
+                Line::new("PI: 1/s", PlotPoints::from(pi))
+                    .color(theme.weak_text())
+                    .style(LineStyle::dashed_loose()),
+            );
+            for (k, (row, &i)) in rows.iter().zip(&pairs).enumerate() {
+                let pts: Vec<[f64; 2]> = scales
+                    .iter()
+                    .zip(row)
+                    .map(|(sc, r)| [sc.log2(), if *r > 0.0 { r.log2().max(FLOOR) } else { FLOOR }])
+                    .collect();
+                plot.line(Line::new(format!("pair {i}"), PlotPoints::from(pts)).color(crate::theme::series_color(k)));
+            }
+            plot.vline(VLine::new("current s", s.factor.log2()).color(theme.warn()));
+        });
+    ui.label(
+        RichText::new(
+            "Each closed-form method is one fixed path through this plane; CLEX (Chen et al. 2023) learns the path as a continuous dynamic instead. Zeroed frequencies are drawn at the bottom.",
         )
         .small()
         .color(theme.weak_text()),

@@ -30,6 +30,8 @@ pub const WINDOW_RANGE: std::ops::RangeInclusive<usize> = 1..=8192;
 /// Largest side of each computed (aggregated) map, in cells.
 pub const MAP_SIDE: usize = 256;
 
+/// Giraffe power scaling exponent `k`.
+pub const POWER_RANGE: std::ops::RangeInclusive<f64> = 0.0..=8.0;
 pub use crate::pe::extension::{ExtensionMethod, ExtensionParams, longrope_illustrative_factors};
 
 /// The serialisable settings of this view. Method parameters are kept for every method so that
@@ -66,6 +68,8 @@ pub struct ExtensionState {
     pub self_extend_window_tokens: Option<usize>,
     /// ReRoPE window `w` in tokens; `None` = `L_train / 2`.
     pub rerope_window_tokens: Option<usize>,
+    /// Giraffe power scaling exponent `k`.
+    pub giraffe_power: f64,
 }
 
 impl Default for ExtensionState {
@@ -89,6 +93,7 @@ impl Default for ExtensionState {
             self_extend_group: p.self_extend_group,
             self_extend_window_tokens: p.self_extend_window,
             rerope_window_tokens: p.rerope_window,
+            giraffe_power: p.giraffe_power,
         }
     }
 }
@@ -129,6 +134,7 @@ impl ExtensionState {
         };
         clamp_f(&mut self.rope_base, BASE_RANGE, defaults.rope_base, "base");
         clamp_f(&mut self.factor, FACTOR_RANGE, defaults.factor, "factor");
+        clamp_f(&mut self.giraffe_power, POWER_RANGE, defaults.giraffe_power, "power");
         clamp_f(
             &mut self.yarn_beta_fast,
             BETA_FAST_RANGE,
@@ -156,6 +162,26 @@ impl ExtensionState {
         notes
     }
 
+    /// The method's trajectory θ′_i(s)/θ_i as the scale factor sweeps `scales` (CLEX, Chen et
+    /// al. 2023, learns such a trajectory; the closed-form methods each follow a fixed one), for
+    /// the pairs `pairs`; one row per pair. Dynamic NTK and LongRoPE are read at N = s·L_train.
+    pub fn trajectory(&self, pairs: &[usize], scales: &[f64]) -> Result<Vec<Vec<f64>>, PeError> {
+        let plain = crate::pe::rope::default_inv_freq(self.head_dim, self.rope_base)?;
+        let mut rows = vec![Vec::with_capacity(scales.len()); pairs.len()];
+        for &sc in scales {
+            let p = ExtensionParams {
+                factor: sc,
+                ..self.params()
+            };
+            let seq = (sc * self.train_len as f64).round() as usize;
+            let f = crate::pe::rope_inv_freq(self.head_dim, self.rope_base, &p.scaling(), seq)?;
+            for (row, &i) in rows.iter_mut().zip(pairs) {
+                row.push(f.inv_freq.get(i).zip(plain.get(i)).map_or(1.0, |(a, b)| a / b));
+            }
+        }
+        Ok(rows)
+    }
+
     /// The method and its parameters as plain data (shared with the Model lab and `poslens eval`).
     pub fn params(&self) -> ExtensionParams {
         ExtensionParams {
@@ -172,6 +198,7 @@ impl ExtensionState {
             self_extend_group: self.self_extend_group,
             self_extend_window: self.self_extend_window_tokens,
             rerope_window: self.rerope_window_tokens,
+            giraffe_power: self.giraffe_power,
         }
     }
 
@@ -245,14 +272,19 @@ impl ExtensionState {
             inv_freq_before: inv_before,
             inv_freq_after: inv_after,
         };
-        let all_finite = [
-            &diag.freq_ratio,
-            &diag.wavelength_before_tokens,
-            &diag.wavelength_after_tokens,
-            &diag.reached_turns_after,
-        ]
-        .iter()
-        .all(|v| v.iter().all(|x| x.is_finite() && *x > 0.0));
+        // Every value finite and positive — except a pair whose frequency a method sets to
+        // exactly 0 (Giraffe's truncated basis): ratio 0, no turns, an infinite wavelength.
+        let ok = |i: usize| {
+            let zeroed = diag.inv_freq_after[i] == 0.0;
+            let pos = |x: f64| x.is_finite() && x > 0.0;
+            pos(diag.wavelength_before_tokens[i])
+                && if zeroed {
+                    diag.freq_ratio[i] == 0.0 && diag.reached_turns_after[i] == 0.0
+                } else {
+                    pos(diag.freq_ratio[i]) && pos(diag.wavelength_after_tokens[i]) && pos(diag.reached_turns_after[i])
+                }
+        };
+        let all_finite = (0..diag.freq_ratio.len()).all(ok);
         if !all_finite || !diag.attention_factor.is_finite() {
             return Err(PeError::NonFinite {
                 what: "frequencies of these settings",
@@ -414,7 +446,15 @@ impl ExtensionState {
                 window(out, "sewin", s.self_extend_window_tokens);
             }
             ExtensionMethod::ReRope => window(out, "rrwin", s.rerope_window_tokens),
-            ExtensionMethod::Pi | ExtensionMethod::Ntk | ExtensionMethod::DynamicNtk | ExtensionMethod::LongRope => {}
+            ExtensionMethod::GiraffePower => {
+                let _ = write!(out, "&power={}", s.giraffe_power);
+            }
+            ExtensionMethod::Pi
+            | ExtensionMethod::Ntk
+            | ExtensionMethod::DynamicNtk
+            | ExtensionMethod::LongRope
+            | ExtensionMethod::Abf
+            | ExtensionMethod::GiraffeTruncated => {}
         }
     }
 
@@ -460,6 +500,7 @@ impl ExtensionState {
             "group" => set(&mut s.self_extend_group, value),
             "sewin" => set_window(&mut s.self_extend_window_tokens, value),
             "rrwin" => set_window(&mut s.rerope_window_tokens, value),
+            "power" => set(&mut s.giraffe_power, value),
             _ => return None,
         })
     }

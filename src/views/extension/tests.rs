@@ -64,6 +64,11 @@ fn hash_round_trips_for_every_method() {
             self_extend_group: if method == ExtensionMethod::SelfExtend { 4 } else { 8 },
             self_extend_window_tokens: (method == ExtensionMethod::SelfExtend).then_some(64),
             rerope_window_tokens: (method == ExtensionMethod::ReRope).then_some(200),
+            giraffe_power: if method == ExtensionMethod::GiraffePower {
+                2.5
+            } else {
+                1.0
+            },
         };
         let mut hash = String::new();
         state.write_hash(&mut hash);
@@ -185,8 +190,16 @@ fn every_method_builds_for_default_parameters() {
                     .unwrap_or_else(|e| panic!("{method:?} d={head_dim} L={train_len}: {e}"));
                 assert_eq!(d.freq_ratio.len(), head_dim / 2);
                 assert!(d.attention_factor.is_finite() && d.attention_factor >= 1.0);
-                // Every method except the untouched frequencies never speeds a pair up.
-                assert!(d.freq_ratio.iter().all(|r| *r > 0.0 && *r <= 1.0 + 1e-12), "{method:?}");
+                // No method speeds a pair up; only Giraffe's truncated basis stops one (ratio 0).
+                let min = if method == ExtensionMethod::GiraffeTruncated {
+                    0.0
+                } else {
+                    f64::MIN_POSITIVE
+                };
+                assert!(
+                    d.freq_ratio.iter().all(|r| *r >= min && *r <= 1.0 + 1e-12),
+                    "{method:?}"
+                );
                 // Building the prepared logits validates scaling and map (small N: speed).
                 s.seq_len = (2 * train_len).min(512);
                 PreparedLogits::new(&s.scheme_after(), &Content::Identical, head_dim, s.seq_len)
@@ -295,4 +308,72 @@ fn log_axis_labels() {
         marks.iter().map(|m| m.value).collect::<Vec<_>>(),
         vec![0.0, 1.0, 2.0, 3.0]
     );
+}
+
+#[test]
+fn trajectories_follow_each_methods_formula_as_s_grows() {
+    let scales = [1.0, 2.0, 4.0, 16.0];
+    let traj = |method, d: usize| {
+        let s = ExtensionState {
+            method,
+            head_dim: d,
+            ..ExtensionState::default()
+        };
+        s.trajectory(&[0, d / 2 - 1], &scales).expect("trajectory")
+    };
+    // PI: every pair follows 1/s.
+    for row in traj(ExtensionMethod::Pi, 64) {
+        for (r, sc) in row.iter().zip(scales) {
+            assert!((r - 1.0 / sc).abs() < 1e-12);
+        }
+    }
+    // ABF (b′ = s·b): the fastest pair is untouched, pair i follows s^(−2i/d).
+    let abf = traj(ExtensionMethod::Abf, 64);
+    assert!(abf[0].iter().all(|r| (r - 1.0).abs() < 1e-12));
+    for (r, sc) in abf[1].iter().zip(scales) {
+        assert!((r - sc.powf(-62.0 / 64.0)).abs() < 1e-12, "{r} at s = {sc}");
+    }
+    // Giraffe power scaling does not depend on s: a flat trajectory at (1 − 2i/d)^k.
+    let gp = traj(ExtensionMethod::GiraffePower, 64);
+    assert!(gp[1].iter().all(|r| (r - (2.0f64 / 64.0)).abs() < 1e-12), "{:?}", gp[1]);
+    // Giraffe truncated: the slowest pair is zeroed once s·L_train outgrows its wavelength.
+    let gt = traj(ExtensionMethod::GiraffeTruncated, 64);
+    assert_eq!(gt[0], vec![1.0; 4], "the fastest pair is kept");
+    assert_eq!(*gt[1].last().expect("s = 16"), 0.0);
+}
+
+#[test]
+fn new_methods_round_trip_through_links() {
+    for (method, extra) in [
+        (ExtensionMethod::Abf, ""),
+        (ExtensionMethod::GiraffePower, "&power=2.5"),
+        (ExtensionMethod::GiraffeTruncated, ""),
+    ] {
+        let mut s = ExtensionState {
+            method,
+            ..ExtensionState::default()
+        };
+        if method == ExtensionMethod::GiraffePower {
+            s.giraffe_power = 2.5;
+        }
+        let mut hash = String::new();
+        s.write_hash(&mut hash);
+        assert!(
+            hash.contains(&format!("method={}", method.key())) && hash.contains(extra),
+            "{hash}"
+        );
+        let mut back = ExtensionState::default();
+        for pair in hash.trim_start_matches('&').split('&') {
+            let (k, v) = pair.split_once('=').expect("key=value");
+            assert_eq!(back.read_hash_key(k, v), Some(true), "{k}={v}");
+        }
+        assert_eq!(back, s);
+        assert!(s.diagnostics().is_ok(), "{method:?}");
+    }
+    let mut s = ExtensionState {
+        giraffe_power: 99.0,
+        ..ExtensionState::default()
+    };
+    assert_eq!(s.sanitize().len(), 1);
+    assert_eq!(s.giraffe_power, 8.0);
 }

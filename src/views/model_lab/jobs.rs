@@ -27,6 +27,7 @@ pub(super) struct JobKey {
     pub(super) method: Option<ExtensionMethod>,
     pub(super) factor_bits: u64,
     pub(super) sample: u64,
+    pub(super) interp: bool,
 }
 
 /// Where the selected model's weights are.
@@ -96,7 +97,7 @@ impl ModelLabView {
             && self.result.as_ref().map(|(k, _)| k) != Some(&key)
             && let Some(Ok(meta)) = self.meta_cloned(&key.name)
         {
-            let extension = self.state.pe == PeKind::Rope && self.state.method.is_some();
+            let extension = self.state.live_curve_label().is_some();
             let job = LabJob {
                 name: key.name.clone(),
                 len: key.len,

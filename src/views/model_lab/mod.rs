@@ -197,6 +197,7 @@ impl ModelLabView {
                 0
             },
             sample: self.state.sample,
+            interp: self.state.pe == PeKind::Learned && self.state.interp,
         })
     }
 
@@ -233,6 +234,12 @@ impl ModelLabView {
             if self.state.method.is_some_and(|m| !m.is_position_map()) {
                 ui.add(egui::Slider::new(&mut self.state.factor, FACTOR_RANGE).text("factor s"));
             }
+        });
+        ui.add_enabled_ui(self.state.pe == PeKind::Learned, |ui| {
+            ui.checkbox(&mut self.state.interp, "interpolate the position table (LongEmbed)")
+                .on_hover_text(
+                    "Past its table, position p reads rows ⌊p/s⌋ and ⌈p/s⌉ blended, s = N / L_train (Zhu et al. 2024)",
+                );
         });
         ui.add_space(4.0);
         ui.horizontal(|ui| {
@@ -456,8 +463,11 @@ pub fn curves_export(
         line.dots = true;
         series.push(line);
     }
-    if let (Some(c), Some(m)) = (current.and_then(|r| r.extension_curve.as_ref()), state.method) {
-        series.push(Series::line(format!("RoPE + {} (live)", m.title()), egui::Color32::BLACK, metric(c)).dashed());
+    if let (Some(c), Some(label)) = (
+        current.and_then(|r| r.extension_curve.as_ref()),
+        state.live_curve_label(),
+    ) {
+        series.push(Series::line(format!("{label} (live)"), egui::Color32::BLACK, metric(c)).dashed());
     }
     let light = ThemeChoice::Light;
     let figure = Figure {

@@ -121,6 +121,18 @@ impl ModelLabView {
             ui.label(RichText::new(m.title()).strong());
             ui.label(RichText::new(m.explanation()).small().color(theme.weak_text()));
         }
+        if self.state.pe == PeKind::Learned && self.state.interp {
+            ui.add_space(6.0);
+            ui.label(RichText::new("Interpolated position table (LongEmbed)").strong());
+            ui.label(
+                RichText::new(
+                    "A learned table has no row past L_train. LongEmbed (Zhu et al. 2024) stretches it instead: at N = s·L_train, \
+                     position p reads the blend of rows ⌊p/s⌋ and ⌈p/s⌉ — Position Interpolation for a learned table, no new weights.",
+                )
+                .small()
+                .color(theme.weak_text()),
+            );
+        }
     }
 
     fn curve_ui(&self, ui: &mut Ui, theme: ThemeChoice) {
@@ -134,7 +146,7 @@ impl ModelLabView {
             .result()
             .and_then(|r| r.as_ref().ok())
             .and_then(|r| r.extension_curve.clone());
-        let method = self.state.method;
+        let live_label = self.state.live_curve_label();
         let live_color = ui.visuals().strong_text_color();
         let yours = self.yours.as_ref().filter(|y| y.meta.task == task);
         Plot::new("model_curve")
@@ -193,9 +205,9 @@ impl ModelLabView {
                             .radius(4.5),
                     );
                 }
-                if let (Some(c), Some(m)) = (&live, method) {
+                if let (Some(c), Some(label)) = (&live, &live_label) {
                     let pts = curve_points(c, token);
-                    let name = format!("RoPE + {} (live, {CURVE_SAMPLES}/length)", m.title());
+                    let name = format!("{label} (live, {CURVE_SAMPLES}/length)");
                     plot.line(
                         Line::new(name, PlotPoints::from(pts))
                             .color(live_color)
@@ -233,12 +245,8 @@ impl ModelLabView {
                     .strong(),
                 );
             }
-            if let (Some(_), Some(m)) = (&live, method) {
-                ui.label(
-                    RichText::new(format!("╍ RoPE + {} (live)", m.title()))
-                        .color(live_color)
-                        .strong(),
-                );
+            if let (Some(_), Some(label)) = (&live, &live_label) {
+                ui.label(RichText::new(format!("╍ {label} (live)")).color(live_color).strong());
             }
             ui.label(RichText::new("┆ L_train").small().color(theme.warn()));
             ui.label(RichText::new("│ current N").small().color(theme.accent_text()));

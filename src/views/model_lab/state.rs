@@ -35,6 +35,8 @@ pub struct ModelLabState {
     pub sample: u64,
     /// Plot per-token accuracy instead of exact match.
     pub token_metric: bool,
+    /// Learned APE: run past the table by interpolating its rows (LongEmbed).
+    pub interp: bool,
 }
 
 impl Default for ModelLabState {
@@ -47,6 +49,7 @@ impl Default for ModelLabState {
             factor: 4.0,
             sample: 0,
             token_metric: false,
+            interp: false,
         }
     }
 }
@@ -81,9 +84,24 @@ impl ModelLabState {
                     scaling: p.scaling(),
                     map: p.position_map(),
                     ids: None,
+                    interpolate_learned: false,
                 }
             }
+            (PeKind::Learned, _) if self.interp => RopeOptions {
+                interpolate_learned: true,
+                ..RopeOptions::default()
+            },
             _ => RopeOptions::default(),
+        }
+    }
+
+    /// Whether the live curve is measured (a RoPE extension method, or an interpolated learned
+    /// table), and its legend label.
+    pub fn live_curve_label(&self) -> Option<String> {
+        match (self.pe, self.method) {
+            (PeKind::Rope, Some(m)) => Some(format!("RoPE + {}", m.title())),
+            (PeKind::Learned, _) if self.interp => Some("learned APE, table interpolated (LongEmbed)".into()),
+            _ => None,
         }
     }
 
@@ -108,6 +126,9 @@ impl ModelLabState {
         if self.token_metric {
             out.push_str("&metric=token");
         }
+        if self.interp {
+            out.push_str("&interp=1");
+        }
     }
 
     /// Reads one URL key: `Some(true)` read, `Some(false)` bad value, `None` not this view's key.
@@ -125,6 +146,13 @@ impl ModelLabState {
             },
             "factor" => value.parse().map(|v| self.factor = v).is_ok(),
             "sample" => value.parse().map(|v| self.sample = v).is_ok(),
+            "interp" => match value {
+                "0" | "1" => {
+                    self.interp = value == "1";
+                    true
+                }
+                _ => false,
+            },
             "metric" => match value {
                 "exact" | "token" => {
                     self.token_metric = value == "token";

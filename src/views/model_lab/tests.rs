@@ -12,6 +12,7 @@ fn hash_keys_round_trip_and_bad_values_are_noted() {
         factor: 4.0,
         sample: 3,
         token_metric: true,
+        interp: false,
     };
     let mut hash = String::new();
     s.write_hash(&mut hash);

@@ -272,6 +272,7 @@ impl TrainLabView {
                             scaling: p.scaling(),
                             map: p.position_map(),
                             ids: None,
+                            interpolate_learned: false,
                         },
                     });
                     self.ext_job = Some((job, key));
