@@ -85,6 +85,10 @@ pub struct EvalArgs {
     /// Learned-APE models: run past the position table by interpolating its rows (LongEmbed).
     #[arg(long)]
     interpolate_learned: bool,
+    /// Recall models: also report exact match by the depth of the queried key in this many
+    /// equal buckets (1..=32; "lost in the middle").
+    #[arg(long)]
+    by_depth: Option<usize>,
     /// RoPE, ALiBi and T5 models: position ids from a rule applied to the task's segments
     /// (the long middle — copy's string, recall's key-value haystack — is the stretch V2PE
     /// steps by δ): plain, v2pe[:δ], shared, windowed[:w] (the Positions view's rules that
@@ -264,6 +268,18 @@ pub fn eval_plan(args: &EvalArgs, meta: &ModelMeta) -> Result<(Vec<usize>, RopeO
             meta.pe.label()
         ));
     }
+    if let Some(b) = args.by_depth {
+        if meta.task != TaskKind::Recall {
+            return Err(format!(
+                "--by-depth applies to recall models; {} is a {} model",
+                meta.name,
+                meta.task.key()
+            ));
+        }
+        if !(1..=32).contains(&b) {
+            return Err(format!("--by-depth {b} must be in 1..=32"));
+        }
+    }
     if args.interpolate_learned {
         if meta.pe != PeKind::Learned {
             return Err(format!(
@@ -335,7 +351,29 @@ pub fn eval(args: &EvalArgs) -> Result<String, String> {
         device: &compute.device,
     };
     let c = pollster::block_on(ev.curve(&lengths, args.samples, args.seed)).map_err(|e| e.to_string())?;
-    let out = json!({
+    let by_depth = match args.by_depth {
+        Some(b) => {
+            let mut rows = Vec::new();
+            for &len in &lengths {
+                // Learned APE past its table cannot run: nulls, as in the curve.
+                let scores = match pollster::block_on(ev.score_by_depth(len, args.samples, args.seed, b)) {
+                    Ok(s) => s,
+                    Err(crate::model::ModelError::Pe(crate::pe::PeError::PastLearnedTable { .. })) => {
+                        vec![crate::tasks::Score::default(); b]
+                    }
+                    Err(e) => return Err(format!("--by-depth: {e}")),
+                };
+                rows.push(json!({
+                    "length": len,
+                    "exact_match": scores.iter().map(|s| (s.samples > 0).then(|| s.exact_match())).collect::<Vec<_>>(),
+                    "samples": scores.iter().map(|s| s.samples).collect::<Vec<_>>(),
+                }));
+            }
+            Some(json!({ "buckets": b, "depth": "0 = first key-value pair … 1 = last", "by_length": rows }))
+        }
+        None => None,
+    };
+    let mut out = json!({
         "model": meta.name,
         "backend": compute.backend.label(),
         "scaling": args.scaling,
@@ -351,6 +389,9 @@ pub fn eval(args: &EvalArgs) -> Result<String, String> {
         "exact_match": c.exact_match,
         "token_accuracy": c.token_accuracy,
     });
+    if let Some(d) = by_depth {
+        out["by_depth"] = d;
+    }
     Ok(serde_json::to_string_pretty(&out).unwrap_or_default() + "\n")
 }
 

@@ -141,6 +141,50 @@ impl Evaluator<'_> {
         Ok(score)
     }
 
+    /// Recall accuracy at `len` by the depth of the queried key ("lost in the middle": Liu et
+    /// al. 2023), `buckets` equal slices of depth 0 (first pair) … 1 (last pair), on the same
+    /// seeded samples as [`Evaluator::score_at`].
+    pub async fn score_by_depth(
+        &self,
+        len: usize,
+        samples: usize,
+        seed: u64,
+        buckets: usize,
+    ) -> Result<Vec<Score>, ModelError> {
+        if self.task != crate::tasks::TaskKind::Recall {
+            return Err(ModelError::Options("depth buckets apply to the recall task".into()));
+        }
+        if !(1..=32).contains(&buckets) {
+            return Err(ModelError::Options(format!("{buckets} depth buckets: must be 1..=32")));
+        }
+        self.task.check_len(len)?;
+        let positions = self.positions(len).await?;
+        let mut rng = SplitMix64::new(length_seed(seed, len));
+        let mut out = vec![Score::default(); buckets];
+        let chunk = chunk_size(self.config.n_heads, len);
+        let mut left = samples.max(1);
+        while left > 0 {
+            let n = left.min(chunk);
+            let batch = self.task.batch(n, len, &mut rng)?;
+            let pred = predict(self.model, &batch, &positions, self.device).await?;
+            let mut at = 0;
+            for sample in &batch.samples {
+                let k = sample.answer_positions.len();
+                let one = Batch {
+                    len,
+                    samples: vec![sample.clone()],
+                };
+                let bucket = crate::tasks::recall::depth_bucket(sample, buckets).unwrap_or(0);
+                if let Some(p) = pred.get(at..at + k) {
+                    out[bucket].add(Score::of(&one, p));
+                }
+                at += k;
+            }
+            left -= n;
+        }
+        Ok(out)
+    }
+
     /// Accuracy at each length; a length the model cannot run at (learned APE past its table)
     /// gets `None`.
     pub async fn curve(&self, lengths: &[usize], samples: usize, seed: u64) -> Result<Curve, ModelError> {

@@ -185,3 +185,5 @@ impl ModelConfig {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_positions;

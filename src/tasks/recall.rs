@@ -57,9 +57,29 @@ pub fn query_depth(sample: &Sample) -> Option<f64> {
     })
 }
 
+/// The depth bucket `0..buckets` of the queried pair ([`query_depth`] × buckets, the last
+/// bucket closed), for "lost in the middle" curves (Liu et al. 2023).
+pub fn depth_bucket(sample: &Sample, buckets: usize) -> Option<usize> {
+    let d = query_depth(sample)?;
+    Some(((d * buckets as f64) as usize).min(buckets.saturating_sub(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn depth_buckets_split_the_pairs_evenly() {
+        let mut rng = SplitMix64::new(9);
+        let mut counts = [0usize; 4];
+        for _ in 0..400 {
+            let s = sample(40, &mut rng);
+            let b = depth_bucket(&s, 4).expect("a recall sample has a queried pair");
+            assert_eq!(b, ((query_depth(&s).expect("depth") * 4.0) as usize).min(3));
+            counts[b] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 60), "{counts:?}");
+    }
 
     #[test]
     fn answer_is_the_value_after_the_queried_key() {
