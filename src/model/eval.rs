@@ -125,20 +125,8 @@ impl Evaluator<'_> {
 
     /// Accuracy at one length on `samples` seeded samples.
     pub async fn score_at(&self, len: usize, samples: usize, seed: u64) -> Result<Score, ModelError> {
-        self.task.check_len(len)?;
-        let positions = self.positions(len).await?;
-        let mut rng = SplitMix64::new(length_seed(seed, len));
-        let mut score = Score::default();
-        let chunk = chunk_size(self.config.n_heads, len);
-        let mut left = samples.max(1);
-        while left > 0 {
-            let n = left.min(chunk);
-            let batch = self.task.batch(n, len, &mut rng)?;
-            let pred = predict(self.model, &batch, &positions, self.device).await?;
-            score.add(Score::of(&batch, &pred));
-            left -= n;
-        }
-        Ok(score)
+        let mut groups = self.score_groups(len, samples, seed, 1, |_| 0).await?;
+        Ok(groups.pop().unwrap_or_default())
     }
 
     /// Recall accuracy at `len` by the depth of the queried key ("lost in the middle": Liu et
@@ -157,10 +145,23 @@ impl Evaluator<'_> {
         if !(1..=32).contains(&buckets) {
             return Err(ModelError::Options(format!("{buckets} depth buckets: must be 1..=32")));
         }
+        let bucket = |s: &crate::tasks::Sample| crate::tasks::recall::depth_bucket(s, buckets).unwrap_or(0);
+        self.score_groups(len, samples, seed, buckets, bucket).await
+    }
+
+    /// The seeded samples at `len`, scored into `groups` scores by `group_of(sample)`.
+    async fn score_groups(
+        &self,
+        len: usize,
+        samples: usize,
+        seed: u64,
+        groups: usize,
+        group_of: impl Fn(&crate::tasks::Sample) -> usize,
+    ) -> Result<Vec<Score>, ModelError> {
         self.task.check_len(len)?;
         let positions = self.positions(len).await?;
         let mut rng = SplitMix64::new(length_seed(seed, len));
-        let mut out = vec![Score::default(); buckets];
+        let mut out = vec![Score::default(); groups.max(1)];
         let chunk = chunk_size(self.config.n_heads, len);
         let mut left = samples.max(1);
         while left > 0 {
@@ -174,9 +175,9 @@ impl Evaluator<'_> {
                     len,
                     samples: vec![sample.clone()],
                 };
-                let bucket = crate::tasks::recall::depth_bucket(sample, buckets).unwrap_or(0);
+                let g = group_of(sample).min(out.len() - 1);
                 if let Some(p) = pred.get(at..at + k) {
-                    out[bucket].add(Score::of(&one, p));
+                    out[g].add(Score::of(&one, p));
                 }
                 at += k;
             }

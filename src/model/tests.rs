@@ -8,11 +8,11 @@ use super::*;
 use crate::pe::{PositionMap, RopeLayout, RopeScaling};
 use crate::tasks::VOCAB;
 
-fn cpu() -> Device {
+pub(super) fn cpu() -> Device {
     crate::model::cpu_device()
 }
 
-fn tiny(pe: PeKind, layers: usize) -> ModelConfig {
+pub(super) fn tiny(pe: PeKind, layers: usize) -> ModelConfig {
     ModelConfig {
         d_model: 16,
         n_heads: 2,
@@ -23,11 +23,11 @@ fn tiny(pe: PeKind, layers: usize) -> ModelConfig {
     }
 }
 
-fn tokens(ids: &[i64], device: &Device) -> Tensor<2, Int> {
+pub(super) fn tokens(ids: &[i64], device: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(ids.to_vec(), [1, ids.len()]), device)
 }
 
-fn logits(model: &Model, cfg: &ModelConfig, ids: &[i64], opts: &RopeOptions, device: &Device) -> Vec<f32> {
+pub(super) fn logits(model: &Model, cfg: &ModelConfig, ids: &[i64], opts: &RopeOptions, device: &Device) -> Vec<f32> {
     let pos = Positions::new(cfg, ids.len(), opts, device).unwrap();
     model
         .forward(tokens(ids, device), &pos, false)
@@ -37,7 +37,7 @@ fn logits(model: &Model, cfg: &ModelConfig, ids: &[i64], opts: &RopeOptions, dev
         .unwrap()
 }
 
-fn seq(len: usize, salt: i64) -> Vec<i64> {
+pub(super) fn seq(len: usize, salt: i64) -> Vec<i64> {
     (0..len as i64).map(|i| 3 + (i * 37 + salt * 11) % 120).collect()
 }
 

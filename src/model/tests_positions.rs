@@ -1,44 +1,11 @@
 //! Model tests of edited positions: position ids (V2PE, shared, windowed), the interpolated
 //! learned table (LongEmbed) and accuracy by query depth.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
-
 use super::*;
 use crate::pe::PositionMap;
 use crate::tasks::VOCAB;
 
-fn cpu() -> Device {
-    crate::model::cpu_device()
-}
-
-fn tiny(pe: PeKind, layers: usize) -> ModelConfig {
-    ModelConfig {
-        d_model: 16,
-        n_heads: 2,
-        n_layers: layers,
-        d_ff: 32,
-        max_len: 24,
-        ..ModelConfig::tiny(pe, 24)
-    }
-}
-
-fn tokens(ids: &[i64], device: &Device) -> Tensor<2, Int> {
-    Tensor::from_data(TensorData::new(ids.to_vec(), [1, ids.len()]), device)
-}
-
-fn logits(model: &Model, cfg: &ModelConfig, ids: &[i64], opts: &RopeOptions, device: &Device) -> Vec<f32> {
-    let pos = Positions::new(cfg, ids.len(), opts, device).unwrap();
-    model
-        .forward(tokens(ids, device), &pos, false)
-        .logits
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap()
-}
-
-fn seq(len: usize, salt: i64) -> Vec<i64> {
-    (0..len as i64).map(|i| 3 + (i * 37 + salt * 11) % 120).collect()
-}
+use super::tests::{cpu, logits, seq, tiny, tokens};
 
 fn logits_with_ids(
     model: &Model,
