@@ -57,6 +57,8 @@ pub struct GridView {
     pub state: GridState,
     attention_for: Option<GridState>,
     attention: Option<Result<Vec<f64>, PeError>>,
+    /// Under M-RoPE, the query's weights on the text around the image (with `attention`).
+    mrope_text: Option<Result<state::MropeText, PeError>>,
     spectrum_for: Option<(GraphKind, usize, usize, bool)>,
     spectrum: Option<Result<GraphSpectrum, PeError>>,
     /// Where the patch grid was drawn (points), for the status hook and tests.
@@ -67,6 +69,7 @@ impl GridView {
     fn recompute(&mut self) {
         if self.attention_for.as_ref() != Some(&self.state) {
             self.attention = Some(self.state.attention());
+            self.mrope_text = self.state.mrope_text_attention();
             self.attention_for = Some(self.state.clone());
         }
         let s = &self.state;
@@ -214,9 +217,9 @@ impl GridView {
                 ui.vertical(|ui| {
                     ui.set_max_width((width - side - 120.0).max(160.0));
                     ui.label(RichText::new(encoding_sentence(s.encoding)).color(theme.weak_text()));
-                    if let Some(Ok(text)) = s.mrope_text_attention() {
+                    if let Some(Ok(text)) = &self.mrope_text {
                         ui.add_space(6.0);
-                        mrope_text_ui(ui, &s, &text, theme);
+                        mrope_text_ui(ui, &s, text, theme);
                     }
                 });
             });
