@@ -41,3 +41,19 @@ export async function serveDist(prefix = '', pages = {}) {
 export function launchChromium(extraArgs = []) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...COMMON_ARGS, ...extraArgs] });
 }
+
+// Hostile links (issue #14): out-of-range, non-numeric, NaN, 1e309, huge, unicode,
+// percent-encoded, duplicate keys, 10 kB values, 20 000 keys, and the heaviest maps a link can ask
+// for. The browser test opens each (web/e2e.mjs); web/bench-frames.mjs times their frames.
+export const HOSTILE_LINKS = [
+  ['out of range', 'view=attention&len=99999999&hd=100000&head=-3&train=0'],
+  ['non-numeric and NaN', 'view=compare&len=abc&hd=NaN&head=inf&content=%00'],
+  ['1e309 and huge', 'view=extension&len=1e309&factor=1e309&base=-0&group=18446744073709551616'],
+  ['unicode and percent-encoded', 'view=rope&len=%F0%9F%A6%80&q=%E2%88%9E&view=%2E%2E%2F'],
+  ['duplicate keys', 'view=bias&len=64&len=128&len=4096&hd=8&hd=256'],
+  ['10 kB value', `view=sinusoidal&len=${'9'.repeat(10_000)}`],
+  ['20 000 unknown keys', 'view=attention&' + Array.from({ length: 20_000 }, () => 'x=1').join('&')],
+  ['heavy map (17 G multiply-adds)', 'view=attention&len=8192&content=random&hd=256&causal=0'],
+  ['heavy compare', 'view=compare&len=2048&hd=256&content=random'],
+  ['heavy bias', 'view=bias&len=2048&hd=256&content=random'],
+];

@@ -153,8 +153,19 @@ impl LiveMap {
         }
         let mut acc = MapAccumulator::new(&req);
         let at_once = map_work(&prepared, req.n) <= IMMEDIATE_WORK;
-        // The first row validates the request (N within the prepared size etc.).
-        let result = acc.rows(&prepared, if at_once { req.n } else { 1 });
+        // A map spread over frames computes no row here: the caller's preparation may have
+        // spent this frame's budget already. Its size is checked now, like a row would.
+        let result = if at_once {
+            acc.rows(&prepared, req.n)
+        } else if req.n == 0 || req.n > prepared.n_max() {
+            Err(PeError::invalid(
+                "n_keys",
+                req.n,
+                format!("1..={} (the prepared positions)", prepared.n_max()),
+            ))
+        } else {
+            Ok(())
+        };
         self.prepared = Some(prepared);
         self.request = Some(req);
         result?;
@@ -437,6 +448,10 @@ mod tests {
             live.start(&engines, alibi(32), req(32), false).expect("start"),
             Progress::Ready
         );
+        assert!(!live.is_pending());
+        // A spread-out map computes no row when it starts, but its size is still checked then.
+        let too_many = MapRequest { n: 513, ..req(513) };
+        assert!(live.start(&engines, prepared(), too_many, false).is_err());
         assert!(!live.is_pending());
     }
 }

@@ -56,8 +56,99 @@ pub struct PreparedLogits {
 /// Per-pair gain and angle for a relative rotation table.
 struct PairTable<'a> {
     inv_freq: &'a [f64],
-    /// `gain(i, distance)` multiplies both cos and sin of pair `i`.
-    gain: &'a dyn Fn(usize, f64) -> f64,
+    /// Multiplies both cos and sin of every pair (`1/√d`, the attention factor squared).
+    gain: f64,
+    /// xPos (Sun et al. 2022): pair `i` also decays by `ζ_i^(distance/γ)`, as `(ζ, γ)`.
+    decay: Option<(&'a [f64], f64)>,
+}
+
+/// `(cos, sin, decay)` of one pair at one distance (or over one distance step).
+type PairState = (f64, f64, f64);
+
+/// Table keys between two exact (sin/cos, powf) anchors of the stepped rotation table.
+const ANCHOR_EVERY: usize = 256;
+
+/// Distinct distance steps kept as rotations; a map with more steps is anchored exactly.
+const MAX_STEPS: usize = 4;
+
+impl PairTable<'_> {
+    /// `(cos, sin, decay)` of every pair at distance `dist`, exactly.
+    fn exact(&self, dist: f64) -> Vec<PairState> {
+        self.inv_freq
+            .iter()
+            .enumerate()
+            .map(|(i, &theta)| {
+                let (s, c) = (dist * theta).sin_cos();
+                let z = self.decay.map_or(1.0, |(zeta, gamma)| zeta[i].powf(dist / gamma));
+                (c, s, z)
+            })
+            .collect()
+    }
+
+    /// `(C_i, S_i)` per table key `−offset..=max_key`, pairs contiguous, gain folded in.
+    fn stepped_cs(&self, map: &PositionMap, offset: usize, max_key: i64) -> Vec<f32> {
+        let keys = (offset as i64 + max_key + 1).max(0) as usize;
+        let mut cs = Vec::with_capacity(keys * 2 * self.inv_freq.len());
+        self.for_each_key(map, offset, max_key, |at| {
+            for &(c, s, z) in at {
+                let g = self.gain * z;
+                cs.push(clamp_f32(g * c));
+                cs.push(clamp_f32(g * s));
+            }
+        });
+        cs
+    }
+
+    /// Calls `f` with `(cos, sin, decay)` of every pair at each table key `−offset..=max_key`,
+    /// in order.
+    ///
+    /// A sin/cos (and, for xPos, a `powf`) per cell is ~150 ms for N = 8192, d = 256 in the
+    /// browser, longer than a frame. Position maps move the distance in constant steps (1, 0,
+    /// or `1/k` for Leaky ReRoPE), so each key advances the previous one by a stored step
+    /// rotation — one complex multiplication — and is re-anchored exactly every
+    /// [`ANCHOR_EVERY`] keys (relative error ~1e-13, far below the `f32` output).
+    fn for_each_key(&self, map: &PositionMap, offset: usize, max_key: i64, mut f: impl FnMut(&[PairState])) {
+        let mut steps: Vec<(f64, Vec<PairState>)> = Vec::new();
+        let mut at: Vec<PairState> = Vec::new();
+        let mut prev: Option<f64> = None;
+        let mut since_anchor = 0;
+        for key in -(offset as i64)..=max_key {
+            let dist = map.key_distance(key);
+            match prev {
+                Some(p) if p == dist => {}
+                Some(p) if since_anchor < ANCHOR_EVERY => {
+                    let delta = dist - p;
+                    let found = steps.iter().position(|(d, _)| *d == delta);
+                    let step = match found {
+                        Some(j) => Some(j),
+                        None if steps.len() < MAX_STEPS => {
+                            steps.push((delta, self.exact(delta)));
+                            Some(steps.len() - 1)
+                        }
+                        None => None,
+                    };
+                    match step {
+                        Some(j) => {
+                            for (r, &(dc, ds, dz)) in at.iter_mut().zip(&steps[j].1) {
+                                *r = (r.0 * dc - r.1 * ds, r.1 * dc + r.0 * ds, r.2 * dz);
+                            }
+                            since_anchor += 1;
+                        }
+                        None => {
+                            at = self.exact(dist);
+                            since_anchor = 0;
+                        }
+                    }
+                }
+                _ => {
+                    at = self.exact(dist);
+                    since_anchor = 0;
+                }
+            }
+            prev = Some(dist);
+            f(&at);
+        }
+    }
 }
 
 impl PreparedLogits {
@@ -178,20 +269,20 @@ impl PreparedLogits {
                     );
                     Kernel::Dot { q, k, bias: None }
                 } else {
-                    let gain = move |_: usize, _: f64| af2 * inv_sqrt_d;
                     let table = PairTable {
                         inv_freq: &freqs.inv_freq,
-                        gain: &gain,
+                        gain: af2 * inv_sqrt_d,
+                        decay: None,
                     };
                     pair_kernel(&x, &table, &map, RopeLayout::RotateHalf, n_max)
                 }
             }
             Scheme::XPos { base, scale_base } => {
                 let xp = XPos::new(head_dim, *base, *scale_base)?;
-                let gain = |i: usize, dist: f64| xp.decay(i, dist) * inv_sqrt_d;
                 let table = PairTable {
                     inv_freq: xp.inv_freq(),
-                    gain: &gain,
+                    gain: inv_sqrt_d,
+                    decay: Some((xp.zeta(), xp.scale_base())),
                 };
                 pair_kernel(&x, &table, &map, RopeLayout::Interleaved, n_max)
             }
@@ -339,17 +430,6 @@ fn pair_kernel(x: &TokenRows, table: &PairTable<'_>, map: &PositionMap, layout: 
     let d = x.head_dim;
     let offset = n_max - 1;
     let max_key = map.max_key(n_max);
-    // (C_i, S_i) per key, pairs contiguous.
-    let mut cs = Vec::with_capacity((offset + max_key as usize + 1) * d);
-    for key in -(offset as i64)..=max_key {
-        let dist = map.key_distance(key);
-        for (i, &theta) in table.inv_freq.iter().enumerate() {
-            let g = (table.gain)(i, dist);
-            let (s, c) = (dist * theta).sin_cos();
-            cs.push(clamp_f32(g * c));
-            cs.push(clamp_f32(g * s));
-        }
-    }
     // Raw q/k reordered so pair i sits at (2i, 2i+1).
     let to_pairs = |v: &[f64]| -> Vec<f64> {
         let mut out = vec![0.0; d];
@@ -361,20 +441,25 @@ fn pair_kernel(x: &TokenRows, table: &PairTable<'_>, map: &PositionMap, layout: 
         out
     };
     if let Some(x0) = x.identical() {
-        let p = to_pairs(x0);
-        let row = |r: usize| -> f32 {
-            let c = &cs[r * d..(r + 1) * d];
-            let mut acc = 0.0f64;
-            for i in 0..d / 2 {
-                let (a, b) = (p[2 * i], p[2 * i + 1]);
-                acc += (a * a + b * b) * c[2 * i] as f64; // S term vanishes for q = k
-            }
-            acc as f32
-        };
-        Kernel::Relative {
-            table: (0..cs.len() / d).map(row).collect(),
-        }
+        // q = k: the S term vanishes, and each key's logit is Σ_i (a_i² + b_i²)·gain·C_i — summed
+        // straight from the stepped rotation, without storing the (C_i, S_i) table.
+        let weight: Vec<f64> = to_pairs(x0)
+            .chunks_exact(2)
+            .map(|p| p[0] * p[0] + p[1] * p[1])
+            .collect();
+        let mut rows = Vec::with_capacity((offset as i64 + max_key + 1).max(0) as usize);
+        table.for_each_key(map, offset, max_key, |at| {
+            let acc: f64 = at
+                .iter()
+                .zip(&weight)
+                .map(|(&(c, _, z), w)| w * clamp_f32(table.gain * z * c) as f64)
+                .sum();
+            rows.push(acc as f32);
+        });
+        Kernel::Relative { table: rows }
     } else {
+        // (C_i, S_i) per key, pairs contiguous.
+        let cs = table.stepped_cs(map, offset, max_key);
         let (q, k) = x.encoded(|_, v, _, out| out.copy_from_slice(&to_pairs(v)), 1.0);
         Kernel::Pair { q, k, cs }
     }

@@ -272,3 +272,67 @@ fn rope_random_content_matches_direct_rotation_at_large_positions() {
         }
     }
 }
+
+/// The stepped rotation table equals the exact one (a sin/cos and `powf` per cell) for every
+/// kind of position map — unit steps, capped distances (step 0), Leaky ReRoPE's `1/k` steps —
+/// and for xPos' decay, across many anchors.
+#[test]
+fn stepped_rotation_table_equals_the_exact_table() {
+    let d = 32;
+    let xp = XPos::new(d, 10_000.0, 512.0).unwrap();
+    let rope_freq = default_inv_freq(d, 10_000.0).unwrap();
+    let tables = [
+        PairTable {
+            inv_freq: &rope_freq,
+            gain: 0.25,
+            decay: None,
+        },
+        PairTable {
+            inv_freq: xp.inv_freq(),
+            gain: 0.25,
+            decay: Some((xp.zeta(), xp.scale_base())),
+        },
+    ];
+    let maps = [
+        PositionMap::Identity,
+        PositionMap::ReRope { window: 700 },
+        PositionMap::LeakyReRope {
+            window: 300,
+            leak_k: 3.0,
+        },
+        PositionMap::LmInfinite {
+            n_global: 4,
+            local_window: 900,
+            distance_cap: 900,
+        },
+        PositionMap::SelfExtend {
+            group_size: 8,
+            neighbor_window: 64,
+        },
+    ];
+    let n = 2000;
+    for table in &tables {
+        for map in &maps {
+            let offset = n - 1;
+            let max_key = map.max_key(n);
+            let stepped = table.stepped_cs(map, offset, max_key);
+            let mut worst = 0.0f64;
+            for (j, key) in (-(offset as i64)..=max_key).enumerate() {
+                let exact = table.exact(map.key_distance(key));
+                for (i, &(c, s, z)) in exact.iter().enumerate() {
+                    let g = table.gain * z;
+                    for (got, want) in [(stepped[j * d + 2 * i], g * c), (stepped[j * d + 2 * i + 1], g * s)] {
+                        let scale = g.abs().max(1e-30);
+                        worst = worst.max((got as f64 - want).abs() / scale);
+                    }
+                }
+            }
+            assert_eq!(stepped.len(), (offset + max_key as usize + 1) * d);
+            assert!(
+                worst < 1e-6,
+                "{map:?} decay {}: worst relative error {worst:e}",
+                table.decay.is_some()
+            );
+        }
+    }
+}

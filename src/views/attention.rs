@@ -361,8 +361,9 @@ impl AttentionView {
         {
             Ok(Progress::Ready) => self.show(ctx),
             Ok(Progress::Pending) => {
-                // Spend what is left of this frame's budget on it right away.
-                if self.live.poll(engines, deadline) {
+                // Spend what is left of this frame's budget on it right away (none when the
+                // preparation used it up: the next frame continues).
+                if web_time::Instant::now() < deadline && self.live.poll(engines, deadline) {
                     self.show(ctx);
                 }
                 ctx.request_repaint();
