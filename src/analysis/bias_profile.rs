@@ -1,7 +1,9 @@
-//! Position-bias profiles of one scheme in a single pass over the causal attention map:
-//! attention mass by relative distance, entropy by query position, and mass by absolute key
-//! position ("where does attention go": primacy, recency, lost in the middle — Liu et al. 2023,
-//! "Lost in the Middle"; Wang et al. 2024, PINE).
+//! Position-bias profiles of one scheme in a single pass over the attention map (causal or
+//! bidirectional): attention mass by relative distance, entropy by query position, and mass by
+//! absolute key position ("where does attention go": primacy, recency, lost in the middle — Liu
+//! et al. 2023, "Lost in the Middle"; Wang et al. 2024, PINE, who trace the bias to two causes:
+//! the causal mask, which lets early keys collect attention from every later query, and the
+//! encoding's decay with distance — switching the mask off separates them).
 
 use crate::pe::diagnostics::{entropy, softmax_in_place};
 use crate::pe::{PeError, PreparedLogits};
@@ -9,7 +11,7 @@ use crate::pe::{PeError, PreparedLogits};
 /// Curves over `0..n` (index = distance, query position, or key position).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BiasProfile {
-    /// Mean over queries of the mass at distance `m − n = d`.
+    /// Mean over queries of the mass at distance `|m − n| = d`.
     pub mass_by_distance: Vec<f64>,
     /// Entropy (nats) of each query's attention row.
     pub entropy_by_query: Vec<f64>,
@@ -17,9 +19,9 @@ pub struct BiasProfile {
     pub mass_by_key: Vec<f64>,
 }
 
-/// One causal pass over queries `0..n`.
-pub fn compute(prepared: &PreparedLogits, n: usize) -> Result<BiasProfile, PeError> {
-    let mut acc = ProfileAccumulator::new(n);
+/// One pass over queries `0..n`, each attending to keys `0..=m` (causal) or `0..n`.
+pub fn compute(prepared: &PreparedLogits, n: usize, causal: bool) -> Result<BiasProfile, PeError> {
+    let mut acc = ProfileAccumulator::new(n, causal);
     acc.rows(prepared, n)?;
     Ok(acc.finish())
 }
@@ -29,14 +31,16 @@ pub fn compute(prepared: &PreparedLogits, n: usize) -> Result<BiasProfile, PeErr
 #[derive(Clone, Debug)]
 pub struct ProfileAccumulator {
     n: usize,
+    causal: bool,
     row: Vec<f32>,
     out: BiasProfile,
 }
 
 impl ProfileAccumulator {
-    pub fn new(n: usize) -> Self {
+    pub fn new(n: usize, causal: bool) -> Self {
         Self {
             n,
+            causal,
             row: vec![0.0_f32; n],
             out: BiasProfile {
                 mass_by_distance: vec![0.0; n],
@@ -60,11 +64,12 @@ impl ProfileAccumulator {
         let start = self.rows_done();
         let end = start.saturating_add(max_rows).min(self.n);
         for m in start..end {
-            prepared.logits_row(m, self.n, true, &mut self.row)?;
+            prepared.logits_row(m, self.n, self.causal, &mut self.row)?;
             softmax_in_place(&mut self.row);
             self.out.entropy_by_query.push(entropy(&self.row));
-            for (key, &p) in self.row[..=m].iter().enumerate() {
-                self.out.mass_by_distance[m - key] += p as f64;
+            let seen = if self.causal { m + 1 } else { self.n };
+            for (key, &p) in self.row[..seen].iter().enumerate() {
+                self.out.mass_by_distance[m.abs_diff(key)] += p as f64;
                 self.out.mass_by_key[key] += p as f64;
             }
         }
@@ -91,7 +96,7 @@ mod tests {
     #[test]
     fn nope_is_uniform_over_the_prefix() {
         let p = PreparedLogits::new(&Scheme::NoPe, &Content::Identical, 8, 4).expect("valid");
-        let b = compute(&p, 4).expect("profile");
+        let b = compute(&p, 4, true).expect("profile");
         // query m spreads 1/(m+1) over keys 0..=m
         let by_key0 = (1.0 + 0.5 + 1.0 / 3.0 + 0.25) / 4.0;
         assert!((b.mass_by_key[0] - by_key0).abs() < 1e-6);
@@ -106,7 +111,7 @@ mod tests {
     #[test]
     fn alibi_mass_decreases_with_distance() {
         let p = PreparedLogits::new(&Scheme::Alibi { slope: 0.5 }, &Content::Identical, 8, 64).expect("valid");
-        let b = compute(&p, 64).expect("profile");
+        let b = compute(&p, 64, true).expect("profile");
         assert!(b.mass_by_distance.windows(2).all(|w| w[0] >= w[1]));
         // Only query 63 sees key 63, while key 30 collects recency mass from many queries.
         assert!(b.mass_by_key[63] < b.mass_by_key[30]);
@@ -117,11 +122,50 @@ mod tests {
     #[test]
     fn rows_in_chunks_give_the_same_profile() {
         let p = PreparedLogits::new(&Scheme::Alibi { slope: 0.2 }, &Content::Random { seed: 1 }, 8, 40).expect("p");
-        let whole = compute(&p, 40).expect("profile");
-        let mut acc = ProfileAccumulator::new(40);
+        let whole = compute(&p, 40, false).expect("profile");
+        let mut acc = ProfileAccumulator::new(40, false);
         while !acc.is_done() {
             acc.rows(&p, 6).expect("rows");
         }
         assert_eq!(acc.finish(), whole);
+    }
+
+    /// PINE's two causes, separated: without the mask, NoPE spreads every query evenly over all
+    /// keys (no primacy left), and ALiBi's decay alone is symmetric (the first key collects what
+    /// the last does); with the mask, the first keys collect far more.
+    #[test]
+    fn bidirectional_profiles_drop_the_masks_primacy() {
+        let n = 64;
+        let nope = PreparedLogits::new(&Scheme::NoPe, &Content::Identical, 8, n).expect("valid");
+        let both = compute(&nope, n, false).expect("profile");
+        assert!(both.mass_by_key.iter().all(|&v| (v - 1.0 / n as f64).abs() < 1e-6));
+        assert!(
+            both.entropy_by_query
+                .iter()
+                .all(|&h| (h - (n as f64).ln()).abs() < 1e-4)
+        );
+        let causal = compute(&nope, n, true).expect("profile");
+        assert!(
+            causal.mass_by_key.windows(2).all(|w| w[0] > w[1]),
+            "primacy under the mask"
+        );
+
+        let alibi = PreparedLogits::new(&Scheme::Alibi { slope: 0.1 }, &Content::Identical, 8, n).expect("valid");
+        let b = compute(&alibi, n, false).expect("profile");
+        for k in 0..n {
+            assert!(
+                (b.mass_by_key[k] - b.mass_by_key[n - 1 - k]).abs() < 1e-6,
+                "symmetric at {k}"
+            );
+        }
+        let c = compute(&alibi, n, true).expect("profile");
+        assert!(
+            c.mass_by_key[0] > 2.0 * b.mass_by_key[0],
+            "the mask hands the first key its primacy"
+        );
+        let total: f64 = b.mass_by_distance.iter().sum();
+        assert!((total - 1.0).abs() < 1e-6);
+        // Distances ≥ 1 occur on both sides of a query, so they fall off from d = 1 on.
+        assert!(b.mass_by_distance[1..].windows(2).all(|w| w[0] >= w[1]));
     }
 }

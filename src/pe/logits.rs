@@ -17,6 +17,7 @@ use super::alibi;
 use super::diagnostics::{accumulate_mass_by_distance, entropy, softmax_in_place};
 use super::position_maps::PositionMap;
 use super::rope::RopeLayout;
+use super::rotation_table::{PairTable, clamp_f32};
 use super::scaling::rope_inv_freq;
 use super::scheme::{Content, Scheme};
 use super::sinusoidal::encode_into;
@@ -51,104 +52,6 @@ pub struct PreparedLogits {
     /// Index of key 0 in the relative tables (`n_max − 1`).
     offset: usize,
     kernel: Kernel,
-}
-
-/// Per-pair gain and angle for a relative rotation table.
-struct PairTable<'a> {
-    inv_freq: &'a [f64],
-    /// Multiplies both cos and sin of every pair (`1/√d`, the attention factor squared).
-    gain: f64,
-    /// xPos (Sun et al. 2022): pair `i` also decays by `ζ_i^(distance/γ)`, as `(ζ, γ)`.
-    decay: Option<(&'a [f64], f64)>,
-}
-
-/// `(cos, sin, decay)` of one pair at one distance (or over one distance step).
-type PairState = (f64, f64, f64);
-
-/// Table keys between two exact (sin/cos, powf) anchors of the stepped rotation table.
-const ANCHOR_EVERY: usize = 256;
-
-/// Distinct distance steps kept as rotations; a map with more steps is anchored exactly.
-const MAX_STEPS: usize = 4;
-
-impl PairTable<'_> {
-    /// `(cos, sin, decay)` of every pair at distance `dist`, exactly.
-    fn exact(&self, dist: f64) -> Vec<PairState> {
-        self.inv_freq
-            .iter()
-            .enumerate()
-            .map(|(i, &theta)| {
-                let (s, c) = (dist * theta).sin_cos();
-                let z = self.decay.map_or(1.0, |(zeta, gamma)| zeta[i].powf(dist / gamma));
-                (c, s, z)
-            })
-            .collect()
-    }
-
-    /// `(C_i, S_i)` per table key `−offset..=max_key`, pairs contiguous, gain folded in.
-    fn stepped_cs(&self, map: &PositionMap, offset: usize, max_key: i64) -> Vec<f32> {
-        let keys = (offset as i64 + max_key + 1).max(0) as usize;
-        let mut cs = Vec::with_capacity(keys * 2 * self.inv_freq.len());
-        self.for_each_key(map, offset, max_key, |at| {
-            for &(c, s, z) in at {
-                let g = self.gain * z;
-                cs.push(clamp_f32(g * c));
-                cs.push(clamp_f32(g * s));
-            }
-        });
-        cs
-    }
-
-    /// Calls `f` with `(cos, sin, decay)` of every pair at each table key `−offset..=max_key`,
-    /// in order.
-    ///
-    /// A sin/cos (and, for xPos, a `powf`) per cell is ~150 ms for N = 8192, d = 256 in the
-    /// browser, longer than a frame. Position maps move the distance in constant steps (1, 0,
-    /// or `1/k` for Leaky ReRoPE), so each key advances the previous one by a stored step
-    /// rotation — one complex multiplication — and is re-anchored exactly every
-    /// [`ANCHOR_EVERY`] keys (relative error ~1e-13, far below the `f32` output).
-    fn for_each_key(&self, map: &PositionMap, offset: usize, max_key: i64, mut f: impl FnMut(&[PairState])) {
-        let mut steps: Vec<(f64, Vec<PairState>)> = Vec::new();
-        let mut at: Vec<PairState> = Vec::new();
-        let mut prev: Option<f64> = None;
-        let mut since_anchor = 0;
-        for key in -(offset as i64)..=max_key {
-            let dist = map.key_distance(key);
-            match prev {
-                Some(p) if p == dist => {}
-                Some(p) if since_anchor < ANCHOR_EVERY => {
-                    let delta = dist - p;
-                    let found = steps.iter().position(|(d, _)| *d == delta);
-                    let step = match found {
-                        Some(j) => Some(j),
-                        None if steps.len() < MAX_STEPS => {
-                            steps.push((delta, self.exact(delta)));
-                            Some(steps.len() - 1)
-                        }
-                        None => None,
-                    };
-                    match step {
-                        Some(j) => {
-                            for (r, &(dc, ds, dz)) in at.iter_mut().zip(&steps[j].1) {
-                                *r = (r.0 * dc - r.1 * ds, r.1 * dc + r.0 * ds, r.2 * dz);
-                            }
-                            since_anchor += 1;
-                        }
-                        None => {
-                            at = self.exact(dist);
-                            since_anchor = 0;
-                        }
-                    }
-                }
-                _ => {
-                    at = self.exact(dist);
-                    since_anchor = 0;
-                }
-            }
-            prev = Some(dist);
-            f(&at);
-        }
-    }
 }
 
 impl PreparedLogits {
@@ -463,10 +366,6 @@ fn pair_kernel(x: &TokenRows, table: &PairTable<'_>, map: &PositionMap, layout: 
         let (q, k) = x.encoded(|_, v, _, out| out.copy_from_slice(&to_pairs(v)), 1.0);
         Kernel::Pair { q, k, cs }
     }
-}
-
-fn clamp_f32(v: f64) -> f32 {
-    v.clamp(f32::MIN as f64, f32::MAX as f64) as f32
 }
 
 #[inline]

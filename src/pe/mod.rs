@@ -26,6 +26,7 @@ pub mod position_ids;
 pub mod position_maps;
 
 pub mod rope;
+pub(crate) mod rotation_table;
 pub mod scaling;
 pub mod scheme;
 pub mod sinusoidal;

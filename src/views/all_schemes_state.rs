@@ -1,5 +1,5 @@
 //! The settings shared by the views that show every scheme at once (Compare, Position bias):
-//! one length, one training length, one token content, one head, one head dimension.
+//! one length, one training length, one token content, one head, one head dimension, one mask.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,13 @@ pub struct AllSchemesState {
     pub content: ContentKind,
     pub head: usize,
     pub head_dim: usize,
+    /// Causal (each query sees keys `0..=m`) or bidirectional (all keys).
+    #[serde(default = "causal_default")]
+    pub causal: bool,
+}
+
+fn causal_default() -> bool {
+    true
 }
 
 impl Default for AllSchemesState {
@@ -29,6 +36,7 @@ impl Default for AllSchemesState {
             content: ContentKind::Identical,
             head: 2,
             head_dim: 64,
+            causal: true,
         }
     }
 }
@@ -50,12 +58,13 @@ impl AllSchemesState {
     /// Append this view's keys to a URL hash.
     pub fn write_hash(&self, out: &mut String) {
         out.push_str(&format!(
-            "&len={}&train={}&content={}&head={}&hd={}",
+            "&len={}&train={}&content={}&head={}&hd={}&causal={}",
             self.seq_len,
             self.train_len,
             self.content.key(),
             self.head,
-            self.head_dim
+            self.head_dim,
+            u8::from(self.causal)
         ));
     }
 
@@ -68,6 +77,13 @@ impl AllSchemesState {
             "head" => num(value).map(|n| self.head = n).is_some(),
             "hd" => num(value).map(|n| self.head_dim = n).is_some(),
             "content" => ContentKind::from_key(value).map(|c| self.content = c).is_some(),
+            "causal" => match value {
+                "1" | "true" | "0" | "false" => {
+                    self.causal = matches!(value, "1" | "true");
+                    true
+                }
+                _ => false,
+            },
             _ => return None,
         };
         Some(ok)
@@ -102,6 +118,13 @@ impl AllSchemesState {
             }
         });
         ui.add_space(6.0);
+        ui.label(RichText::new("Mask").strong())
+            .on_hover_text("Causal: each query sees the keys up to itself. Bidirectional: every key.");
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.causal, true, "causal");
+            ui.selectable_value(&mut self.causal, false, "bidirectional");
+        });
+        ui.add_space(6.0);
         ui.label(RichText::new("Head").strong());
         ui.add(egui::Slider::new(&mut self.head, 0..=HEADS - 1).text("head"));
         ui.label(RichText::new("Head dimension d").strong());
@@ -127,6 +150,7 @@ mod tests {
             content: ContentKind::Random,
             head: 3,
             head_dim: 32,
+            causal: false,
         };
         let mut h = String::new();
         s.write_hash(&mut h);
@@ -138,6 +162,8 @@ mod tests {
         assert_eq!(back, s);
         assert_eq!(back.read_hash_key("len", "x"), Some(false));
         assert_eq!(back.read_hash_key("zzz", "1"), None);
+        assert_eq!(back.read_hash_key("causal", "maybe"), Some(false));
+        assert!(!back.causal, "an invalid mask value keeps the mask");
         back.seq_len = 99_999;
         back.head_dim = 33;
         assert_eq!(back.sanitize().len(), 1);

@@ -24,14 +24,15 @@ impl AllSchemesState {
     /// The profile of one scheme under this state.
     pub fn profile(&self, kind: SchemeKind) -> Result<BiasProfile, PeError> {
         let prepared = self.prepare(kind)?;
-        bias_profile::compute(&prepared, self.seq_len)
+        bias_profile::compute(&prepared, self.seq_len, self.causal)
     }
 }
 
-const EXPLANATION: &str = "With identical tokens, all that steers attention is the positional encoding. Left: how much attention \
-     lands at each distance (recency bias). Middle: how spread out each query's attention is. Right: which \
-     absolute positions collect attention — the first tokens (primacy), the last (recency), and the \
-     neglected middle (Liu et al. 2023, “Lost in the Middle”; Wang et al. 2024, PINE).";
+const EXPLANATION: &str = "With identical tokens, only the positional encoding steers attention. Left to right: attention mass \
+     by distance (recency), how spread out each query's attention is, and which positions collect it — the \
+     first (primacy), the last (recency), the neglected middle (Liu et al. 2023, “Lost in the Middle”). PINE \
+     (Wang et al. 2024) traces this to two causes, the causal mask and the encoding's decay with distance: \
+     switch the mask to bidirectional and only the encoding's part remains.";
 
 /// The view: state plus one cached profile per scheme.
 #[derive(Default)]
@@ -79,7 +80,12 @@ impl BiasView {
         let mut prepared = 0;
         while !self.pending.is_empty() && (prepared == 0 || web_time::Instant::now() < deadline) {
             let k = self.pending.remove(0);
-            parts.push((k, self.state.prepare(k).map(|p| (p, ProfileAccumulator::new(n)))));
+            parts.push((
+                k,
+                self.state
+                    .prepare(k)
+                    .map(|p| (p, ProfileAccumulator::new(n, self.state.causal))),
+            ));
             prepared += 1;
         }
         // A frame that prepared a scheme has spent its budget: the rows wait for the next one.
@@ -159,8 +165,8 @@ impl BiasView {
             for (id, title, x_label, y_label, pick, legend) in [
                 (
                     "bias_dist",
-                    "mass vs distance m − n",
-                    "distance m − n",
+                    "mass vs distance |m − n|",
+                    "distance |m − n|",
                     "mean attention mass",
                     by_distance as fn(&BiasProfile) -> &Vec<f64>,
                     true,
@@ -277,14 +283,16 @@ impl View for BiasView {
             image: None,
             figure: Some(Figure {
                 title: format!(
-                    "Position bias at N = {} (L_train = {})",
-                    self.state.seq_len, self.state.train_len
+                    "Position bias at N = {} (L_train = {}, {})",
+                    self.state.seq_len,
+                    self.state.train_len,
+                    if self.state.causal { "causal" } else { "bidirectional" }
                 ),
                 caption: String::new(),
                 panels: vec![
                     Panel::plot(
-                        "mass vs distance m − n",
-                        "distance m − n",
+                        "mass vs distance |m − n|",
+                        "distance |m − n|",
                         "mean attention mass",
                         by_distance,
                     )

@@ -32,7 +32,7 @@ impl AllSchemesState {
     pub fn panel_request(&self) -> MapRequest {
         MapRequest {
             n: self.seq_len,
-            causal: true,
+            causal: self.causal,
             softmax: true,
             out_side: PANEL_SIDE,
             aggregate: Aggregate::Mean,
@@ -83,7 +83,7 @@ impl Panel {
     }
 }
 
-const EXPLANATION: &str = "Each panel is the causal softmax attention (query ↓, key →) of one scheme with the same tokens and \
+const EXPLANATION: &str = "Each panel is the softmax attention (query ↓, key →; causal unless the Mask says otherwise) of one scheme with the same tokens and \
      length; the dashed lines mark L_train. Schemes with a built-in distance penalty (ALiBi, T5, KERPLE, \
      xPos) stay local past L_train; NoPE spreads evenly, and RoPE ripples (Kazemnejad et al. 2023).";
 
