@@ -161,3 +161,40 @@ fn train_writes_a_model_that_eval_can_read() {
     let bad = poslens(&["train", "--task", "sort"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// The linear position probe: the input of a sinusoidal-APE model carries its positions
+/// linearly; NoPE's input does not (tokens only) but its first block builds a position signal
+/// (Kazemnejad et al. 2023); and bad requests are refused with a message.
+#[test]
+fn probe_reads_positions_where_the_encoding_or_the_model_put_them() {
+    let out = poslens(&[
+        "probe",
+        "--model",
+        &model("recall-sinusoidal"),
+        "--model",
+        &model("recall-nope"),
+        "--samples",
+        "32",
+        "--lengths",
+        "32,64",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    let r2 = |m: usize, layer: usize| v[m]["probe"]["fits"][layer][0]["r2"].as_f64().expect("r2");
+    assert!(r2(0, 0) > 0.8, "sinusoidal input R² {}", r2(0, 0));
+    assert!(r2(1, 0) < 0.3, "NoPE input R² {}", r2(1, 0));
+    assert!(r2(1, 1) > r2(1, 0) + 0.3, "NoPE block 1 R² {}", r2(1, 1));
+    assert_eq!(
+        v[1]["probe"]["fits"].as_array().map(Vec::len),
+        Some(4),
+        "input + 3 blocks"
+    );
+    for bad in [vec!["--samples", "1"], vec!["--lengths", "0"], vec!["--lengths", "x"]] {
+        let mut args = vec!["probe", "--model", "assets/models/recall-nope"];
+        args.extend(bad.iter().copied());
+        let out = poslens(&args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}

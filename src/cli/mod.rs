@@ -2,6 +2,7 @@
 
 pub mod model;
 pub mod pe;
+pub mod probe;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,9 @@ enum Command {
     Train(Box<model::TrainArgs>),
     /// Accuracy of a trained model at several lengths, as JSON (same numbers as the Model lab).
     Eval(Box<model::EvalArgs>),
+    /// What each layer of a trained model knows about absolute position: a linear probe per
+    /// layer, fitted at the training length, scored at longer lengths (R², mean abs. error).
+    Probe(Box<probe::ProbeArgs>),
     /// Export a view's data headlessly, exactly as the app's export buttons do.
     Export {
         /// The view's state as a URL hash, e.g. "view=attention&len=512&scheme=alibi".
@@ -61,6 +65,7 @@ pub fn main() -> ExitCode {
         },
         Some(Command::Train(args)) => print_or_fail(model::train(&args)),
         Some(Command::Eval(args)) => print_or_fail(model::eval(&args)),
+        Some(Command::Probe(args)) => print_or_fail(probe::run(&args)),
         Some(Command::Pe(args)) => print_or_fail(pe::run(&args)),
     }
 }

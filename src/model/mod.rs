@@ -20,6 +20,9 @@ mod net;
 mod options;
 #[cfg(feature = "lab")]
 pub mod positions;
+pub mod probe;
+#[cfg(feature = "lab")]
+mod probe_eval;
 mod trace;
 #[cfg(feature = "train")]
 pub mod train;

@@ -72,6 +72,9 @@ pub struct Output {
     /// Per layer, `[batch, heads, len, len]` attention weights (rows sum to 1); empty unless
     /// traced.
     pub attention: Vec<Tensor<4>>,
+    /// The residual stream `[batch, len, d_model]` at the input (token embedding + absolute
+    /// encoding) and after each block (`n_layers + 1` tensors); empty unless traced.
+    pub hidden: Vec<Tensor<3>>,
 }
 
 impl Model {
@@ -88,6 +91,7 @@ impl Model {
     /// - `tokens`: `[batch, len]` token ids, `len == positions.len`
     /// - `logits`: `[batch, len, vocab]`
     /// - `attention[layer]`: `[batch, heads, len, len]`
+    /// - `hidden[layer]`: `[batch, len, d_model]` (0 = input, `l` = after block `l`)
     pub fn forward(&self, tokens: Tensor<2, Int>, positions: &Positions, trace: bool) -> Output {
         let mut x = self.tok.forward(tokens); // [B, L, D]
         if let Some(table) = &positions.absolute {
@@ -103,17 +107,23 @@ impl Model {
         }
         let bias = bias.unsqueeze_dim::<4>(0); // [1, H, L, L]
         let mut attention = Vec::new();
+        let mut hidden = Vec::new();
+        if trace {
+            hidden.push(x.clone());
+        }
         for block in &self.blocks {
             let (y, att) = block.attention(block.ln1.forward(x.clone()), &bias, positions, self.n_heads);
             x = x + y;
             x = x.clone() + block.fc2.forward(gelu(block.fc1.forward(block.ln2.forward(x))));
             if trace {
                 attention.push(att);
+                hidden.push(x.clone());
             }
         }
         Output {
             logits: self.head.forward(self.ln_f.forward(x)),
             attention,
+            hidden,
         }
     }
 }
