@@ -4,7 +4,8 @@
 
 use poslens::compute::client::{ComputeClient, WorkerState};
 use poslens::compute::protocol::{
-    self, FromWorker, LabJob, PROTOCOL, Reply, Request, TrainAction, TrainProgress, TrainState, WireError,
+    self, DEPTH_BUCKETS, FromWorker, LabJob, PROBE_SAMPLES, PROTOCOL, Reply, Request, TrainAction, TrainProgress,
+    TrainState, WireError,
 };
 use poslens::compute::{self, ComputeBackend};
 use poslens::model::catalog::{ModelMeta, load_model};
@@ -99,6 +100,7 @@ fn a_model_run_through_the_worker_equals_the_direct_evaluation() {
         seed: 1234,
         curve_lengths: Some(vec![32, 64]),
         curve_samples: 8,
+        probe: false,
     };
     let Reply::Run(r) = reply(&c, Request::Run(job.clone())) else {
         panic!("expected a run")
@@ -156,6 +158,7 @@ fn refusals_keep_their_meaning_across_the_boundary() {
         seed: 1,
         curve_lengths: None,
         curve_samples: 0,
+        probe: false,
     };
     assert!(matches!(reply(&c, Request::Run(job)), Reply::Failed(e) if e.message.contains("not loaded")));
     // Another model's weights under this metadata: refused by the checksum, as from disk.
@@ -192,6 +195,7 @@ fn refusals_keep_their_meaning_across_the_boundary() {
         seed: 1,
         curve_lengths: None,
         curve_samples: 0,
+        probe: false,
     };
     let Reply::Failed(e) = reply(&c, Request::Run(job)) else {
         panic!("a learned table has no row 63")
@@ -419,6 +423,7 @@ fn phasors_reproduce_the_models_own_attention() {
         seed,
         curve_lengths: None,
         curve_samples: 0,
+        probe: false,
     };
     let Reply::Run(run) = reply(&c, Request::Run(job)) else {
         panic!("expected a run")
@@ -475,4 +480,70 @@ fn phasors_reproduce_the_models_own_attention() {
         },
     );
     assert!(matches!(bad, Reply::Failed(_)), "{bad:?}");
+}
+
+/// A recall model's run splits its live score by depth (the slices sum to the score, and equal
+/// `score_by_depth`), and with `probe` the worker's position probe equals the direct one.
+#[test]
+fn recall_runs_report_depth_and_the_probe_on_request() {
+    let c = client();
+    let (meta, weights) = shipped("recall-nope");
+    let Reply::Loaded { name, .. } = reply(
+        &c,
+        Request::LoadModel {
+            meta: meta.clone(),
+            weights: weights.clone(),
+            name: None,
+        },
+    ) else {
+        panic!("expected Loaded")
+    };
+    let job = LabJob {
+        name,
+        len: 48,
+        rope: RopeOptions::default(),
+        trace_seed: 7,
+        samples: 24,
+        seed: 1234,
+        curve_lengths: None,
+        curve_samples: 0,
+        probe: true,
+    };
+    let Reply::Run(r) = reply(&c, Request::Run(job.clone())) else {
+        panic!("expected a run")
+    };
+    let device = compute::ndarray_device("direct").device;
+    let model = load_model(&meta, &weights, &device).unwrap();
+    let ev = Evaluator {
+        model: &model,
+        config: &meta.config,
+        task: meta.task,
+        rope: &job.rope,
+        device: &device,
+    };
+    let direct = pollster::block_on(ev.score_by_depth(48, 24, 1234, DEPTH_BUCKETS)).unwrap();
+    assert_eq!(r.by_depth, direct);
+    assert_eq!(r.score, pollster::block_on(ev.score_at(48, 24, 1234)).unwrap());
+    let probe = r.probe.expect("the probe was asked for");
+    assert_eq!(probe.lengths, vec![32, 48]);
+    assert_eq!(probe.fits.len(), meta.config.n_layers + 1);
+    let again = pollster::block_on(ev.position_probe(32, &[32, 48], PROBE_SAMPLES, 1234)).unwrap();
+    // Equal up to the JSON round trip of the worker protocol (serde_json parses floats to
+    // within an ulp).
+    assert_eq!(
+        (probe.lengths.clone(), probe.samples),
+        (again.lengths.clone(), again.samples)
+    );
+    for (a, b) in probe.fits.iter().flatten().zip(again.fits.iter().flatten()) {
+        let (a, b) = (a.expect("runs at 48"), b.expect("runs at 48"));
+        assert!(
+            (a.r2 - b.r2).abs() < 1e-12 && (a.mae - b.mae).abs() < 1e-12,
+            "{a:?} vs {b:?}"
+        );
+    }
+    // Without the switch, no probe.
+    let Reply::Run(plain) = reply(&c, Request::Run(LabJob { probe: false, ..job })) else {
+        panic!("expected a run")
+    };
+    assert!(plain.probe.is_none());
 }

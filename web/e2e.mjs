@@ -208,6 +208,21 @@ async function runMode(name, mode, base) {
     check(Array.isArray(mpi.model_lab.extension_curve) && mpi.model_lab.extension_curve.length === 8, `RoPE + PI s=4: live curve over 8 lengths (${JSON.stringify(mpi.model_lab.extension_curve)})`);
     const ml = await lab('view=model&task=copy&pe=learned&len=64', labDone(64));
     check(typeof ml.model_lab.cannot_run === 'string' && ml.errors.length === 0, `learned APE past its table is reported, not a crash (${ml.model_lab.cannot_run})`);
+    if (name === 'webgl2') {
+      // Inside the model (burn on ndarray in the worker; SwiftShader WebGPU would take minutes):
+      // recall by depth, and the linear position probe — NoPE builds its own position signal.
+      const mp = await lab('view=model&task=recall&pe=nope&len=64&probe=1', `(() => { const m = window.poslens.status().model_lab; return m && m.seq_len === 64 && !m.busy && m.probe_r2; })()`, 240_000);
+      const p = mp.model_lab;
+      await page.screenshot({ path: path.join(ART, `e2e-${name}-model-probe.png`) });
+      check(p.by_depth.length === 4 && p.probe_r2.length === 4 && p.probe_r2[1][0] > p.probe_r2[0][0] + 0.3 && mp.errors.length === 0,
+        `Model lab, recall-nope at N = 64: exact match by depth ${JSON.stringify(p.by_depth.map((x) => +(100 * x).toFixed(0)))} %, probe R² at L_train input ${p.probe_r2[0][0].toFixed(2)} → block 1 ${p.probe_r2[1][0].toFixed(2)}, at N block 3 ${p.probe_r2[3][1].toFixed(2)}`);
+      // Position bias with the mask off: the same view, bidirectional, no errors.
+      await page.goto(`${base}/#view=bias&len=128&causal=0`);
+      await page.waitForFunction(() => { const s = window.poslens.status(); return s.view === 'bias' && s.seq_len === 128 && !s.heatmap_progress; }, null, { timeout: 60_000 });
+      const sb = await page.evaluate(() => window.poslens.status());
+      await page.screenshot({ path: path.join(ART, `e2e-${name}-bias-bidirectional.png`) });
+      check(sb.state_hash.includes('causal=0') && sb.errors.length === 0 && sb.link_notes === 0, `Position bias, bidirectional: link kept (${sb.state_hash}), errors ${JSON.stringify(sb.errors)}`);
+    }
 
     // Drag the attention view's length across L_train with the mouse.
     await page.goto(`${base}/#view=attention&len=64&train=128&scheme=alibi`);

@@ -6,7 +6,8 @@ import { WEBGPU_ARGS, launchChromium, serveDist } from './harness.mjs';
 
 const [hash = '', out = 'artifacts/screenshot.png', width = '1280', height = '800'] = process.argv.slice(2);
 const { server, base } = await serveDist();
-const browser = await launchChromium(WEBGPU_ARGS);
+// POSLENS_WEBGL2=1: no GPU flags (WebGL2 page, burn on ndarray in the worker: much faster for the Model lab).
+const browser = await launchChromium(process.env.POSLENS_WEBGL2 ? [] : WEBGPU_ARGS);
 try {
   const page = await browser.newPage({ viewport: { width: +width, height: +height } });
   page.on('console', (m) => { if (m.type() === 'error') console.error('console:', m.text()); });

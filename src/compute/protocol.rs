@@ -134,6 +134,12 @@ pub struct TrainProgress {
     pub error: Option<String>,
 }
 
+/// Depth slices of the Model lab's "lost in the middle" read-out (as `poslens eval --by-depth 4`).
+pub const DEPTH_BUCKETS: usize = 4;
+
+/// Samples the Model lab's position probe is fitted on and scored on per length.
+pub const PROBE_SAMPLES: usize = 32;
+
 /// One Model-lab forward-pass job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LabJob {
@@ -149,6 +155,9 @@ pub struct LabJob {
     /// Lengths of a live accuracy curve (RoPE extension methods), with its samples per length.
     pub curve_lengths: Option<Vec<usize>>,
     pub curve_samples: usize,
+    /// Also fit the linear position probe (every layer; at the training length and at `len`).
+    #[serde(default)]
+    pub probe: bool,
 }
 
 /// What one forward-pass job produces.
@@ -156,6 +165,13 @@ pub struct LabJob {
 pub struct LabResult {
     pub trace: TracedSample,
     pub score: Score,
+    /// Recall models: the live score split by the depth of the queried pair, in
+    /// [`DEPTH_BUCKETS`] slices (first … last); empty for copy.
+    #[serde(default)]
+    pub by_depth: Vec<Score>,
+    /// The position probe of every layer, when the job asked for it.
+    #[serde(default)]
+    pub probe: Option<crate::model::probe::ProbeReport>,
     /// Live curve of the chosen extension method (RoPE only).
     pub extension_curve: Option<Curve>,
     /// The whole job in the worker: traced sample, live score and live curve.

@@ -9,7 +9,9 @@ use std::rc::Rc;
 use web_time::Instant;
 
 use super::device::ComputeDevice;
-use super::protocol::{self, FromWorker, LabJob, LabResult, PROTOCOL, Reply, Request, ToWorker, WireError};
+use super::protocol::{
+    self, DEPTH_BUCKETS, FromWorker, LabJob, LabResult, PROBE_SAMPLES, PROTOCOL, Reply, Request, ToWorker, WireError,
+};
 use crate::model::catalog::{ModelMeta, load_model};
 use crate::model::eval::Evaluator;
 use crate::model::{Model, ModelError, param_count};
@@ -184,14 +186,40 @@ impl LabServer {
         };
         let trace = ev.trace_sample(job.len, job.trace_seed).await?;
         let trace_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let score = ev.score_at(job.len, job.samples, job.seed).await?;
+        // Recall: the same samples scored by the depth of the queried pair; their sum is the score.
+        let by_depth = if meta.task == crate::tasks::TaskKind::Recall {
+            ev.score_by_depth(job.len, job.samples, job.seed, DEPTH_BUCKETS).await?
+        } else {
+            Vec::new()
+        };
+        let score = match by_depth.is_empty() {
+            true => ev.score_at(job.len, job.samples, job.seed).await?,
+            false => by_depth.iter().fold(crate::tasks::Score::default(), |mut total, s| {
+                total.add(*s);
+                total
+            }),
+        };
         let extension_curve = match &job.curve_lengths {
             Some(lengths) => Some(ev.curve(lengths, job.curve_samples, job.seed).await?),
             None => None,
         };
+        let probe = if job.probe {
+            let mut lengths = vec![meta.train_len];
+            if job.len != meta.train_len {
+                lengths.push(job.len);
+            }
+            Some(
+                ev.position_probe(meta.train_len, &lengths, PROBE_SAMPLES, job.seed)
+                    .await?,
+            )
+        } else {
+            None
+        };
         Ok(LabResult {
             trace,
             score,
+            by_depth,
+            probe,
             extension_curve,
             compute_ms: started.elapsed().as_secs_f64() * 1000.0,
             trace_ms,

@@ -151,6 +151,16 @@ impl BiasView {
                 ));
             });
         }
+        if !self.state.causal {
+            ui.label(
+                RichText::new(
+                    "Mask off. T5 uses a decoder's one-directional buckets (Raffel et al. 2020): every future key falls in \
+                     bucket 0, the bias of distance 0, so without the mask T5 reaches forward to the last keys.",
+                )
+                .small()
+                .color(theme.weak_text()),
+            );
+        }
         let avail = ui.available_size();
         let w = (avail.x - 24.0) / 3.0;
         let h = (avail.y - 30.0).clamp(160.0, 520.0);

@@ -28,6 +28,7 @@ pub(super) struct JobKey {
     pub(super) factor_bits: u64,
     pub(super) sample: u64,
     pub(super) interp: bool,
+    pub(super) probe: bool,
 }
 
 /// Where the selected model's weights are.
@@ -107,6 +108,7 @@ impl ModelLabView {
                 seed: EVAL_SEED,
                 curve_lengths: extension.then(|| meta.curve.length.clone()),
                 curve_samples: CURVE_SAMPLES,
+                probe: key.probe,
             };
             let id = compute.submit(Request::Run(job));
             self.job = Some((key, id));

@@ -9,6 +9,7 @@
 //! context-extension method's curve is measured live. Science: Kazemnejad et al. 2023, "The
 //! Impact of Positional Encoding on Length Generalization in Transformers".
 
+mod insight;
 mod jobs;
 mod panels;
 mod state;
@@ -19,7 +20,6 @@ mod yours;
 use std::collections::BTreeMap;
 
 use egui::{RichText, Ui};
-use serde::Serialize;
 
 use crate::compute::ComputeBackend;
 use crate::compute::client::JobId;
@@ -198,6 +198,7 @@ impl ModelLabView {
             },
             sample: self.state.sample,
             interp: self.state.pe == PeKind::Learned && self.state.interp,
+            probe: self.state.probe,
         })
     }
 
@@ -241,6 +242,7 @@ impl ModelLabView {
                     "Past its table, position p reads rows ⌊p/s⌋ and ⌈p/s⌉ blended, s = N / L_train (Zhu et al. 2024)",
                 );
         });
+        self.insight_controls_ui(ui);
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             ui.label("Sample");
@@ -388,6 +390,13 @@ impl ModelLabView {
             extension_curve: ok
                 .and_then(|r| r.extension_curve.as_ref())
                 .map(|c| c.exact_match.clone()),
+            by_depth: ok.map_or(Vec::new(), |r| r.by_depth.iter().map(|s| s.exact_match()).collect()),
+            probe_r2: ok.and_then(|r| r.probe.as_ref()).map(|p| {
+                p.fits
+                    .iter()
+                    .map(|f| f.iter().map(|x| x.map(|x| x.r2)).collect())
+                    .collect()
+            }),
         }
     }
 }
@@ -504,34 +513,6 @@ pub fn curves_export(
         image: None,
         figure: Some(figure),
     })
-}
-
-/// The Model lab part of `window.poslens.status()`.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ModelLabStatus {
-    pub task: String,
-    pub pe: String,
-    pub seq_len: usize,
-    /// "shipped" or "yours" (a model the reader opened from files).
-    pub source: String,
-    /// The reader's model, if one was opened (`yours/<task>-<pe>`).
-    pub yours: Option<String>,
-    /// What became of the last files picked or dropped (waiting for the other file, refused).
-    pub files_message: Option<String>,
-    /// The "Open your model" button, `[x, y, w, h]` in CSS px.
-    pub open_button: Option<[f32; 4]>,
-    pub loaded_model: Option<String>,
-    pub metadata_loaded: usize,
-    pub busy: bool,
-    pub exact_match: Option<f64>,
-    pub token_accuracy: Option<f64>,
-    pub samples: Option<usize>,
-    pub compute_ms: Option<f64>,
-    /// One traced forward pass (batch 1) with read-back, in ms.
-    pub trace_ms: Option<f64>,
-    /// Set when the model cannot run at this length (learned APE past its table).
-    pub cannot_run: Option<String>,
-    pub extension_curve: Option<Vec<Option<f64>>>,
 }
 
 /// The learned position table has no row for this length: not a failure, a limit of the encoding.

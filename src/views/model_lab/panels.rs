@@ -59,6 +59,8 @@ impl ModelLabView {
             ui.vertical(|ui| self.readout_ui(ui, theme));
         });
         ui.add_space(6.0);
+        self.insight_ui(ui, theme);
+        ui.add_space(6.0);
         self.sample_ui(ui, theme);
         ui.add_space(6.0);
         self.attention_ui(ui, theme);

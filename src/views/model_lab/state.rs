@@ -37,6 +37,8 @@ pub struct ModelLabState {
     pub token_metric: bool,
     /// Learned APE: run past the table by interpolating its rows (LongEmbed).
     pub interp: bool,
+    /// Fit the linear position probe of every layer with each job.
+    pub probe: bool,
 }
 
 impl Default for ModelLabState {
@@ -50,6 +52,7 @@ impl Default for ModelLabState {
             sample: 0,
             token_metric: false,
             interp: false,
+            probe: false,
         }
     }
 }
@@ -129,6 +132,9 @@ impl ModelLabState {
         if self.interp {
             out.push_str("&interp=1");
         }
+        if self.probe {
+            out.push_str("&probe=1");
+        }
     }
 
     /// Reads one URL key: `Some(true)` read, `Some(false)` bad value, `None` not this view's key.
@@ -149,6 +155,13 @@ impl ModelLabState {
             "interp" => match value {
                 "0" | "1" => {
                     self.interp = value == "1";
+                    true
+                }
+                _ => false,
+            },
+            "probe" => match value {
+                "0" | "1" => {
+                    self.probe = value == "1";
                     true
                 }
                 _ => false,
@@ -203,4 +216,36 @@ pub fn explanation(task: TaskKind, pe: PeKind) -> String {
         "{task_text} Six 3-layer models differ only in their positional encoding, all trained on lengths ≤ 32; drag N \
          past the dashed L_train line and watch accuracy and attention fall apart. {pe_text}"
     )
+}
+
+/// The Model lab part of `window.poslens.status()`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ModelLabStatus {
+    pub task: String,
+    pub pe: String,
+    pub seq_len: usize,
+    /// "shipped" or "yours" (a model the reader opened from files).
+    pub source: String,
+    /// The reader's model, if one was opened (`yours/<task>-<pe>`).
+    pub yours: Option<String>,
+    /// What became of the last files picked or dropped (waiting for the other file, refused).
+    pub files_message: Option<String>,
+    /// The "Open your model" button, `[x, y, w, h]` in CSS px.
+    pub open_button: Option<[f32; 4]>,
+    pub loaded_model: Option<String>,
+    pub metadata_loaded: usize,
+    pub busy: bool,
+    pub exact_match: Option<f64>,
+    pub token_accuracy: Option<f64>,
+    pub samples: Option<usize>,
+    pub compute_ms: Option<f64>,
+    /// One traced forward pass (batch 1) with read-back, in ms.
+    pub trace_ms: Option<f64>,
+    /// Set when the model cannot run at this length (learned APE past its table).
+    pub cannot_run: Option<String>,
+    pub extension_curve: Option<Vec<Option<f64>>>,
+    /// Recall: exact match by depth of the queried pair, first … last quarter.
+    pub by_depth: Vec<f64>,
+    /// With the probe on: R² per layer (input, blocks) and length (L_train, N).
+    pub probe_r2: Option<Vec<Vec<Option<f64>>>>,
 }

@@ -13,11 +13,12 @@ fn hash_keys_round_trip_and_bad_values_are_noted() {
         sample: 3,
         token_metric: true,
         interp: false,
+        probe: true,
     };
     let mut hash = String::new();
     s.write_hash(&mut hash);
     let kv: Vec<(&str, &str)> = hash.split('&').filter_map(|p| p.split_once('=')).collect();
-    assert_eq!(kv.len(), 7, "{hash}");
+    assert_eq!(kv.len(), 8, "{hash}");
     let mut back = ModelLabState::default();
     for (k, v) in &kv {
         assert_eq!(back.read_hash_key(k, v), Some(true), "{k}={v}");

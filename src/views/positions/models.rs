@@ -88,6 +88,7 @@ impl ModelPanel {
                     seed: SEED,
                     curve_lengths: None,
                     curve_samples: 0,
+                    probe: false,
                 }));
                 self.job = Some((key, id));
             }
