@@ -101,6 +101,7 @@ fn a_model_run_through_the_worker_equals_the_direct_evaluation() {
         curve_lengths: Some(vec![32, 64]),
         curve_samples: 8,
         probe: false,
+        given: None,
     };
     let Reply::Run(r) = reply(&c, Request::Run(job.clone())) else {
         panic!("expected a run")
@@ -159,6 +160,7 @@ fn refusals_keep_their_meaning_across_the_boundary() {
         curve_lengths: None,
         curve_samples: 0,
         probe: false,
+        given: None,
     };
     assert!(matches!(reply(&c, Request::Run(job)), Reply::Failed(e) if e.message.contains("not loaded")));
     // Another model's weights under this metadata: refused by the checksum, as from disk.
@@ -196,6 +198,7 @@ fn refusals_keep_their_meaning_across_the_boundary() {
         curve_lengths: None,
         curve_samples: 0,
         probe: false,
+        given: None,
     };
     let Reply::Failed(e) = reply(&c, Request::Run(job)) else {
         panic!("a learned table has no row 63")
@@ -424,6 +427,7 @@ fn phasors_reproduce_the_models_own_attention() {
         curve_lengths: None,
         curve_samples: 0,
         probe: false,
+        given: None,
     };
     let Reply::Run(run) = reply(&c, Request::Run(job)) else {
         panic!("expected a run")
@@ -508,6 +512,7 @@ fn recall_runs_report_depth_and_the_probe_on_request() {
         curve_lengths: None,
         curve_samples: 0,
         probe: true,
+        given: None,
     };
     let Reply::Run(r) = reply(&c, Request::Run(job.clone())) else {
         panic!("expected a run")
@@ -542,8 +547,38 @@ fn recall_runs_report_depth_and_the_probe_on_request() {
         );
     }
     // Without the switch, no probe.
-    let Reply::Run(plain) = reply(&c, Request::Run(LabJob { probe: false, ..job })) else {
+    let Reply::Run(plain) = reply(
+        &c,
+        Request::Run(LabJob {
+            probe: false,
+            ..job.clone()
+        }),
+    ) else {
         panic!("expected a run")
     };
     assert!(plain.probe.is_none());
+    // A reader's own sample is traced instead of the seeded one (the score stays the same).
+    let typed = poslens::tasks::input::parse(TaskKind::Recall, "s3=v1 s7=v4 s9=v2 ? s7").unwrap();
+    let given = protocol::GivenSample {
+        tokens: typed.tokens.clone(),
+        answer_positions: typed.answer_positions.clone(),
+    };
+    let Reply::Run(mine) = reply(
+        &c,
+        Request::Run(LabJob {
+            probe: false,
+            given: Some(given),
+            ..job.clone()
+        }),
+    ) else {
+        panic!("expected a run")
+    };
+    assert_eq!(mine.trace, pollster::block_on(ev.trace_given(typed)).unwrap());
+    assert_eq!((mine.trace.len, mine.score), (10, r.score));
+    // A sample with a token outside the vocabulary is refused, not run.
+    let outside = poslens::tasks::Sample {
+        tokens: vec![1, 5000, 2, 5, 6, 7],
+        answer_positions: vec![4],
+    };
+    assert!(pollster::block_on(ev.trace_given(outside)).is_err());
 }

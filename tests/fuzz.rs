@@ -78,7 +78,7 @@ fn links_always_give_a_valid_stable_state() {
         "view", "v", "len", "train", "scheme", "content", "period", "mode", "causal", "head", "base", "hd",
         "agg", "engine", "d", "layout", "q", "qk", "dist", "method", "factor", "bfast", "bslow", "lowff",
         "highff", "global", "lmwin", "group", "sewin", "rrwin", "theme", "embed", "task", "pe", "sample",
-        "metric", "preset", "steps", "seed", "lr", "run", "x", "", "%76iew", "len%3D", "view=view", "tour", "step", "scale",
+        "metric", "preset", "steps", "seed", "lr", "run", "input", "probe", "interp", "x", "", "%76iew", "len%3D", "view=view", "tour", "step", "scale",
     ];
     let mut r = rng(1);
     let n = cases();

@@ -216,6 +216,25 @@ async function runMode(name, mode, base) {
       await page.screenshot({ path: path.join(ART, `e2e-${name}-model-probe.png`) });
       check(p.by_depth.length === 4 && p.probe_r2.length === 4 && p.probe_r2[1][0] > p.probe_r2[0][0] + 0.3 && mp.errors.length === 0,
         `Model lab, recall-nope at N = 64: exact match by depth ${JSON.stringify(p.by_depth.map((x) => +(100 * x).toFixed(0)))} %, probe R² at L_train input ${p.probe_r2[0][0].toFixed(2)} → block 1 ${p.probe_r2[1][0].toFixed(2)}, at N block 3 ${p.probe_r2[3][1].toFixed(2)}`);
+      // Your own input, typed into the box: an invalid one gets an inline message, a valid one
+      // is run (recall-nope's seeded sample replaced by the typed pairs).
+      const box = mp.model_lab.input_box;
+      await page.mouse.click(box[0] + box[2] / 2, box[1] + box[3] / 2);
+      await page.keyboard.type('s3=v1 s7 ? s3');
+      await page.waitForFunction(() => { const m = window.poslens.status().model_lab; return m && m.input_error; }, null, { timeout: 30_000, polling: 250 });
+      const bad = (await page.evaluate(() => window.poslens.status())).model_lab.input_error;
+      check(bad.includes('not a pair'), `typed input "s3=v1 s7 ? s3": inline message "${bad}"`);
+      await page.keyboard.press('Control+A'); await page.keyboard.press('Backspace');
+      await page.keyboard.type('s3=v1 s7=v4 s9=v2 ? s7');
+      await page.waitForFunction(() => { const s = window.poslens.status(); const m = s.model_lab; return m && !m.input_error && !m.busy && s.state_hash.includes('input=') && m.trace_len === 10; }, null, { timeout: 120_000, polling: 250 });
+      const mine = await page.evaluate(() => window.poslens.status());
+      await page.screenshot({ path: path.join(ART, `e2e-${name}-model-input.png`) });
+      check(mine.model_lab.trace_len === 10 && mine.errors.length === 0, `typed recall pairs run through the model: a ${mine.model_lab.trace_len}-token sample, answer ${mine.model_lab.trace_right ? 'right' : 'wrong'}, link ${mine.state_hash.match(/input=[^&]*/)}`);
+      // Learned APE with its table interpolated to N = 64: the similarity map of 64 rows.
+      const mls = await lab('view=model&task=copy&pe=learned&len=64&interp=1', `(() => { const m = window.poslens.status().model_lab; return m && m.seq_len === 64 && !m.busy && m.exact_match !== null && m.learned_similarity_side; })()`, 240_000);
+      await page.screenshot({ path: path.join(ART, `e2e-${name}-model-learned-similarity.png`) });
+      check(mls.model_lab.learned_similarity_side === 64 && mls.errors.length === 0,
+        `Model lab, copy-learned interpolated to N = 64: position-similarity map of ${mls.model_lab.learned_similarity_side} rows, ${(100 * mls.model_lab.exact_match).toFixed(0)} % exact match`);
       // Position bias with the mask off: the same view, bidirectional, no errors.
       await page.goto(`${base}/#view=bias&len=128&causal=0`);
       await page.waitForFunction(() => { const s = window.poslens.status(); return s.view === 'bias' && s.seq_len === 128 && !s.heatmap_progress; }, null, { timeout: 60_000 });

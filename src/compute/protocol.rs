@@ -158,6 +158,17 @@ pub struct LabJob {
     /// Also fit the linear position probe (every layer; at the training length and at `len`).
     #[serde(default)]
     pub probe: bool,
+    /// Trace this sample (a reader's own input) instead of the seeded one; the score and the
+    /// curve are unchanged.
+    #[serde(default)]
+    pub given: Option<GivenSample>,
+}
+
+/// A sample crossing the worker boundary (`tasks::Sample` is not serde).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GivenSample {
+    pub tokens: Vec<u32>,
+    pub answer_positions: Vec<usize>,
 }
 
 /// What one forward-pass job produces.

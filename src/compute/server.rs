@@ -184,7 +184,16 @@ impl LabServer {
             rope: &job.rope,
             device: &self.device.device,
         };
-        let trace = ev.trace_sample(job.len, job.trace_seed).await?;
+        let trace = match &job.given {
+            Some(g) => {
+                let sample = crate::tasks::Sample {
+                    tokens: g.tokens.clone(),
+                    answer_positions: g.answer_positions.clone(),
+                };
+                ev.trace_given(sample).await?
+            }
+            None => ev.trace_sample(job.len, job.trace_seed).await?,
+        };
         let trace_ms = started.elapsed().as_secs_f64() * 1000.0;
         // Recall: the same samples scored by the depth of the queried pair; their sum is the score.
         let by_depth = if meta.task == crate::tasks::TaskKind::Recall {

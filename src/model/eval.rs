@@ -248,11 +248,35 @@ impl Evaluator<'_> {
 
     /// The first sample of the evaluation stream of `seed` at `len`, with its attention.
     pub async fn trace_sample(&self, len: usize, seed: u64) -> Result<TracedSample, ModelError> {
-        let (config, device) = (self.config, self.device);
         self.task.check_len(len)?;
-        let positions = self.positions(len).await?;
         let mut rng = SplitMix64::new(length_seed(seed, len));
         let batch = self.task.batch(1, len, &mut rng)?;
+        self.trace_batch(batch).await
+    }
+
+    /// A given sample (a reader's own input, `tasks::input`), with its attention.
+    pub async fn trace_given(&self, sample: crate::tasks::Sample) -> Result<TracedSample, ModelError> {
+        let len = sample.tokens.len();
+        self.task.check_len(len)?;
+        if sample.tokens.iter().any(|&t| t as usize >= self.config.vocab)
+            || sample.answer_positions.iter().any(|&a| a + 1 >= len)
+        {
+            return Err(ModelError::Options(
+                "the sample has tokens or answers outside the model's vocabulary or length".into(),
+            ));
+        }
+        self.trace_batch(Batch {
+            len,
+            samples: vec![sample],
+        })
+        .await
+    }
+
+    /// Forward pass of a one-sample batch with its attention and greedy answers.
+    async fn trace_batch(&self, batch: Batch) -> Result<TracedSample, ModelError> {
+        let (config, device) = (self.config, self.device);
+        let len = batch.len;
+        let positions = self.positions(len).await?;
         let out = self.model.forward(tokens_tensor(&batch, device), &positions, true);
         let [b, l, v] = out.logits.dims();
         let (idx, _) = batch.answer_index();

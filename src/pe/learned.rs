@@ -110,6 +110,51 @@ impl LearnedTable {
     }
 }
 
+/// Cosine similarity of every pair of `rows` (row-major, `d` wide): `n × n`, row-major, in
+/// `[−1, 1]`. A zero row is similar to nothing (0), never NaN. How a learned position table
+/// organises itself: neighbouring positions similar, a band along the diagonal (Wang & Chen
+/// 2020, "What Do Position Embeddings Learn?").
+pub fn cosine_similarity(rows: &[f32], d: usize) -> Result<Vec<f32>, PeError> {
+    if d == 0 || !rows.len().is_multiple_of(d) {
+        return Err(PeError::invalid(
+            "rows",
+            rows.len(),
+            format!("a multiple of d = {d} values"),
+        ));
+    }
+    let n = rows.len() / d;
+    check_sizes(n.max(1), d)?;
+    if rows.iter().any(|v| !v.is_finite()) {
+        return Err(PeError::NonFinite {
+            what: "position table",
+            detail: "an entry is NaN or infinite".into(),
+        });
+    }
+    let norms: Vec<f64> = rows
+        .chunks_exact(d)
+        .map(|r| r.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt())
+        .collect();
+    let mut out = vec![0.0f32; n * n];
+    for i in 0..n {
+        for j in i..n {
+            let denom = norms[i] * norms[j];
+            let c = if denom > 0.0 {
+                let dot: f64 = rows[i * d..(i + 1) * d]
+                    .iter()
+                    .zip(&rows[j * d..(j + 1) * d])
+                    .map(|(&a, &b)| a as f64 * b as f64)
+                    .sum();
+                (dot / denom).clamp(-1.0, 1.0) as f32
+            } else {
+                0.0
+            };
+            out[i * n + j] = c;
+            out[j * n + i] = c;
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +202,25 @@ mod tests {
         assert!(LearnedTable::seeded(4, 3, 0.02, 0).is_err());
         assert!(LearnedTable::seeded(4, 2, -1.0, 0).is_err());
         assert!(LearnedTable::seeded(65_536, 4096, 0.02, 0).is_err());
+    }
+
+    #[test]
+    fn cosine_similarity_of_rows() {
+        // Rows: e₀, 2·e₀, e₁, −e₀, 0.
+        let rows = [1.0, 0.0, 2.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 0.0];
+        let s = cosine_similarity(&rows, 2).unwrap();
+        let at = |i: usize, j: usize| s[i * 5 + j];
+        assert_eq!(at(0, 1), 1.0, "parallel rows");
+        assert_eq!(at(0, 2), 0.0, "orthogonal rows");
+        assert_eq!(at(0, 3), -1.0, "opposite rows");
+        assert_eq!(at(4, 4), 0.0, "a zero row is similar to nothing, not NaN");
+        for i in 0..5 {
+            for j in 0..5 {
+                assert_eq!(at(i, j), at(j, i));
+            }
+        }
+        assert!(cosine_similarity(&rows[..3], 2).is_err(), "ragged");
+        assert!(cosine_similarity(&[f32::NAN, 1.0], 2).is_err(), "NaN entry");
+        assert!(cosine_similarity(&rows, 0).is_err(), "zero width");
     }
 }

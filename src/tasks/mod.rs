@@ -10,6 +10,7 @@
 //! Pure Rust (no egui, no burn): a [`Sample`] is a token vector plus the answer positions.
 
 pub mod copy;
+pub mod input;
 pub mod recall;
 
 use serde::{Deserialize, Serialize};

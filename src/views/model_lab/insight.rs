@@ -5,10 +5,14 @@
 use egui::{RichText, Ui};
 use egui_plot::{Bar, BarChart, Legend, Plot};
 
+use crate::analysis::grid::{Aggregate, Grid};
 use crate::compute::protocol::{DEPTH_BUCKETS, PROBE_SAMPLES};
 use crate::model::probe::ProbeReport;
+use crate::model::weights::WeightFile;
+use crate::pe::learned::{LearnedTable, cosine_similarity};
 use crate::tasks::Score;
-use crate::theme::{ThemeChoice, series_color};
+use crate::theme::{Colormap, ThemeChoice, series_color};
+use crate::widgets::heatmap::{Axes, Heatmap};
 
 use super::*;
 
@@ -21,20 +25,126 @@ const PROBE_TEXT: &str = "A linear probe (ridge regression) reads each token's a
      L_train and tested on new samples at L_train and at N. NoPE has no position in its input, yet builds one in its first \
      block — the construction Kazemnejad et al. 2023 prove possible.";
 
+const SIMILARITY_TEXT: &str = "Cosine similarity of the learned position vectors, position against position (red = alike, \
+     blue = opposite). Training alone made neighbouring positions alike: the band along the diagonal (Wang & Chen 2020, \
+     “What Do Position Embeddings Learn?”). With the table interpolated (LongEmbed), positions past L_train are blends of \
+     neighbouring rows, so the band widens by the stretch factor.";
+
+/// The shown learned-APE model's position table (read from its weight file in the page) and
+/// its similarity map at the current length.
+#[derive(Default)]
+pub(super) struct LearnedRows {
+    table: Option<(String, LearnedTable)>,
+    /// `(model, length)` the map below was computed for, the map's side, and its texture.
+    map_for: Option<(String, usize)>,
+    side: usize,
+    map: Vec<f32>,
+    heatmap: Heatmap,
+    error: Option<String>,
+}
+
+impl LearnedRows {
+    /// The table of model `name` (`None`: not a learned-APE model, or unreadable).
+    pub(super) fn set(&mut self, name: &str, table: Option<LearnedTable>) {
+        self.table = table.map(|t| (name.to_owned(), t));
+        self.map_for = None;
+    }
+
+    /// Side of the similarity map on screen, if any (for `status()`).
+    pub(super) fn shown_side(&self) -> Option<usize> {
+        (self.map_for.is_some() && self.error.is_none() && self.table.is_some()).then_some(self.side)
+    }
+
+    /// The table's similarity map for model `name` at `len` positions (interpolated past the
+    /// table when `interp`), computed once per change; `None` when there is no table.
+    fn ensure(&mut self, ctx: &egui::Context, name: &str, len: usize, interp: bool) -> Option<usize> {
+        let (owner, table) = self.table.as_ref()?;
+        if owner != name {
+            return None;
+        }
+        let len = if interp {
+            len.max(table.max_len())
+        } else {
+            table.max_len()
+        };
+        let key = (name.to_owned(), len);
+        if self.map_for.as_ref() != Some(&key) {
+            self.map_for = Some(key);
+            let map = table
+                .interpolated(len)
+                .and_then(|rows| cosine_similarity(&rows, table.d_model()));
+            match map {
+                Ok(map) => {
+                    let grid = Grid {
+                        values: &map,
+                        rows: len,
+                        cols: len,
+                    };
+                    self.heatmap.set(
+                        ctx,
+                        "learned_similarity",
+                        grid,
+                        (-1.0, 1.0),
+                        Colormap::RdBu,
+                        Aggregate::Mean,
+                    );
+                    self.side = len;
+                    self.map = map;
+                    self.error = None;
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+        Some(self.side)
+    }
+}
+
+/// The learned position table inside a learned-APE model's weight file (`pos.weight`).
+pub(super) fn learned_table(meta: &ModelMeta, bytes: &[u8]) -> Option<LearnedTable> {
+    if meta.pe != PeKind::Learned {
+        return None;
+    }
+    let file = WeightFile::decode(bytes).ok()?;
+    let (_, shape, values) = file.tensors.into_iter().find(|(path, _, _)| path == "pos.weight")?;
+    match shape[..] {
+        [rows, d] => LearnedTable::new(rows, d, values).ok(),
+        _ => None,
+    }
+}
+
 impl ModelLabView {
-    /// The two insight panels under the read-out: depth (recall) and the probe (when on).
-    pub(super) fn insight_ui(&self, ui: &mut Ui, theme: ThemeChoice) {
-        let Some(Ok(r)) = self.result() else { return };
-        if r.by_depth.is_empty() && r.probe.is_none() {
+    /// The insight panels under the read-out: depth (recall), the probe (when on) and the
+    /// learned table's similarity map (learned APE).
+    pub(super) fn insight_ui(&mut self, ui: &mut Ui, theme: ThemeChoice) {
+        let name = self.shown_name();
+        let similarity = self.state.pe == PeKind::Learned
+            && self
+                .learned
+                .ensure(ui.ctx(), &name, self.state.seq_len, self.state.interp)
+                .is_some();
+        let Some(Ok(r)) = self.result() else {
+            if similarity {
+                ui.vertical(|ui| similarity_ui(ui, theme, &self.learned));
+            }
+            return;
+        };
+        let panels = usize::from(!r.by_depth.is_empty()) + usize::from(r.probe.is_some()) + usize::from(similarity);
+        if panels == 0 {
             return;
         }
         let width = ui.available_width();
-        let panel_w = if r.by_depth.is_empty() || r.probe.is_none() {
+        let panel_w = if panels == 1 {
             width.min(560.0)
         } else {
-            ((width - 16.0) / 2.0).max(260.0)
+            ((width - 16.0 * (panels - 1) as f32) / panels as f32).max(260.0)
         };
         ui.horizontal_wrapped(|ui| {
+            if similarity {
+                ui.vertical(|ui| {
+                    ui.set_width(panel_w);
+                    similarity_ui(ui, theme, &self.learned);
+                });
+            }
             if !r.by_depth.is_empty() {
                 ui.vertical(|ui| {
                     ui.set_width(panel_w);
@@ -153,6 +263,37 @@ fn probe_ui(ui: &mut Ui, theme: ThemeChoice, p: &ProbeReport) {
                 .small()
                 .color(theme.warn()),
         );
+    }
+}
+
+fn similarity_ui(ui: &mut Ui, theme: ThemeChoice, rows: &LearnedRows) {
+    ui.label(
+        RichText::new(format!(
+            "Learned position rows: similarity over {} positions",
+            rows.side
+        ))
+        .strong(),
+    );
+    ui.label(RichText::new(SIMILARITY_TEXT).small().color(theme.weak_text()));
+    if let Some(e) = &rows.error {
+        ui.colored_label(theme.error(), e);
+        return;
+    }
+    let side = (ui.available_width() - 60.0).clamp(120.0, 240.0);
+    let grid = Grid {
+        values: &rows.map,
+        rows: rows.side,
+        cols: rows.side,
+    };
+    let axes = Axes {
+        row_label: "position",
+        col_label: "position",
+        rows: rows.side,
+        cols: rows.side,
+    };
+    let (_, hover) = rows.heatmap.ui(ui, egui::vec2(side, side), grid, &axes);
+    if let Some(h) = hover {
+        ui.label(RichText::new(format!("positions {} and {}: cosine {:.2}", h.row, h.col, h.value)).small());
     }
 }
 

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::compute::client::{ComputeClient, JobId};
-use crate::compute::protocol::{LabJob, Reply, Request};
+use crate::compute::protocol::{GivenSample, LabJob, Reply, Request};
 use crate::compute::spawn;
 use crate::model::catalog::ModelMeta;
 use crate::model::{ModelError, PeKind, model_name};
@@ -29,6 +29,8 @@ pub(super) struct JobKey {
     pub(super) sample: u64,
     pub(super) interp: bool,
     pub(super) probe: bool,
+    /// The reader's own input, when it parses.
+    pub(super) given: Option<String>,
 }
 
 /// Where the selected model's weights are.
@@ -109,6 +111,10 @@ impl ModelLabView {
                 curve_lengths: extension.then(|| meta.curve.length.clone()),
                 curve_samples: CURVE_SAMPLES,
                 probe: key.probe,
+                given: self.state.given().and_then(Result::ok).map(|s| GivenSample {
+                    tokens: s.tokens,
+                    answer_positions: s.answer_positions,
+                }),
             };
             let id = compute.submit(Request::Run(job));
             self.job = Some((key, id));
@@ -141,6 +147,9 @@ impl ModelLabView {
         let failed = self.load_error.as_ref().is_some_and(|(n, _)| *n == want);
         if self.loaded.as_deref() != Some(want.as_str()) && in_flight.as_deref() != Some(want.as_str()) && !failed {
             if let Some(y) = self.shown_yours() {
+                let table = insight::learned_table(&y.meta, &y.weights);
+                self.learned.set(&want, table);
+                let Some(y) = self.shown_yours() else { return };
                 let job = compute.submit(Request::LoadModel {
                     meta: y.meta.clone(),
                     weights: y.weights.clone(),
@@ -170,6 +179,7 @@ impl ModelLabView {
             match (done, self.meta_cloned(&name)) {
                 (None, _) => {}
                 (Some(Ok(bytes)), Some(Ok(meta))) => {
+                    self.learned.set(&name, insight::learned_table(&meta, &bytes));
                     let job = compute.submit(Request::LoadModel {
                         meta,
                         weights: bytes,

@@ -9,6 +9,7 @@
 //! context-extension method's curve is measured live. Science: Kazemnejad et al. 2023, "The
 //! Impact of Positional Encoding on Length Generalization in Transformers".
 
+mod input;
 mod insight;
 mod jobs;
 mod panels;
@@ -66,6 +67,9 @@ pub struct ModelLabView {
     files: YourFiles,
     /// Where the "Open your model" button was drawn (for the browser test).
     open_rect: Option<egui::Rect>,
+    /// Learned APE: the position table of the shown model and its similarity map.
+    learned: insight::LearnedRows,
+    input_rect: Option<egui::Rect>,
 }
 
 impl Default for ModelLabView {
@@ -94,6 +98,8 @@ impl ModelLabView {
             inboxes: Vec::new(),
             files: YourFiles::default(),
             open_rect: None,
+            learned: insight::LearnedRows::default(),
+            input_rect: None,
         }
     }
 
@@ -199,6 +205,11 @@ impl ModelLabView {
             sample: self.state.sample,
             interp: self.state.pe == PeKind::Learned && self.state.interp,
             probe: self.state.probe,
+            given: self
+                .state
+                .given()
+                .is_some_and(|g| g.is_ok())
+                .then(|| self.state.input.clone()),
         })
     }
 
@@ -391,6 +402,13 @@ impl ModelLabView {
                 .and_then(|r| r.extension_curve.as_ref())
                 .map(|c| c.exact_match.clone()),
             by_depth: ok.map_or(Vec::new(), |r| r.by_depth.iter().map(|s| s.exact_match()).collect()),
+            input_box: self.input_rect.map(|r| [r.min.x, r.min.y, r.width(), r.height()]),
+            input_error: self.state.given().and_then(Result::err),
+            trace_len: ok.map(|r| r.trace.len),
+            trace_right: ok.map(|r| r.trace.right()),
+            learned_similarity_side: (self.state.pe == PeKind::Learned)
+                .then(|| self.learned.shown_side())
+                .flatten(),
             probe_r2: ok.and_then(|r| r.probe.as_ref()).map(|p| {
                 p.fits
                     .iter()

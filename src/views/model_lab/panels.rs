@@ -61,6 +61,8 @@ impl ModelLabView {
         ui.add_space(6.0);
         self.insight_ui(ui, theme);
         ui.add_space(6.0);
+        self.input_ui(ui, theme);
+        ui.add_space(4.0);
         self.sample_ui(ui, theme);
         ui.add_space(6.0);
         self.attention_ui(ui, theme);
@@ -260,8 +262,11 @@ impl ModelLabView {
         let t = &r.trace;
         ui.label(
             RichText::new(format!(
-                "Sample {} at N = {}: {} of {} answer tokens right (green = right, red ✗expected→predicted = wrong)",
-                self.state.sample,
+                "{} at N = {}: {} of {} answer tokens right (green = right, red ✗expected→predicted = wrong)",
+                match self.state.given() {
+                    Some(Ok(_)) => "Your sample".to_owned(),
+                    _ => format!("Sample {}", self.state.sample),
+                },
                 t.len,
                 t.right(),
                 t.answer_positions.len()

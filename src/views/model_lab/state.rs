@@ -39,6 +39,8 @@ pub struct ModelLabState {
     pub interp: bool,
     /// Fit the linear position probe of every layer with each job.
     pub probe: bool,
+    /// The reader's own sample as text (`tasks::input`); empty: the seeded sample.
+    pub input: String,
 }
 
 impl Default for ModelLabState {
@@ -53,6 +55,7 @@ impl Default for ModelLabState {
             token_metric: false,
             interp: false,
             probe: false,
+            input: String::new(),
         }
     }
 }
@@ -108,6 +111,12 @@ impl ModelLabState {
         }
     }
 
+    /// The reader's own sample, if one is typed: parsed, or what is wrong with it.
+    pub fn given(&self) -> Option<Result<crate::tasks::Sample, String>> {
+        let text = self.input.trim();
+        (!text.is_empty()).then(|| crate::tasks::input::parse(self.task, text))
+    }
+
     pub fn name(&self) -> String {
         model_name(self.task, self.pe)
     }
@@ -135,6 +144,10 @@ impl ModelLabState {
         if self.probe {
             out.push_str("&probe=1");
         }
+        // Only an input that parses goes into the link (the box keeps what is being typed).
+        if self.given().is_some_and(|g| g.is_ok()) {
+            out.push_str(&format!("&input={}", encode_input(self.input.trim())));
+        }
     }
 
     /// Reads one URL key: `Some(true)` read, `Some(false)` bad value, `None` not this view's key.
@@ -159,6 +172,12 @@ impl ModelLabState {
                 }
                 _ => false,
             },
+            "input" => {
+                let text = decode_input(value);
+                let max = crate::tasks::input::MAX_INPUT_CHARS;
+                self.input = text.chars().take(max).collect();
+                text.chars().count() <= max
+            }
             "probe" => match value {
                 "0" | "1" => {
                     self.probe = value == "1";
@@ -176,6 +195,52 @@ impl ModelLabState {
             _ => return None,
         })
     }
+}
+
+/// The input text as a link value: spaces become `+`; anything but letters, digits and
+/// `= ? , . _ -` is percent-encoded (UTF-8), so `&` or `#` typed in the box cannot break the link.
+pub(super) fn encode_input(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            ' ' => out.push('+'),
+            c if c.is_ascii_alphanumeric() || "=?,._-".contains(c) => out.push(c),
+            c => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The inverse of [`encode_input`]; malformed escapes are kept as typed, invalid UTF-8 replaced.
+pub(super) fn decode_input(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 3 <= bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Two or three plain sentences per encoding, naming the paper.
@@ -248,4 +313,13 @@ pub struct ModelLabStatus {
     pub by_depth: Vec<f64>,
     /// With the probe on: R² per layer (input, blocks) and length (L_train, N).
     pub probe_r2: Option<Vec<Vec<Option<f64>>>>,
+    /// Learned APE: side of the position-similarity map on screen (the table's rows, or N
+    /// interpolated rows with `interp`).
+    pub learned_similarity_side: Option<usize>,
+    /// The "your own input" text box `[x, y, w, h]` in CSS px, and why its text does not parse.
+    pub input_box: Option<[f32; 4]>,
+    pub input_error: Option<String>,
+    /// Tokens of the traced sample on screen, and how many of its answer tokens are right.
+    pub trace_len: Option<usize>,
+    pub trace_right: Option<usize>,
 }

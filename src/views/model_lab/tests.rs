@@ -14,11 +14,25 @@ fn hash_keys_round_trip_and_bad_values_are_noted() {
         token_metric: true,
         interp: false,
         probe: true,
+        input: "s3=v1 s7=v4 ? s7".into(),
     };
     let mut hash = String::new();
     s.write_hash(&mut hash);
+    assert!(hash.ends_with("&input=s3=v1+s7=v4+?+s7"), "{hash}");
+    // Whatever is typed survives the link encoding; only a text that parses is written.
+    for text in ["s1 & #% ü", "100%", "%zz", "a+b"] {
+        assert_eq!(state::decode_input(&state::encode_input(text)), text);
+    }
+    let mut typing = s.clone();
+    typing.input = "s3=v1 s7".into();
+    let mut h = String::new();
+    typing.write_hash(&mut h);
+    assert!(
+        !h.contains("input="),
+        "an input that does not parse stays out of the link: {h}"
+    );
     let kv: Vec<(&str, &str)> = hash.split('&').filter_map(|p| p.split_once('=')).collect();
-    assert_eq!(kv.len(), 8, "{hash}");
+    assert_eq!(kv.len(), 9, "{hash}");
     let mut back = ModelLabState::default();
     for (k, v) in &kv {
         assert_eq!(back.read_hash_key(k, v), Some(true), "{k}={v}");
@@ -117,4 +131,32 @@ fn your_own_files_load_run_and_swap_with_the_shipped_model() {
     lab.show_yours = true;
     lab.state.task = TaskKind::Copy;
     assert_eq!(lab.shown_name(), "copy-alibi");
+}
+
+/// The learned table is read from the weight file in the page: the shipped learned-APE model's
+/// 32 × 64 table, none for other encodings; and training left neighbouring positions more alike
+/// than distant ones (the diagonal band of the similarity map).
+#[test]
+fn learned_table_comes_from_the_weight_file_and_neighbours_are_alike() {
+    let read = |name: &str| {
+        let dir = crate::assets::models_dir();
+        let meta = ModelMeta::from_json(&std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("json"))
+            .expect("meta");
+        let bytes = std::fs::read(dir.join(&meta.weights_file)).expect("plw");
+        (meta, bytes)
+    };
+    let (meta, bytes) = read("copy-learned");
+    let table = insight::learned_table(&meta, &bytes).expect("a learned table");
+    assert_eq!((table.max_len(), table.d_model()), (32, 64));
+    let (rope, rope_bytes) = read("copy-rope");
+    assert!(insight::learned_table(&rope, &rope_bytes).is_none());
+    let sim = crate::pe::learned::cosine_similarity(&table.interpolated(32).expect("rows"), 64).expect("map");
+    let mean_at = |gap: usize| (0..32 - gap).map(|p| sim[p * 32 + p + gap] as f64).sum::<f64>() / (32 - gap) as f64;
+    assert!((mean_at(0) - 1.0).abs() < 1e-5);
+    assert!(
+        mean_at(1) > mean_at(16) + 0.1,
+        "neighbours {} vs 16 apart {}",
+        mean_at(1),
+        mean_at(16)
+    );
 }

@@ -89,6 +89,7 @@ impl ModelPanel {
                     curve_lengths: None,
                     curve_samples: 0,
                     probe: false,
+                    given: None,
                 }));
                 self.job = Some((key, id));
             }
