@@ -1,5 +1,6 @@
 // End-to-end test of the built page (dist/) in real headless Chromium, twice:
-//   webgpu  — WebGPU in software (SwiftShader Vulkan), burn on wgpu;
+//   webgpu  — WebGPU in software (SwiftShader Vulkan); the compute worker picks ndarray on a
+//             software adapter, and burn on wgpu is checked there with ?compute=wgpu;
 //   webgl2  — no WebGPU adapter: eframe falls back to WebGL2, burn to ndarray.
 // Asserts: no console errors or panics, a non-blank canvas, the expected backends through
 // window.poslens.status(), burn's softmax row matching the CPU, and that dragging the
@@ -12,8 +13,10 @@ import { HOSTILE_LINKS, ROOT, WEBGPU_ARGS, launchChromium, serveDist } from './h
 const ART = path.join(ROOT, 'artifacts');
 const READY_TIMEOUT_MS = 180_000;
 const MODES = {
+  // SwiftShader's WebGPU is a software renderer: the compute worker chooses ndarray there (the
+  // page still renders with WebGPU); burn's wgpu path is checked on it with ?compute=wgpu below.
   webgpu: { args: WEBGPU_ARGS,
-            render: 'webgpu', compute: 'wgpu', engine: 'gpu' },
+            render: 'webgpu', compute: 'ndarray', engine: 'gpu' },
   webgl2: { args: [], render: 'webgl2', compute: 'ndarray', engine: 'cpu' },
 };
 function pngStats(buf) {
@@ -360,6 +363,24 @@ async function runMode(name, mode, base) {
         s = await page.evaluate(() => window.poslens && window.poslens.status());
         check(false, `GPU device lost: no recovery (${e.message.split('\n')[0]}; status ${JSON.stringify(s && { render: s.render_backend, notice: s.notice, errors: s.errors })})`);
       }
+    }
+    if (name === 'webgpu') {
+      // The worker's choice on a software adapter, and burn's wgpu path forced onto it: the
+      // softmax row and a Model-lab run on SwiftShader WebGPU in the worker.
+      check(/software renderer/.test(s1.compute_note), `on SwiftShader the worker chose ndarray: "${s1.compute_note}"`);
+      const forced = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      try {
+        await forced.goto(`${base}/?compute=wgpu#view=sinusoidal&len=64&d=128&q=32`);
+        await forced.waitForFunction(() => window.poslens && window.poslens.status().compute_check, null, { timeout: READY_TIMEOUT_MS, polling: 250 });
+        const f1 = await forced.evaluate(() => window.poslens.status());
+        check(f1.compute_backend === 'wgpu' && f1.compute_check.passed === true,
+          `?compute=wgpu: burn on the worker's SwiftShader WebGPU (${f1.compute_backend}), softmax row matches the CPU (max |Δ| ${f1.compute_check.max_abs_diff})`);
+        await forced.goto(`${base}/?compute=wgpu#view=model&task=copy&pe=rope&len=32`);
+        await forced.waitForFunction(() => { const m = window.poslens.status().model_lab; return m && m.seq_len === 32 && !m.busy && m.exact_match !== null; }, null, { timeout: 480_000, polling: 250 });
+        const f2 = await forced.evaluate(() => window.poslens.status());
+        check(f2.compute_backend === 'wgpu' && f2.model_lab.exact_match >= 0.9 && f2.errors.length === 0,
+          `?compute=wgpu: copy-rope at N = 32 on SwiftShader WebGPU: ${(100 * f2.model_lab.exact_match).toFixed(0)} % in ${f2.model_lab.compute_ms.toFixed(0)} ms`);
+      } finally { await forced.close(); }
     }
     // The faults above log failed downloads to the console by design.
     const unexpected = consoleErrors.filter((e) => !/404|Failed to load resource/.test(e));

@@ -403,8 +403,19 @@ mod web {
         // A crash (wasm trap, failed download or compile) is reported as a message, since a
         // rejected promise inside a worker does not reach the page's `onerror`.
         let crashed = r#"function(e){self.postMessage(JSON.stringify({job:0,reply:{kind:"failed",message:"the compute worker stopped: "+(e&&e.reason?e.reason:e),past_table:null}}))}"#;
+        // The page's `?compute=wgpu|ndarray` overrides the worker's device choice.
+        let search = web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .unwrap_or_default();
+        let forced = search
+            .trim_start_matches('?')
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("compute="))
+            .filter(|v| matches!(*v, "wgpu" | "ndarray"))
+            .unwrap_or("");
         let script = format!(
-            "self.onunhandledrejection=function(e){{({crashed})(e)}};\n\
+            "self.POSLENS_COMPUTE={forced:?};\n\
+             self.onunhandledrejection=function(e){{({crashed})(e)}};\n\
              try{{importScripts({js:?});}}catch(e){{({crashed})(\"could not load {WORKER_JS}: \"+e)}}\n\
              if(typeof wasm_bindgen!=='undefined'){{wasm_bindgen({{module_or_path:{wasm:?}}}).catch({crashed});}}\n"
         );
