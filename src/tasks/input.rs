@@ -120,18 +120,20 @@ pub fn parse(task: TaskKind, text: &str) -> Result<Sample, String> {
 /// The text [`parse`] reads back to the same sample (the inverse, for a drawn sample).
 pub fn to_text(task: TaskKind, sample: &Sample) -> String {
     let label = super::token_label;
+    let at = sample.answer_positions.first().copied().unwrap_or(0);
+    let tokens = &sample.tokens;
     match task {
-        TaskKind::Copy => {
-            let at = sample.answer_positions.first().copied().unwrap_or(0);
-            sample.tokens[at + 1..]
-                .iter()
-                .map(|&t| label(t))
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
+        TaskKind::Copy => tokens
+            .get(at + 1..)
+            .unwrap_or_default()
+            .iter()
+            .map(|&t| label(t))
+            .collect::<Vec<_>>()
+            .join(" "),
         TaskKind::Recall => {
-            let at = sample.answer_positions.first().copied().unwrap_or(0);
-            let body: Vec<u32> = sample.tokens[..at.saturating_sub(1)]
+            let body: Vec<u32> = tokens
+                .get(..at.saturating_sub(1))
+                .unwrap_or_default()
                 .iter()
                 .copied()
                 .filter(|&t| t != BOS && t != SEP)
@@ -140,7 +142,8 @@ pub fn to_text(task: TaskKind, sample: &Sample) -> String {
                 .chunks_exact(2)
                 .map(|p| format!("{}={}", label(p[0]), label(p[1])))
                 .collect();
-            format!("{} ? {}", pairs.join(" "), label(sample.tokens[at]))
+            let query = tokens.get(at).map_or_else(String::new, |&t| label(t));
+            format!("{} ? {query}", pairs.join(" "))
         }
     }
 }
@@ -222,5 +225,12 @@ mod tests {
             parse(TaskKind::Copy, &all.join(" ")).is_ok(),
             "every symbol once is the longest copy"
         );
+        // A malformed sample prints something, never panics.
+        let empty = Sample {
+            tokens: Vec::new(),
+            answer_positions: vec![5],
+        };
+        assert_eq!(to_text(TaskKind::Recall, &empty), " ? ");
+        assert_eq!(to_text(TaskKind::Copy, &empty), "");
     }
 }
