@@ -234,19 +234,23 @@ fn rope_options(args: &EvalArgs, meta: &ModelMeta) -> Result<RopeOptions, String
     })
 }
 
+/// A `--lengths` list (`32,64,128`); the error names the flag and the bad item.
+pub fn parse_lengths(text: &str) -> Result<Vec<usize>, String> {
+    text.split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("--lengths: '{x}' is not a length"))
+        })
+        .collect()
+}
+
 /// `poslens eval`'s flags checked against a model's metadata: the lengths, the sample count,
 /// the RoPE options. Every bad value is an error naming its flag (no model is loaded here).
 pub fn eval_plan(args: &EvalArgs, meta: &ModelMeta) -> Result<(Vec<usize>, RopeOptions), String> {
     let lengths: Vec<usize> = match &args.lengths {
         None => (1..=8).map(|k| k * meta.train_len).collect(),
-        Some(s) => s
-            .split(',')
-            .map(|x| {
-                x.trim()
-                    .parse::<usize>()
-                    .map_err(|_| format!("--lengths: '{x}' is not a length"))
-            })
-            .collect::<Result<_, _>>()?,
+        Some(s) => parse_lengths(s)?,
     };
     if lengths.len() > MAX_EVAL_LENGTHS {
         return Err(format!(

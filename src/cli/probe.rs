@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::model::read_model_files;
+use super::model::{parse_lengths, read_model_files};
 use crate::model::catalog::load_model;
 use crate::model::eval::Evaluator;
 use crate::model::probe::ProbeReport;
@@ -49,14 +49,7 @@ pub fn run(args: &ProbeArgs) -> Result<String, String> {
         let (meta, bytes) = read_model_files(path)?;
         let lengths: Vec<usize> = match &args.lengths {
             None => vec![meta.train_len, 2 * meta.train_len, 4 * meta.train_len],
-            Some(s) => s
-                .split(',')
-                .map(|x| {
-                    x.trim()
-                        .parse::<usize>()
-                        .map_err(|_| format!("--lengths: '{x}' is not a length"))
-                })
-                .collect::<Result<_, _>>()?,
+            Some(s) => parse_lengths(s)?,
         };
         if lengths.is_empty() || lengths.len() > MAX_PROBE_LENGTHS {
             return Err(format!("--lengths: 1 to {MAX_PROBE_LENGTHS} lengths"));

@@ -185,23 +185,10 @@ fn depth_ui(ui: &mut Ui, theme: ThemeChoice, by_depth: &[Score], n: usize) {
                 .name(format!("{name}: {em:.0} % of {} samples", s.samples))
         })
         .collect();
-    let x_names = names;
-    Plot::new("model_depth")
-        .height(170.0)
+    category_plot("model_depth", DEPTH_BUCKETS, move |i| names[i].to_owned())
         .include_y(0.0)
         .include_y(100.0)
         .y_axis_label("exact match %")
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && (0.0..DEPTH_BUCKETS as f64).contains(&i) {
-                x_names[i as usize].to_owned()
-            } else {
-                String::new()
-            }
-        })
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
         .show(ui, |plot| {
             plot.bar_chart(BarChart::new("exact match", bars).color(theme.accent()));
         });
@@ -235,23 +222,11 @@ fn probe_ui(ui: &mut Ui, theme: ThemeChoice, p: &ProbeReport) {
             .collect();
         charts.push(BarChart::new(label, bars).color(series_color(j)));
     }
-    Plot::new("model_probe")
-        .height(170.0)
+    category_plot("model_probe", layers, layer_name)
         .include_y(-1.0)
         .include_y(1.0)
         .y_axis_label("R²")
         .legend(Legend::default().position(egui_plot::Corner::LeftTop))
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && (0.0..layers as f64).contains(&i) {
-                layer_name(i as usize)
-            } else {
-                String::new()
-            }
-        })
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
         .show(ui, |plot| {
             for c in charts {
                 plot.bar_chart(c);
@@ -295,6 +270,23 @@ fn similarity_ui(ui: &mut Ui, theme: ThemeChoice, rows: &LearnedRows) {
     if let Some(h) = hover {
         ui.label(RichText::new(format!("positions {} and {}: cosine {:.2}", h.row, h.col, h.value)).small());
     }
+}
+
+/// A fixed bar plot over `count` named categories at x = 0, 1, …: the names label the ticks.
+fn category_plot(id: &str, count: usize, name: impl Fn(usize) -> String + 'static) -> Plot<'static> {
+    Plot::new(id)
+        .height(170.0)
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && (0.0..count as f64).contains(&i) {
+                name(i as usize)
+            } else {
+                String::new()
+            }
+        })
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
 }
 
 fn layer_name(l: usize) -> String {
