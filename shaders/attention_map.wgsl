@@ -7,7 +7,11 @@
 //   the row max first) and the row's summary statistics.
 // Pass 2 (`blocks`): one invocation per output cell (r, c) → mean or max over its block of
 //   softmax weights (or raw logits), plus the number of visible cells (0 = fully masked block).
-// The CPU path (src/compute/attention_map.rs) computes the same numbers; a test checks both agree.
+// Passes 3–5 (`range_count`, then `range_hist` + `range_pick` four times): the colour range of
+//   the S×S cells, exactly as the CPU's `robust_range` — (minimum, 99.5th percentile) of the
+//   visible cells — found by a radix select over the cells' order-preserving u32 keys (8 bits
+//   per round, a 256-bin histogram each), so the picture can be coloured without a read-back.
+// The CPU path (src/analysis/attention_map.rs) computes the same numbers; a test checks both agree.
 
 struct Params {
     n: u32,          // sequence length N
@@ -27,6 +31,20 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> stats: array<vec4<f32>>;
 // (value, visible cell count) per output cell, row-major S×S
 @group(0) @binding(3) var<storage, read_write> out_cells: array<vec2<f32>>;
+// 4 rounds × 256 bins of the radix select (zeroed at creation)
+@group(0) @binding(4) var<storage, read_write> hist: array<atomic<u32>>;
+// The colour range and the select's state (initialised with min_key = 0xFFFFFFFF).
+struct RangeState {
+    count: atomic<u32>,   // visible cells
+    min_key: atomic<u32>, // key of the smallest visible cell
+    prefix: u32,          // the high bits of the selected key found so far
+    rank: u32,            // rank still to find among the cells matching `prefix`
+    round: u32,           // next radix round 0…4
+    lo: f32,              // colour range, written by the last `range_pick`
+    hi: f32,
+    _pad: u32,
+}
+@group(0) @binding(5) var<storage, read_write> range: RangeState;
 
 fn logit(q: u32, k: u32) -> f32 {
     return rel[k + params.n - 1u - q];
@@ -106,4 +124,88 @@ fn blocks(@builtin(global_invocation_id) id: vec3<u32>) {
         acc = acc / f32(count);
     }
     out_cells[r * side + c] = vec2<f32>(acc, f32(count));
+}
+
+// A u32 whose unsigned order is the float order (negative floats flipped, positive ones offset).
+fn order_key(v: f32) -> u32 {
+    let b = bitcast<u32>(v);
+    if ((b & 0x80000000u) != 0u) {
+        return ~b;
+    }
+    return b | 0x80000000u;
+}
+
+fn from_order_key(key: u32) -> f32 {
+    if ((key & 0x80000000u) != 0u) {
+        return bitcast<f32>(key & 0x7FFFFFFFu);
+    }
+    return bitcast<f32>(~key);
+}
+
+@compute @workgroup_size(256)
+fn range_count(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.x;
+    if (i >= params.side * params.side || out_cells[i].y == 0.0) {
+        return;
+    }
+    atomicAdd(&range.count, 1u);
+    atomicMin(&range.min_key, order_key(out_cells[i].x));
+}
+
+@compute @workgroup_size(256)
+fn range_hist(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.x;
+    let round = range.round;
+    if (round >= 4u || i >= params.side * params.side || out_cells[i].y == 0.0) {
+        return;
+    }
+    let key = order_key(out_cells[i].x);
+    let shift = 24u - 8u * round;
+    // Only cells whose higher bytes equal the ones selected so far take part.
+    if (round > 0u && (key >> (shift + 8u)) != (range.prefix >> (shift + 8u))) {
+        return;
+    }
+    atomicAdd(&hist[round * 256u + ((key >> shift) & 255u)], 1u);
+}
+
+@compute @workgroup_size(1)
+fn range_pick() {
+    let count = atomicLoad(&range.count);
+    if (count == 0u) {
+        range.lo = 0.0;
+        range.hi = 1.0;
+        range.round = 4u;
+        return;
+    }
+    let round = range.round;
+    if (round >= 4u) {
+        return;
+    }
+    if (round == 0u) {
+        // round((count − 1) · 0.995), half away from zero, in integers (count ≤ 2048²).
+        range.rank = ((count - 1u) * 995u + 500u) / 1000u;
+    }
+    let shift = 24u - 8u * round;
+    var below = 0u;
+    var bin = 255u;
+    for (var b = 0u; b < 256u; b = b + 1u) {
+        let h = atomicLoad(&hist[round * 256u + b]);
+        if (below + h > range.rank) {
+            bin = b;
+            break;
+        }
+        below = below + h;
+    }
+    range.prefix = range.prefix | (bin << shift);
+    range.rank = range.rank - below;
+    range.round = round + 1u;
+    if (round == 3u) {
+        let lo = from_order_key(atomicLoad(&range.min_key));
+        var hi = from_order_key(range.prefix);
+        if (!(hi > lo)) {
+            hi = lo + max(1e-6, abs(lo) * 1e-6);
+        }
+        range.lo = lo;
+        range.hi = hi;
+    }
 }

@@ -21,7 +21,10 @@ fn shader_validates_with_naga() {
     .validate(&module)
     .expect("WGSL validates");
     let entries: Vec<&str> = module.entry_points.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(entries, ["row_stats", "blocks"]);
+    assert_eq!(
+        entries,
+        ["row_stats", "blocks", "range_count", "range_hist", "range_pick"]
+    );
 }
 
 fn device() -> Option<(wgpu::Device, wgpu::Queue)> {

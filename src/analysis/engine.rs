@@ -16,8 +16,9 @@
 
 use web_time::Instant;
 
-use super::attention_map::{self, AttentionMap, MapAccumulator, MapRequest, robust_range};
-use super::gpu_map::{GpuAttentionMap, GpuMap, GpuRequest, PendingMap, relative_table};
+use super::attention_map::{self, AttentionMap, MapAccumulator, MapRequest};
+use super::gpu_draw::{DrawPipeline, Drawable};
+use super::gpu_map::{GpuAttentionMap, GpuMap, GpuPicture, GpuRequest, PendingMap, relative_table};
 use crate::pe::{PeError, PreparedLogits};
 
 /// Up to this N, every GPU map is also computed on the CPU and the difference reported.
@@ -44,6 +45,8 @@ pub fn rows_per_chunk(prepared: &PreparedLogits, n: usize) -> usize {
 #[derive(Default)]
 pub struct MapEngines {
     gpu: Option<GpuAttentionMap>,
+    /// Draws GPU maps in egui's render pass (the app's renderer is wgpu).
+    draw: Option<DrawPipeline>,
 }
 
 impl MapEngines {
@@ -54,11 +57,34 @@ impl MapEngines {
 
     /// CPU plus the WGSL engine.
     pub fn with_gpu(gpu: GpuAttentionMap) -> Self {
-        Self { gpu: Some(gpu) }
+        Self {
+            gpu: Some(gpu),
+            draw: None,
+        }
+    }
+
+    /// CPU plus the WGSL engine, whose maps are drawn on the device by `draw` (no read-back
+    /// before the picture).
+    pub fn with_gpu_drawing(gpu: GpuAttentionMap, draw: DrawPipeline) -> Self {
+        Self {
+            gpu: Some(gpu),
+            draw: Some(draw),
+        }
     }
 
     pub fn has_gpu(&self) -> bool {
         self.gpu.is_some()
+    }
+
+    /// Are GPU maps drawn on the device (then a view shows a map in the frame it asked for it,
+    /// and may start the next before the previous one's statistics came back)?
+    pub fn draws_on_gpu(&self) -> bool {
+        self.gpu.is_some() && self.draw.is_some()
+    }
+
+    /// `picture` coloured by `cmap`, ready for a paint callback (`None` without GPU drawing).
+    pub fn bind(&self, picture: &GpuPicture, cmap: crate::theme::Colormap) -> Option<Drawable> {
+        Some(self.draw.as_ref()?.bind(picture, cmap))
     }
 }
 
@@ -109,6 +135,9 @@ pub struct LiveMap {
     compute_ms: f32,
     gpu_cpu_max_diff: Option<f32>,
     pending: Option<(Job, Instant)>,
+    /// The newest GPU map on the device (drawable before its read-back), until a CPU map
+    /// replaces it.
+    picture: Option<GpuPicture>,
     /// Why the last GPU attempt fell back to the CPU, if it did.
     fallback: Option<String>,
     /// An error of a CPU job in flight (the old map stays on screen).
@@ -119,7 +148,8 @@ impl LiveMap {
     /// Compute `req` over `prepared`: on the GPU when `prefer_gpu`, `engines` has one and the
     /// logits are relative (then [`Progress::Pending`]); else on the CPU — at once up to
     /// [`IMMEDIATE_WORK`], otherwise row by row in [`Self::poll`] ([`Progress::Pending`]).
-    /// A CPU job still in flight is abandoned; a GPU job cannot be (wait for it first).
+    /// A job still in flight is abandoned (a GPU job's read-back is dropped; its picture is
+    /// replaced by the new one).
     pub fn start(
         &mut self,
         engines: &MapEngines,
@@ -143,6 +173,7 @@ impl LiveMap {
             };
             match gpu.submit(&rel, gpu_req) {
                 Ok(pending) => {
+                    self.picture = Some(pending.picture.clone());
                     self.pending = Some((Job::Gpu(pending), started));
                     self.prepared = Some(prepared);
                     self.request = Some(req);
@@ -170,6 +201,7 @@ impl LiveMap {
         self.request = Some(req);
         result?;
         self.gpu_cpu_max_diff = None;
+        self.picture = None;
         if at_once {
             self.set(acc.finish(), EngineKind::Cpu, started);
             Ok(Progress::Ready)
@@ -224,9 +256,10 @@ impl LiveMap {
                 side,
                 mean_entropy_nats,
                 mass_beyond_train,
+                range,
             }) => {
                 let map = AttentionMap {
-                    range: robust_range(&cells),
+                    range,
                     values: cells,
                     rows: side,
                     cols: side,
@@ -277,9 +310,15 @@ impl LiveMap {
         self.pending.is_some()
     }
 
-    /// Is a GPU job in flight? (It cannot be abandoned: wait for it before starting another.)
+    /// Is a GPU job in flight? (Without GPU drawing, wait for it before starting another: the
+    /// picture only comes with its read-back.)
     pub fn is_gpu_pending(&self) -> bool {
         matches!(self.pending, Some((Job::Gpu(_), _)))
+    }
+
+    /// The newest GPU map on the device, drawable at once (`None` once a CPU map replaced it).
+    pub fn gpu_picture(&self) -> Option<&GpuPicture> {
+        self.picture.as_ref()
     }
 
     /// Fraction of the CPU job in flight done so far (`None` when none is, or on the GPU).

@@ -8,6 +8,11 @@
 //! reduces it to S×S blocks, so only `S²` values come back. Results match the CPU path
 //! (`crate::analysis::attention_map`) within float tolerance; `tests/gpu_attention_map.rs`
 //! checks that on lavapipe.
+//!
+//! The cells and their colour range (found on the device by a radix select, exactly the CPU's
+//! `robust_range`) stay on the device as a [`GpuPicture`], which `super::gpu_draw` draws in the
+//! same frame without waiting for the read-back; the read-back only brings the statistics (and
+//! the cells, for export and the cross-check) a frame or more later.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +27,9 @@ pub const SHADER_WGSL: &str = include_str!("../../shaders/attention_map.wgsl");
 
 /// Largest N the GPU path accepts (the WGSL loops are O(N) per invocation).
 pub const MAX_N: usize = 16_384;
+
+/// Largest output side (the heatmap widget's texture limit, and the colour-range select's).
+pub const MAX_SIDE: usize = 2048;
 
 /// What to compute (mirrors `compute::attention_map::MapRequest`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,8 +52,26 @@ pub struct GpuMap {
     pub mean_entropy_nats: f64,
     /// Mean over queries `m ≥ L_train` of the mass at distance `≥ L_train`.
     pub mass_beyond_train: Option<f64>,
+    /// The colour range the device found (minimum, 99.5th percentile of the visible cells).
+    pub range: (f32, f32),
 }
 
+/// A map as the compute passes left it on the device: `side × side` cells of (value, visible
+/// count) and the 32-byte colour range (`RangeState` in the WGSL). Drawn by
+/// [`super::gpu_draw::DrawPipeline`] with no read-back.
+#[derive(Clone, Debug)]
+pub struct GpuPicture {
+    pub cells: wgpu::Buffer,
+    pub range: wgpu::Buffer,
+    pub side: usize,
+    /// The map's N (what the axes show).
+    pub n: usize,
+}
+
+/// Bytes of `RangeState` in the WGSL.
+const RANGE_BYTES: u64 = 32;
+/// Radix rounds × bins of the colour-range select.
+const HIST_BINS: usize = 4 * 256;
 /// The relative logit table `rel[k − q + N − 1]` (length `2N − 1`) of `prepared`, or `None` if
 /// its logits are not a function of `k − q` alone (checked on several rows).
 pub fn relative_table(prepared: &PreparedLogits, n: usize) -> Option<Vec<f32>> {
@@ -79,11 +105,16 @@ pub struct GpuAttentionMap {
     queue: wgpu::Queue,
     row_stats: wgpu::ComputePipeline,
     blocks: wgpu::ComputePipeline,
+    range_count: wgpu::ComputePipeline,
+    range_hist: wgpu::ComputePipeline,
+    range_pick: wgpu::ComputePipeline,
     bind_layout: wgpu::BindGroupLayout,
 }
 
 /// A submitted job; its result arrives asynchronously (next frames on the web).
 pub struct PendingMap {
+    /// The map on the device, drawable at once.
+    pub picture: GpuPicture,
     staging: wgpu::Buffer,
     mapped: Arc<Mutex<Option<Result<(), String>>>>,
     pub request: GpuRequest,
@@ -115,6 +146,8 @@ impl GpuAttentionMap {
                 entry(1, storage(true)),
                 entry(2, storage(false)),
                 entry(3, storage(false)),
+                entry(4, storage(false)),
+                entry(5, storage(false)),
             ],
         });
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -137,6 +170,9 @@ impl GpuAttentionMap {
             queue: queue.clone(),
             row_stats: pipeline("row_stats"),
             blocks: pipeline("blocks"),
+            range_count: pipeline("range_count"),
+            range_hist: pipeline("range_hist"),
+            range_pick: pipeline("range_pick"),
             bind_layout,
         }
     }
@@ -149,7 +185,8 @@ impl GpuAttentionMap {
                 "GPU attention map: N = {n} must be in 1..={MAX_N} with a table of 2N − 1 values"
             ));
         }
-        let side = req.side.clamp(1, n);
+        // ≤ 2048 also keeps the select's rank arithmetic ((S² − 1) · 995) within u32.
+        let side = req.side.clamp(1, n.min(MAX_SIDE));
         let params: [u32; 8] = [
             n as u32,
             side as u32,
@@ -186,9 +223,21 @@ impl GpuAttentionMap {
             usage: storage | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
+        let hist_buf = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("range_hist"),
+            size: (HIST_BINS * 4) as u64,
+            usage: storage,
+            mapped_at_creation: false,
+        });
+        let range_init: [u32; 8] = [0, u32::MAX, 0, 0, 0, 0, 0, 0];
+        let range_buf = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("range"),
+            contents: &u32_bytes(&range_init),
+            usage: storage | wgpu::BufferUsages::COPY_SRC,
+        });
         let staging = d.create_buffer(&wgpu::BufferDescriptor {
             label: Some("staging"),
-            size: out_size + stats_size,
+            size: out_size + stats_size + RANGE_BYTES,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -211,6 +260,14 @@ impl GpuAttentionMap {
                 wgpu::BindGroupEntry {
                     binding: 3,
                     resource: out_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: hist_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 5,
+                    resource: range_buf.as_entire_binding(),
                 },
             ],
         });
@@ -236,8 +293,26 @@ impl GpuAttentionMap {
             let groups = side.div_ceil(8) as u32;
             pass.dispatch_workgroups(groups, groups, 1);
         }
+        {
+            // Each dispatch sees the previous one's writes (one usage scope per dispatch).
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("colour range"),
+                timestamp_writes: None,
+            });
+            pass.set_bind_group(0, &bind_group, &[]);
+            let cell_groups = (side * side).div_ceil(256) as u32;
+            pass.set_pipeline(&self.range_count);
+            pass.dispatch_workgroups(cell_groups, 1, 1);
+            for _ in 0..4 {
+                pass.set_pipeline(&self.range_hist);
+                pass.dispatch_workgroups(cell_groups, 1, 1);
+                pass.set_pipeline(&self.range_pick);
+                pass.dispatch_workgroups(1, 1, 1);
+            }
+        }
         encoder.copy_buffer_to_buffer(&out_buf, 0, &staging, 0, out_size);
         encoder.copy_buffer_to_buffer(&stats_buf, 0, &staging, out_size, stats_size);
+        encoder.copy_buffer_to_buffer(&range_buf, 0, &staging, out_size + stats_size, RANGE_BYTES);
         self.queue.submit([encoder.finish()]);
         let mapped: Arc<Mutex<Option<Result<(), String>>>> = Default::default();
         let sink = mapped.clone();
@@ -247,6 +322,12 @@ impl GpuAttentionMap {
             }
         });
         Ok(PendingMap {
+            picture: GpuPicture {
+                cells: out_buf,
+                range: range_buf,
+                side,
+                n,
+            },
             staging,
             mapped,
             request: GpuRequest { side, ..req },
@@ -287,7 +368,12 @@ impl PendingMap {
             drop(view);
             self.staging.unmap();
             let side = self.request.side;
-            let (cells, stats) = floats.split_at(side * side * 2);
+            let (cells, rest) = floats.split_at(side * side * 2);
+            let (stats, range) = rest.split_at(rest.len().saturating_sub(8));
+            let range = (
+                range.get(5).copied().unwrap_or(0.0),
+                range.get(6).copied().unwrap_or(1.0),
+            );
             let cells = cells
                 .chunks_exact(2)
                 .map(|c| if c[1] > 0.0 { c[0] } else { f32::NAN })
@@ -303,6 +389,7 @@ impl PendingMap {
                 side,
                 mean_entropy_nats: entropy / n.max(1) as f64,
                 mass_beyond_train,
+                range,
             })
         }))
     }

@@ -1,12 +1,14 @@
 //! The analysis layer: headless engines between the maths (`crate::pe`) and the UI.
 //!
 //! Nothing here draws a widget. `grid` holds the value grids, block aggregation and colouring;
-//! `attention_map` (CPU) and `gpu_map` (WGSL on wgpu) compute aggregated attention maps;
+//! `attention_map` (CPU) and `gpu_map` (WGSL on wgpu) compute aggregated attention maps, and
+//! `gpu_draw` colours a GPU map on the device (no read-back);
 //! `engine` is the one façade every heatmap view goes through (GPU where available, CPU
 //! otherwise, with the cross-check); `bias_profile` computes the Position-bias curves.
 
 pub mod attention_map;
 pub mod bias_profile;
 pub mod engine;
+pub mod gpu_draw;
 pub mod gpu_map;
 pub mod grid;

@@ -122,7 +122,12 @@ impl PosLensApp {
         if let Some(rs) =
             render_state.filter(|rs| rs.adapter.get_info().backend != eframe::egui_wgpu::wgpu::Backend::Gl)
         {
-            app.engines = MapEngines::with_gpu(crate::analysis::gpu_map::GpuAttentionMap::new(&rs.device, &rs.queue));
+            // GPU maps are drawn in egui's render pass: egui-wgpu's default renderer options
+            // (no multisampling, no depth buffer), which the app does not change.
+            app.engines = MapEngines::with_gpu_drawing(
+                crate::analysis::gpu_map::GpuAttentionMap::new(&rs.device, &rs.queue),
+                crate::analysis::gpu_draw::DrawPipeline::new(&rs.device, rs.target_format, 1),
+            );
         }
         app
     }

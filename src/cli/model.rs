@@ -45,6 +45,10 @@ pub struct TrainArgs {
     /// Peak learning rate (default: the shipped setting).
     #[arg(long)]
     lr: Option<f64>,
+    /// How each step's length is drawn: uniform (min … train-len) or curriculum (sequence-length
+    /// warm-up from train-len/2, then the upper half of the range; default: the shipped setting).
+    #[arg(long)]
+    lengths: Option<String>,
     /// Output folder for `<task>-<pe>.plw` and `.json`.
     #[arg(long, default_value = "assets/models/")]
     out: PathBuf,
@@ -152,10 +156,13 @@ pub fn train(args: &TrainArgs) -> Result<String, String> {
         if let Some(b) = args.batch {
             spec.batch = b.clamp(1, 4096);
         }
+        if let Some(l) = &args.lengths {
+            spec.lengths = crate::model::train::LengthDraw::parse(l).map_err(|e| format!("--{e}"))?;
+        }
         let name = model_name(task, pe);
         eprintln!(
-            "training {name}: {} steps, batch {}, lengths up to {}",
-            spec.steps, spec.batch, spec.train_len
+            "training {name}: {} steps, batch {}, lengths up to {} ({:?})",
+            spec.steps, spec.batch, spec.train_len, spec.lengths
         );
         let meta = train_and_save(&spec, &args.out, |line| eprintln!("  {name}: {line}")).map_err(|e| e.to_string())?;
         eprintln!(

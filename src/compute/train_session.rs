@@ -256,6 +256,7 @@ async fn export(trainer: &Trainer) -> Result<(ModelMeta, Vec<u8>), ModelError> {
         steps: trainer.step_index(),
         batch: spec.batch,
         learning_rate: spec.learning_rate,
+        lengths: spec.lengths,
         final_loss: tail.iter().sum::<f64>() / tail.len().max(1) as f64,
         in_distribution_exact_match: in_dist.exact_match(),
         in_distribution_token_accuracy: in_dist.token_accuracy(),

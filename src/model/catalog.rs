@@ -43,6 +43,9 @@ pub struct ModelMeta {
     pub steps: usize,
     pub batch: usize,
     pub learning_rate: f64,
+    /// How the training lengths were drawn (files written before it existed: uniform).
+    #[serde(default)]
+    pub lengths: super::train_spec::LengthDraw,
     /// Mean training loss over the last 50 steps.
     pub final_loss: f64,
     /// Exact match at `train_len` on held-out samples, measured after the f16 round trip.

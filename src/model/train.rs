@@ -1,7 +1,8 @@
 //! The trainer behind `poslens train`: AdamW on burn's ndarray CPU backend with autodiff,
 //! deterministic for a seed (weights initialised from the seeded device RNG, samples from
 //! [`SplitMix64`]). Sequence lengths are drawn uniformly from the task's minimum up to
-//! `train_len` each step, as in Kazemnejad et al. 2023; the loss is cross-entropy on the answer
+//! `train_len` each step, as in Kazemnejad et al. 2023 (or with a length curriculum,
+//! [`LengthDraw`]); the loss is cross-entropy on the answer
 //! span only. `poslens train` natively and the page's Train lab (in the compute worker) run the
 //! same [`Trainer`].
 
@@ -15,7 +16,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::eval::tokens_tensor;
-pub use super::train_spec::{TrainSpec, learning_rate};
+pub use super::train_spec::{LengthDraw, TrainSpec, learning_rate};
 use super::{Model, ModelConfig, ModelError, Positions, RopeOptions};
 // `train` / `train_and_save` (native): files, evaluation of the saved model.
 #[cfg(not(target_arch = "wasm32"))]
@@ -105,8 +106,10 @@ impl Trainer {
     pub async fn step(&mut self) -> Result<f64, ModelError> {
         let spec = &self.spec;
         let step = self.losses.len();
-        let lo = spec.task.min_len();
-        let len = lo + self.rng.below(spec.train_len - lo + 1);
+        let (lo, hi) = spec
+            .lengths
+            .window(step, spec.steps, spec.task.min_len(), spec.train_len);
+        let len = lo + self.rng.below(hi - lo + 1);
         let batch = spec.task.batch(spec.batch, len, &mut self.rng)?;
         let positions = match self.cache.entry(len) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -242,6 +245,7 @@ pub fn train_and_save(spec: &TrainSpec, out: &Path, mut log: impl FnMut(&str)) -
         steps: spec.steps,
         batch: spec.batch,
         learning_rate: spec.learning_rate,
+        lengths: spec.lengths,
         final_loss: tail.iter().sum::<f64>() / tail.len().max(1) as f64,
         in_distribution_exact_match: in_dist.exact_match(),
         in_distribution_token_accuracy: in_dist.token_accuracy(),

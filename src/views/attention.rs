@@ -335,7 +335,7 @@ impl AttentionView {
     /// preferred, else CPU); pick up a finished GPU map.
     fn recompute(&mut self, ctx: &egui::Context, engines: &MapEngines, deadline: web_time::Instant) {
         if self.live.poll(engines, deadline) {
-            self.show(ctx);
+            self.show(ctx, engines);
         }
         if let Some(e) = self.live.error() {
             self.error = Some(e.to_string());
@@ -343,8 +343,9 @@ impl AttentionView {
         if self.live.is_pending() {
             ctx.request_repaint();
         }
-        // A GPU job cannot be abandoned; a CPU job is restarted when the state moves on.
-        if self.live.is_gpu_pending() || self.cached_for.as_ref() == Some(&self.state) {
+        // A CPU job is restarted when the state moves on; so is a GPU job when its picture is
+        // drawn on the device (its statistics may lag) — else wait for its read-back.
+        if (self.live.is_gpu_pending() && !engines.draws_on_gpu()) || self.cached_for.as_ref() == Some(&self.state) {
             return;
         }
         self.cached_for = Some(self.state.clone());
@@ -359,12 +360,21 @@ impl AttentionView {
             .live
             .start(engines, prepared, self.state.request(), self.state.use_gpu)
         {
-            Ok(Progress::Ready) => self.show(ctx),
+            Ok(Progress::Ready) => self.show(ctx, engines),
             Ok(Progress::Pending) => {
+                // A GPU map drawn on the device is on screen this frame.
+                if let Some(d) = self
+                    .live
+                    .gpu_picture()
+                    .and_then(|p| engines.bind(p, self.state.colormap()))
+                {
+                    self.heatmap.set_gpu(d);
+                    self.error = None;
+                }
                 // Spend what is left of this frame's budget on it right away (none when the
                 // preparation used it up: the next frame continues).
                 if web_time::Instant::now() < deadline && self.live.poll(engines, deadline) {
-                    self.show(ctx);
+                    self.show(ctx, engines);
                 }
                 ctx.request_repaint();
             }
@@ -372,7 +382,12 @@ impl AttentionView {
         }
     }
 
-    fn show(&mut self, ctx: &egui::Context) {
+    fn show(&mut self, ctx: &egui::Context, engines: &MapEngines) {
+        // The device already draws this map (bound when it was submitted).
+        if self.live.gpu_picture().is_some() && self.heatmap.is_gpu_drawn() && engines.draws_on_gpu() {
+            self.error = None;
+            return;
+        }
         let map = self.live.map();
         let grid = Grid {
             values: &map.values,
@@ -399,7 +414,7 @@ impl AttentionView {
             ui.colored_label(theme.error(), format!("Cannot compute this map: {err}"));
             return;
         }
-        if self.live.map().n == 0 {
+        if self.live.map().n == 0 && !self.heatmap.is_gpu_drawn() {
             // The first map of a large request is still being computed (over several frames).
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -416,18 +431,23 @@ impl AttentionView {
             rows: map.rows,
             cols: map.cols,
         };
+        // A device-drawn picture can be newer than the read-back map.
+        let n = match self.live.gpu_picture() {
+            Some(p) if self.heatmap.is_gpu_drawn() => p.n,
+            _ => map.n,
+        };
         let mut hover = None;
         let cmap = if s.softmax { Colormap::Viridis } else { Colormap::Magma };
         ui.horizontal(|ui| {
             let axes = Axes {
                 row_label: "query m ↓",
                 col_label: "key n →",
-                rows: map.n,
-                cols: map.n,
+                rows: n,
+                cols: n,
             };
             let (plot, h) = self.heatmap.ui(ui, egui::vec2(side, side), grid, &axes);
             hover = h;
-            train_marker_ui(ui, plot, s.train_len, map.n, theme.warn());
+            train_marker_ui(ui, plot, s.train_len, n, theme.warn());
             colorbar_ui(ui, side, map.range, cmap, if s.softmax { "weight" } else { "logit" });
         });
         ui.horizontal_wrapped(|ui| {
@@ -510,6 +530,11 @@ impl View for AttentionView {
     }
     fn status_extras(&self, extras: &mut Map<String, Value>) {
         extras.insert("heatmap_engine".into(), self.live.engine().key().into());
+        // "gpu": drawn from the device's buffers by a paint callback; "texture": CPU-coloured.
+        extras.insert(
+            "heatmap_drawn".into(),
+            if self.heatmap.is_gpu_drawn() { "gpu" } else { "texture" }.into(),
+        );
         extras.insert("heatmap_ms".into(), self.live.compute_ms().into());
         extras.insert(
             "heatmap_progress".into(),

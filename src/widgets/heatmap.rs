@@ -1,9 +1,14 @@
-//! A heatmap drawn as one GPU texture, with axes, hover read-out and block aggregation.
+//! A heatmap drawn as one GPU texture, with axes, hover read-out and block aggregation — or,
+//! for a map the WGSL engine left on the device, drawn by a paint callback straight from its
+//! buffers (`analysis::gpu_draw`; no read-back, no texture upload).
 //!
 //! Maps larger than [`MAX_TEXTURE_SIDE_PX`] in either direction are aggregated (mean or max of
 //! each block) instead of dropping rows: every cell of the data contributes to the picture.
 //! The limit is the WebGL2 downlevel texture limit, so the same picture appears on every backend.
 
+use std::sync::Arc;
+
+use crate::analysis::gpu_draw::Drawable;
 use crate::analysis::grid::{Aggregate, Grid, colorize, downsample};
 use crate::theme::{AXIS_MARGIN_PT, Colormap};
 use egui::{Align2, Color32, ColorImage, FontId, Rect, Sense, Stroke, TextureHandle, TextureOptions, Ui, pos2, vec2};
@@ -34,6 +39,22 @@ pub struct Heatmap {
     texture: Option<TextureHandle>,
     texture_size: [usize; 2],
     data_size: [usize; 2],
+    /// A map drawn on the device instead of the texture.
+    gpu: Option<Arc<Drawable>>,
+}
+
+/// egui-wgpu's paint callback: one draw call into egui's render pass.
+struct DrawCallback(Arc<Drawable>);
+
+impl eframe::egui_wgpu::CallbackTrait for DrawCallback {
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        render_pass: &mut eframe::egui_wgpu::wgpu::RenderPass<'static>,
+        _resources: &eframe::egui_wgpu::CallbackResources,
+    ) {
+        self.0.draw(render_pass);
+    }
 }
 
 impl Heatmap {
@@ -58,6 +79,19 @@ impl Heatmap {
         }
         self.texture_size = [out_rows, out_cols];
         self.data_size = [grid.rows, grid.cols];
+        self.gpu = None;
+    }
+
+    /// Show a map drawn on the device (see [`Drawable`]) until the next [`Self::set`].
+    pub fn set_gpu(&mut self, drawable: Drawable) {
+        self.texture_size = [drawable.side, drawable.side];
+        self.data_size = [drawable.n, drawable.n];
+        self.gpu = Some(Arc::new(drawable));
+    }
+
+    /// Is the picture on screen drawn on the device?
+    pub fn is_gpu_drawn(&self) -> bool {
+        self.gpu.is_some()
     }
 
     /// Rows/cols aggregated into one texel, if any aggregation happened.
@@ -78,7 +112,12 @@ impl Heatmap {
         let painter = ui.painter_at(outer);
         let text_color = ui.visuals().text_color();
         let weak = ui.visuals().weak_text_color();
-        if let Some(tex) = &self.texture {
+        if let Some(drawable) = &self.gpu {
+            painter.add(eframe::egui_wgpu::Callback::new_paint_callback(
+                plot,
+                DrawCallback(drawable.clone()),
+            ));
+        } else if let Some(tex) = &self.texture {
             painter.image(
                 tex.id(),
                 plot,
@@ -135,14 +174,22 @@ impl Heatmap {
         let Some(pos) = response.hover_pos() else {
             return (plot, None);
         };
-        if !plot.contains(pos) || axes.rows == 0 || axes.cols == 0 || grid.rows == 0 || grid.cols == 0 {
+        if !plot.contains(pos)
+            || axes.rows == 0
+            || axes.cols == 0
+            || (self.gpu.is_none() && (grid.rows == 0 || grid.cols == 0))
+        {
             return (plot, None);
         }
         let fy = ((pos.y - plot.top()) / plot.height()).clamp(0.0, 0.999_999);
         let fx = ((pos.x - plot.left()) / plot.width()).clamp(0.0, 0.999_999);
         let (row, col) = ((fy * axes.rows as f32) as usize, (fx * axes.cols as f32) as usize);
-        let Some(value) = grid.get((fy * grid.rows as f32) as usize, (fx * grid.cols as f32) as usize) else {
-            return (plot, None);
+        // A device-drawn picture may be newer than `grid` (its read-back lags): the caller
+        // reads exact values itself; NaN stands for "not read back".
+        let value = match grid.get((fy * grid.rows as f32) as usize, (fx * grid.cols as f32) as usize) {
+            Some(v) => v,
+            None if self.gpu.is_some() => f32::NAN,
+            None => return (plot, None),
         };
         painter.rect_stroke(
             Rect::from_center_size(pos, vec2(6.0, 6.0)),
