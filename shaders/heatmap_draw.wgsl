@@ -3,7 +3,8 @@
 // shader covers it with two triangles, and the fragment shader colours each pixel's cell
 // through the colormap's 256-entry lookup table — the same rule as the CPU's
 // `analysis::grid::colorize`: t = clamp((v − lo) / (hi − lo)), entry floor(255 t + 0.5),
-// masked cells transparent.
+// masked cells transparent. Two maps may share a scale: then (lo, hi) is the union of both
+// maps' ranges, as the CPU views compute it.
 
 struct DrawParams {
     side: u32,        // S: the cells are S×S, row-major
@@ -27,6 +28,9 @@ struct ColourRange {
 @group(0) @binding(0) var<uniform> draw: DrawParams;
 @group(0) @binding(1) var<storage, read> cells: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> range: ColourRange;
+// Another map's range, for pictures that share one colour scale (the union of both); the same
+// buffer as `range` when the picture has its own.
+@group(0) @binding(4) var<storage, read> range2: ColourRange;
 // RGBA8 (sRGB bytes, r in the low byte) per colormap entry
 @group(0) @binding(3) var<storage, read> lut: array<u32>;
 
@@ -64,11 +68,13 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     if (cell.y == 0.0) {
         return vec4<f32>(0.0); // masked: transparent (premultiplied)
     }
-    var span = range.hi - range.lo;
+    let lo = min(range.lo, range2.lo);
+    let hi = max(range.hi, range2.hi);
+    var span = hi - lo;
     if (!(abs(span) > 1.1920929e-7)) {
         span = 1.0;
     }
-    let t = clamp((cell.x - range.lo) / span, 0.0, 1.0);
+    let t = clamp((cell.x - lo) / span, 0.0, 1.0);
     let packed = lut[u32(floor(t * 255.0 + 0.5))];
     let rgba = unpack4x8unorm(packed);
     if (draw.srgb_target == 1u) {

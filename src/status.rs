@@ -87,6 +87,10 @@ pub struct Status {
     pub tour: Option<serde_json::Value>,
     /// UI scale (`scale=`).
     pub scale: f32,
+    /// Which heatmap engine serves which length, and why (one line, also in the status bar).
+    pub heatmap_choice: String,
+    /// The first-use timing of both heatmap engines and the crossover it gives, once measured.
+    pub heatmap_measured: Option<crate::analysis::engine_choice::Measured>,
     /// Fields the active view adds (`View::status_extras`): e.g. `heatmap_engine`,
     /// `heatmap_ms`, `gpu_cpu_max_diff` (heatmap views), `d_model` and `burn_row`
     /// (Sinusoidal), `model_lab` (Model lab). Serialised at the top level.

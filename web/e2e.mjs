@@ -340,6 +340,48 @@ async function runMode(name, mode, base) {
         `hostile link (${what}): still drawing (${s.frames - f0} frames in 0.4 s after a pointer move, slowest frame since the link ${s.slowest_frame_ms.toFixed(0)} ms (< ${limit}), last ${s.frame_ms.toFixed(0)} ms), ${s.link_notes} note(s), errors ${JSON.stringify(s.errors)}`);
     }
     if (name === 'webgpu') {
+      // A GPU map is drawn from the device's buffers by a paint callback (no read-back). Its
+      // pixels on SwiftShader must equal the CPU-coloured texture of the same link within 1 LSB
+      // per channel; placement may differ by a pixel at cell edges, so a pixel also passes when
+      // its 3×3 neighbourhood in the other picture holds its colour. (tests/gpu_heatmap_draw.rs
+      // checks the same pixel for pixel on lavapipe, in an offscreen target.)
+      const shot = async (engine) => {
+        await page.goto(`${base}/#view=attention&len=512&scheme=alibi&train=256&engine=${engine}`);
+        await page.waitForFunction((e) => { const s = window.poslens.status(); return s.view === 'attention' && s.seq_len === 512 && s.heatmap_engine === e && s.heatmap_rect; }, engine, { timeout: 60_000, polling: 250 });
+        await page.mouse.move(5, 5);
+        await page.waitForTimeout(400);
+        const s = await page.evaluate(() => window.poslens.status());
+        const [x, y, w, h] = s.heatmap_rect;
+        const clip = { x: Math.ceil(x) + 1, y: Math.ceil(y) + 1, width: Math.floor(w) - 3, height: Math.floor(h) - 3 };
+        const buf = await page.screenshot({ clip, path: path.join(ART, `e2e-${name}-heatmap-${engine}.png`) });
+        return { s, png: PNG.sync.read(buf) };
+      };
+      const g = await shot('gpu');
+      const c = await shot('cpu');
+      const [a, b] = [g.png, c.png];
+      let exact = 0, near = 0, bad = 0;
+      const close = (i, j) => Math.max(Math.abs(a.data[i] - b.data[j]), Math.abs(a.data[i + 1] - b.data[j + 1]), Math.abs(a.data[i + 2] - b.data[j + 2])) <= 1;
+      if (a.width === b.width && a.height === b.height) {
+        for (let y = 0; y < a.height; y++) {
+          for (let x = 0; x < a.width; x++) {
+            const i = (y * a.width + x) * 4;
+            if (close(i, i)) { exact++; continue; }
+            let found = false;
+            for (let dy = -1; dy <= 1 && !found; dy++) {
+              for (let dx = -1; dx <= 1 && !found; dx++) {
+                const yy = y + dy, xx = x + dx;
+                if (yy >= 0 && xx >= 0 && yy < a.height && xx < a.width) found = close(i, (yy * a.width + xx) * 4);
+              }
+            }
+            if (found) near++; else bad++;
+          }
+        }
+      }
+      const total = a.width * a.height;
+      check(g.s.heatmap_drawn === 'gpu' && c.s.heatmap_drawn === 'texture' && total > 10_000 && bad <= total * 0.002 && pngStats(PNG.sync.write(a)).std > 20,
+        `GPU-drawn heatmap (paint callback) equals the CPU texture on SwiftShader: ${a.width}×${a.height} px, ${(100 * exact / Math.max(1, total)).toFixed(2)} % identical within 1 LSB, ${near} a pixel off at cell edges, ${bad} different (drawn: ${g.s.heatmap_drawn} vs ${c.s.heatmap_drawn})`);
+    }
+    if (name === 'webgpu') {
       // The WebGPU device lost mid-session: the app restarts on WebGL2 in place (no reload),
       // keeps the view and its state, says why, and keeps drawing on the CPU engine.
       await page.goto(`${base}/#view=attention&len=512&scheme=alibi&train=256`);

@@ -17,6 +17,7 @@
 use web_time::Instant;
 
 use super::attention_map::{self, AttentionMap, MapAccumulator, MapRequest};
+use super::engine_choice::{Calibration, Measured};
 use super::gpu_draw::{DrawPipeline, Drawable};
 use super::gpu_map::{GpuAttentionMap, GpuMap, GpuPicture, GpuRequest, PendingMap, relative_table};
 use crate::pe::{PeError, PreparedLogits};
@@ -47,6 +48,8 @@ pub struct MapEngines {
     gpu: Option<GpuAttentionMap>,
     /// Draws GPU maps in egui's render pass (the app's renderer is wgpu).
     draw: Option<DrawPipeline>,
+    /// Which engine serves which map size, by measurement (see `super::engine_choice`).
+    calibration: Calibration,
 }
 
 impl MapEngines {
@@ -60,6 +63,7 @@ impl MapEngines {
         Self {
             gpu: Some(gpu),
             draw: None,
+            calibration: Calibration::Idle,
         }
     }
 
@@ -69,6 +73,40 @@ impl MapEngines {
         Self {
             gpu: Some(gpu),
             draw: Some(draw),
+            calibration: Calibration::Idle,
+        }
+    }
+
+    /// Advance the first-use measurement of both engines (the app calls this every frame);
+    /// `true` while it runs. Without a GPU there is nothing to measure.
+    pub fn calibrate(&mut self) -> bool {
+        match &self.gpu {
+            Some(gpu) => self.calibration.advance(gpu),
+            None => false,
+        }
+    }
+
+    /// The measurement, once done.
+    pub fn measured(&self) -> Option<&Measured> {
+        match &self.calibration {
+            Calibration::Done(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Does the automatic choice put a map of `n` keys on the GPU? Only once measured, and only
+    /// where the GPU was faster; the CPU serves everything until then.
+    pub fn auto_uses_gpu(&self, n: usize) -> bool {
+        self.gpu.is_some() && self.measured().is_some_and(|m| m.uses_gpu(n))
+    }
+
+    /// The choice in one line (status bar), and why.
+    pub fn choice_summary(&self) -> String {
+        match (&self.gpu, &self.calibration) {
+            (None, _) => "heatmaps: CPU (no WebGPU: WebGL2 has no compute shaders)".into(),
+            (Some(_), Calibration::Done(m)) => m.summary(),
+            (Some(_), Calibration::Failed(e)) => format!("heatmaps: CPU (the GPU probe failed: {e})"),
+            (Some(_), _) => "heatmaps: CPU while both engines are being timed".into(),
         }
     }
 
@@ -82,9 +120,15 @@ impl MapEngines {
         self.gpu.is_some() && self.draw.is_some()
     }
 
-    /// `picture` coloured by `cmap`, ready for a paint callback (`None` without GPU drawing).
-    pub fn bind(&self, picture: &GpuPicture, cmap: crate::theme::Colormap) -> Option<Drawable> {
-        Some(self.draw.as_ref()?.bind(picture, cmap))
+    /// `picture` coloured by `cmap` (on the union of its range and `shared`'s, if given), ready
+    /// for a paint callback (`None` without GPU drawing).
+    pub fn bind(
+        &self,
+        picture: &GpuPicture,
+        shared: Option<&GpuPicture>,
+        cmap: crate::theme::Colormap,
+    ) -> Option<Drawable> {
+        Some(self.draw.as_ref()?.bind_shared(picture, shared, cmap))
     }
 }
 

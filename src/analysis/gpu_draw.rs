@@ -29,6 +29,8 @@ pub struct Drawable {
     /// The map's N and the picture's side (for axes and hover).
     pub n: usize,
     pub side: usize,
+    /// Which pictures it draws ([`GpuPicture::serial`]: its own, the shared scale's).
+    pub serials: (u64, Option<u64>),
 }
 
 impl DrawPipeline {
@@ -57,6 +59,7 @@ impl DrawPipeline {
                 entry(1, read_only),
                 entry(2, read_only),
                 entry(3, read_only),
+                entry(4, read_only),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -102,6 +105,12 @@ impl DrawPipeline {
 
     /// Bind `picture` to `cmap` (a 1 kB lookup table and a 16-byte uniform per call).
     pub fn bind(&self, picture: &GpuPicture, cmap: Colormap) -> Drawable {
+        self.bind_shared(picture, None, cmap)
+    }
+
+    /// Like [`Self::bind`], coloured on the union of its range and `shared`'s (two maps on one
+    /// scale, such as the Extension view's before / after).
+    pub fn bind_shared(&self, picture: &GpuPicture, shared: Option<&GpuPicture>, cmap: Colormap) -> Drawable {
         let lut: Vec<u8> = cmap.lut().iter().flat_map(|c| c.to_array()).collect();
         let params: Vec<u8> = [picture.side as u32, u32::from(self.srgb_target), 0, 0]
             .iter()
@@ -138,6 +147,10 @@ impl DrawPipeline {
                     binding: 3,
                     resource: lut_buf.as_entire_binding(),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: shared.unwrap_or(picture).range.as_entire_binding(),
+                },
             ],
         });
         Drawable {
@@ -145,6 +158,7 @@ impl DrawPipeline {
             bind_group,
             n: picture.n,
             side: picture.side,
+            serials: (picture.serial, shared.map(|p| p.serial)),
         }
     }
 }

@@ -66,7 +66,12 @@ pub struct GpuPicture {
     pub side: usize,
     /// The map's N (what the axes show).
     pub n: usize,
+    /// Distinct for every submitted map (so a view knows whether it already shows this one).
+    pub serial: u64,
 }
+
+/// Serial numbers of submitted maps.
+static PICTURE_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Bytes of `RangeState` in the WGSL.
 const RANGE_BYTES: u64 = 32;
@@ -327,6 +332,7 @@ impl GpuAttentionMap {
                 range: range_buf,
                 side,
                 n,
+                serial: PICTURE_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             },
             staging,
             mapped,

@@ -283,6 +283,17 @@ impl PosLensApp {
                 ui.colored_label(theme.warn(), "⚠").on_hover_text(n);
             }
             ui.separator();
+            // Which heatmap engine serves which length, and the times it was chosen by.
+            let summary = self.engines.choice_summary();
+            let short = match self.engines.measured() {
+                Some(m) => match m.gpu_from_n {
+                    Some(n) => format!("heatmaps: GPU from N = {n}"),
+                    None => "heatmaps: CPU (measured faster)".into(),
+                },
+                None => summary.split(" (").next().unwrap_or("heatmaps").to_owned(),
+            };
+            ui.label(short).on_hover_text(&summary);
+            ui.separator();
             let (label, note) = self.compute_label();
             let color = match self.compute.state() {
                 WorkerState::Ready {
@@ -390,6 +401,10 @@ impl PosLensApp {
             ctx.request_repaint();
         }
         self.route_dropped_files(&ctx);
+        // Time both heatmap engines at first use (a few ms of CPU, then GPU probes in flight).
+        if self.engines.calibrate() {
+            ctx.request_repaint();
+        }
         let env = ViewEnv {
             ctx: &ctx,
             compute: Some(&self.compute),
@@ -540,6 +555,8 @@ impl PosLensApp {
             export_pending: self.pending_png.is_some(),
             tour: self.tour_status().and_then(|t| serde_json::to_value(t).ok()),
             scale: self.state.scale,
+            heatmap_choice: self.engines.choice_summary(),
+            heatmap_measured: self.engines.measured().cloned(),
             extras,
         }
     }

@@ -71,15 +71,17 @@ impl Panel {
         }
     }
 
-    fn show(&mut self, ctx: &egui::Context) {
-        let m = self.live.map();
-        let grid = Grid {
-            values: &m.values,
-            rows: m.rows,
-            cols: m.cols,
-        };
-        self.heatmap
-            .set(ctx, self.kind.key(), grid, m.range, Colormap::Viridis, Aggregate::Mean);
+    /// Put the panel's newest map on screen (drawn on the device, or as a texture).
+    fn show(&mut self, ctx: &egui::Context, engines: &MapEngines) {
+        self.heatmap.show_live(
+            ctx,
+            engines,
+            &self.live,
+            None,
+            self.kind.key(),
+            Colormap::Viridis,
+            Aggregate::Mean,
+        );
     }
 }
 
@@ -137,10 +139,11 @@ impl CompareView {
             let started = self
                 .state
                 .prepare(p.kind)
-                .and_then(|prepared| p.live.start(engines, prepared, req, false));
+                .and_then(|prepared| p.live.start(engines, prepared, req, true));
             match started {
-                Ok(Progress::Ready) => p.show(ctx),
-                Ok(Progress::Pending) => {}
+                Ok(Progress::Ready) => p.show(ctx, engines),
+                // A GPU map drawn on the device goes up at once.
+                Ok(Progress::Pending) => p.show(ctx, engines),
                 Err(e) => p.error = Some(e.to_string()),
             }
         }
@@ -152,7 +155,7 @@ impl CompareView {
         };
         for p in &mut self.panels {
             if p.live.poll(engines, deadline) {
-                p.show(ctx);
+                p.show(ctx, engines);
             }
             if let Some(e) = p.live.error() {
                 p.error = Some(e.to_string());
@@ -178,7 +181,7 @@ impl CompareView {
                 ui.vertical(|ui| {
                     ui.label(RichText::new(p.kind.title()).strong().color(theme.accent_text()));
                     match p.map() {
-                        Ok(None) => {
+                        Ok(None) if !p.heatmap.is_gpu_drawn() => {
                             ui.allocate_ui(egui::vec2(side, side), |ui| {
                                 ui.horizontal(|ui| {
                                     ui.spinner();
@@ -187,12 +190,20 @@ impl CompareView {
                                 });
                             });
                         }
-                        Ok(Some(m)) => {
-                            let grid = Grid {
-                                values: &m.values,
-                                rows: m.rows,
-                                cols: m.cols,
-                            };
+                        Ok(m) => {
+                            // A device-drawn picture may come before its statistics.
+                            let grid = m.map_or(
+                                Grid {
+                                    values: &[],
+                                    rows: 0,
+                                    cols: 0,
+                                },
+                                |m| Grid {
+                                    values: &m.values,
+                                    rows: m.rows,
+                                    cols: m.cols,
+                                },
+                            );
                             let axes = Axes {
                                 row_label: "",
                                 col_label: "",
@@ -207,7 +218,7 @@ impl CompareView {
                                         .small()
                                         .color(theme.warn()),
                                 ),
-                                None => ui.label(RichText::new(summary(m)).small()),
+                                None => ui.label(RichText::new(m.map_or_else(|| "…".to_owned(), summary)).small()),
                             };
                         }
                         Err(e) => {

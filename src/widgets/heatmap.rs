@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use crate::analysis::engine::{LiveMap, MapEngines};
 use crate::analysis::gpu_draw::Drawable;
 use crate::analysis::grid::{Aggregate, Grid, colorize, downsample};
 use crate::theme::{AXIS_MARGIN_PT, Colormap};
@@ -82,6 +83,56 @@ impl Heatmap {
         self.gpu = None;
     }
 
+    /// Put `live`'s newest map on screen through the engine façade: drawn on the device when
+    /// the WGSL engine left it there and the app draws with wgpu (at once, before its
+    /// read-back), else as a CPU-coloured texture of its finished map. `shared` puts it on one
+    /// colour scale with another map (the union of both ranges; on the device only when both
+    /// are there). Call it when a map was started or finished; returns whether a new picture
+    /// went up.
+    #[allow(clippy::too_many_arguments)]
+    pub fn show_live(
+        &mut self,
+        ctx: &egui::Context,
+        engines: &MapEngines,
+        live: &LiveMap,
+        shared: Option<&LiveMap>,
+        name: &str,
+        cmap: Colormap,
+        agg: Aggregate,
+    ) -> bool {
+        if let Some(picture) = live.gpu_picture() {
+            let other = shared.and_then(LiveMap::gpu_picture);
+            if shared.is_none() || other.is_some() {
+                let serials = (picture.serial, other.map(|p| p.serial));
+                if self.gpu.as_ref().is_some_and(|d| d.serials == serials) {
+                    return false;
+                }
+                if let Some(d) = engines.bind(picture, other, cmap) {
+                    self.set_gpu(d);
+                    return true;
+                }
+            }
+        }
+        let map = live.map();
+        if map.n == 0 {
+            return false;
+        }
+        let range = match shared.map(LiveMap::map) {
+            Some(o) if o.n > 0 => {
+                let (lo, hi) = (map.range.0.min(o.range.0), map.range.1.max(o.range.1));
+                if hi > lo { (lo, hi) } else { (lo, lo + 1e-6) }
+            }
+            _ => map.range,
+        };
+        let grid = Grid {
+            values: &map.values,
+            rows: map.rows,
+            cols: map.cols,
+        };
+        self.set(ctx, name, grid, range, cmap, agg);
+        true
+    }
+
     /// Show a map drawn on the device (see [`Drawable`]) until the next [`Self::set`].
     pub fn set_gpu(&mut self, drawable: Drawable) {
         self.texture_size = [drawable.side, drawable.side];
@@ -105,9 +156,14 @@ impl Heatmap {
     /// aggregated); returns the plot rectangle and the hovered cell in data coordinates.
     pub fn ui(&self, ui: &mut Ui, size: egui::Vec2, grid: Grid<'_>, axes: &Axes<'_>) -> (Rect, Option<HoverCell>) {
         let (outer, response) = ui.allocate_exact_size(size, Sense::hover());
-        let plot = Rect::from_min_max(
-            outer.min + vec2(AXIS_MARGIN_PT, 18.0),
-            outer.max - vec2(4.0, AXIS_MARGIN_PT * 0.6),
+        // On whole pixels: the texture's mesh and a paint callback's viewport (which egui-wgpu
+        // rounds to pixels) then cover exactly the same pixels.
+        let plot = egui::emath::GuiRounding::round_to_pixels(
+            Rect::from_min_max(
+                outer.min + vec2(AXIS_MARGIN_PT, 18.0),
+                outer.max - vec2(4.0, AXIS_MARGIN_PT * 0.6),
+            ),
+            ui.pixels_per_point(),
         );
         let painter = ui.painter_at(outer);
         let text_color = ui.visuals().text_color();

@@ -54,6 +54,8 @@ pub struct ExtensionView {
     range: (f32, f32),
     heat_before: Heatmap,
     heat_after: Heatmap,
+    /// The current maps are on screen, drawn on the device (their statistics may still come).
+    gpu_shown: bool,
     error: Option<String>,
     /// Time of the last recompute (state change → both maps shown), in ms.
     pub compute_ms: f32,
@@ -239,7 +241,7 @@ impl ExtensionView {
             if self.before_key != Some(key) || !self.before_ok {
                 let started = s
                     .prepare(&s.scheme_before())
-                    .and_then(|p| self.before.start(engines, p, req, false));
+                    .and_then(|p| self.before.start(engines, p, req, true));
                 self.before_ok = started.is_ok();
                 if let Err(e) = started {
                     errors.push(format!("plain RoPE: {e}"));
@@ -257,7 +259,7 @@ impl ExtensionView {
             if self.diag.is_some() {
                 let started = s
                     .prepare(&s.scheme_after())
-                    .and_then(|p| self.after.start(engines, p, req, false));
+                    .and_then(|p| self.after.start(engines, p, req, true));
                 self.after_ok = started.is_ok();
                 if let Err(e) = started {
                     errors.push(e.to_string());
@@ -265,12 +267,20 @@ impl ExtensionView {
             }
             self.error = (!errors.is_empty()).then(|| errors.join("; "));
             self.shown = false;
+            self.gpu_shown = false;
             self.cached_for = Some(s);
         }
+        let started_now = !self.shown && !self.gpu_shown;
         self.before.poll(engines, deadline);
         self.after.poll(engines, deadline);
         for e in [self.before.error(), self.after.error()].into_iter().flatten() {
             self.error = Some(e.to_string());
+        }
+        // Maps drawn on the device go up at once, on one colour scale (the union of both
+        // ranges, computed on the device); textures once both maps are complete.
+        if started_now && self.before.gpu_picture().is_some() && self.after.gpu_picture().is_some() {
+            self.show_both(ctx, engines);
+            self.gpu_shown = true;
         }
         if self.before.is_pending() || self.after.is_pending() {
             ctx.request_repaint();
@@ -283,20 +293,32 @@ impl ExtensionView {
             let lo = b.range.0.min(a.range.0);
             let hi = b.range.1.max(a.range.1);
             self.range = if hi > lo { (lo, hi) } else { (lo, lo + 1e-6) };
-            for (heat, map, name) in [
-                (&mut self.heat_before, self.before.map(), "extension_before"),
-                (&mut self.heat_after, self.after.map(), "extension_after"),
-            ] {
-                let grid = Grid {
-                    values: &map.values,
-                    rows: map.rows,
-                    cols: map.cols,
-                };
-                heat.set(ctx, name, grid, self.range, Colormap::Viridis, Aggregate::Mean);
-            }
+            self.show_both(ctx, engines);
         }
         self.compute_ms = self.started.map_or(0.0, |t| t.elapsed().as_secs_f32() * 1000.0);
         self.shown = true;
+    }
+
+    /// Both maps on screen, on one colour scale (drawn on the device, or as textures).
+    fn show_both(&mut self, ctx: &egui::Context, engines: &MapEngines) {
+        self.heat_before.show_live(
+            ctx,
+            engines,
+            &self.before,
+            Some(&self.after),
+            "extension_before",
+            Colormap::Viridis,
+            Aggregate::Mean,
+        );
+        self.heat_after.show_live(
+            ctx,
+            engines,
+            &self.after,
+            Some(&self.before),
+            "extension_after",
+            Colormap::Viridis,
+            Aggregate::Mean,
+        );
     }
 
     /// Fraction done of the maps being computed, when any is.
@@ -344,19 +366,28 @@ impl ExtensionView {
     }
 
     fn maps_ui(&self, ui: &mut Ui, s: &ExtensionState, theme: ThemeChoice) {
-        let Some((before, after)) = self.maps() else {
-            if let Some(done) = self.progress() {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label(format!(
-                        "computing the attention maps at N = {}… {:.0} %",
-                        s.seq_len,
-                        done * 100.0
-                    ));
-                });
+        // Pictures drawn on the device are on screen before their read-back (`maps`).
+        let gpu_n = self.after.gpu_picture().filter(|_| self.gpu_shown).map(|p| p.n);
+        let maps = self.maps();
+        let n = match (gpu_n, maps) {
+            (Some(n), _) => n,
+            (None, Some((b, _))) => b.n,
+            (None, None) => {
+                if let Some(done) = self.progress() {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(format!(
+                            "computing the attention maps at N = {}… {:.0} %",
+                            s.seq_len,
+                            done * 100.0
+                        ));
+                    });
+                }
+                return;
             }
-            return;
         };
+        let empty = AttentionMap::default();
+        let (before, after) = maps.unwrap_or((&empty, &empty));
         ui.label(
             RichText::new(format!(
                 "Attention at N = {} (softmax, causal, identical tokens): plain RoPE | {}",
@@ -381,21 +412,28 @@ impl ExtensionView {
                 let axes = Axes {
                     row_label: "query m ↓",
                     col_label: "key n →",
-                    rows: map.n,
-                    cols: map.n,
+                    rows: n,
+                    cols: n,
                 };
                 let (plot, h) = heat.ui(ui, egui::vec2(side, side), grid, &axes);
                 if let Some(h) = h {
                     hover = Some((label, h));
                 }
-                train_marker_ui(ui, plot, s.train_len, map.n, theme.warn());
+                train_marker_ui(ui, plot, s.train_len, n, theme.warn());
             }
             colorbar_ui(ui, side, self.range, Colormap::Viridis, "weight");
         });
         ui.horizontal_wrapped(|ui| {
             match hover {
                 Some((label, h)) => {
-                    ui.monospace(format!("{label}: query {}, key {}: {:.5}", h.row, h.col, h.value));
+                    // The exact weight of that (query, key), from the logits behind the picture.
+                    let live = if label == "plain RoPE" {
+                        &self.before
+                    } else {
+                        &self.after
+                    };
+                    let v = live.exact_value(h.row, h.col).unwrap_or(h.value);
+                    ui.monospace(format!("{label}: query {}, key {}: {v:.5}", h.row, h.col));
                 }
                 None => {
                     ui.label(RichText::new("Hover a map to read (query, key, weight).").color(theme.weak_text()));

@@ -5,238 +5,40 @@
 //! renderer allows, else the CPU path over `crate::pe`), aggregated to at most [`MAP_SIDE`]² cells.
 
 use egui::{RichText, Stroke, Ui, pos2};
-use serde::{Deserialize, Serialize};
 
 use serde_json::{Map, Value};
 
-use crate::analysis::attention_map::{self, AttentionMap, MapRequest};
+use crate::analysis::attention_map::AttentionMap;
 use crate::analysis::engine::{LiveMap, MapEngines, Progress};
 use crate::analysis::grid::{Aggregate, Grid};
 use crate::export::{ExportError, Exported, map_export};
-use crate::pe::scheme::{self, HEADS, SchemeKind, SchemeParams};
-use crate::pe::{Content, PeError, PreparedLogits};
+use crate::pe::scheme::{self, HEADS, SchemeKind};
 use crate::theme::{Colormap, ThemeChoice};
-use crate::views::{View, ViewEnv, clamp_noted};
+use crate::views::{View, ViewEnv};
 use crate::widgets::colorbar::colorbar_ui;
 use crate::widgets::heatmap::{Axes, Heatmap};
 use crate::widgets::log_slider::log_slider_ui;
 use crate::widgets::train_marker::train_marker_ui;
 
-pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=8192;
-pub const TRAIN_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
-pub const HEAD_DIM_RANGE: std::ops::RangeInclusive<usize> = 8..=256;
-pub const BASE_RANGE: std::ops::RangeInclusive<f64> = 100.0..=1.0e7;
-pub const PERIOD_RANGE: std::ops::RangeInclusive<usize> = 2..=256;
-/// Largest side of the computed (aggregated) map, in cells.
-pub const MAP_SIDE: usize = 512;
-
-/// What the q/k vectors hold besides position.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ContentKind {
-    /// The same token everywhere: the pure positional effect.
-    #[default]
-    Identical,
-    /// Seeded random tokens (unit-variance entries).
-    Random,
-    /// A random pattern of `period` tokens, repeated.
-    Repeating,
-}
-
-impl ContentKind {
-    pub const ALL: [ContentKind; 3] = [Self::Identical, Self::Random, Self::Repeating];
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::Identical => "identical",
-            Self::Random => "random",
-            Self::Repeating => "repeating",
-        }
-    }
-    pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.key() == key)
-    }
-
-    /// The `pe` content for a length, with `period` for the repeating pattern (seed 7).
-    pub fn content(self, period: usize, seq_len: usize) -> Content {
-        match self {
-            Self::Identical => Content::Identical,
-            Self::Random => Content::Random { seed: 7 },
-            Self::Repeating => Content::Repeating {
-                period: period.min(seq_len).max(1),
-                seed: 7,
-            },
-        }
-    }
-}
-
-/// The serialisable settings of this view.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AttentionState {
-    pub scheme: SchemeKind,
-    pub seq_len: usize,
-    pub train_len: usize,
-    pub content: ContentKind,
-    pub period: usize,
-    pub softmax: bool,
-    pub causal: bool,
-    pub head: usize,
-    pub rope_base: f64,
-    pub head_dim: usize,
-    pub aggregate: Aggregate,
-    /// Compute on the GPU (WGSL engine) when the device and the scheme allow it.
-    pub use_gpu: bool,
-}
-
-impl Default for AttentionState {
-    fn default() -> Self {
-        Self {
-            scheme: SchemeKind::Rope,
-            seq_len: 256,
-            train_len: 128,
-            content: ContentKind::Identical,
-            period: 16,
-            softmax: true,
-            causal: true,
-            head: 0,
-            rope_base: 10_000.0,
-            head_dim: 64,
-            aggregate: Aggregate::Mean,
-            use_gpu: true,
-        }
-    }
-}
-
-impl AttentionState {
-    /// Clamp every field into its allowed range; returns notes about what was changed.
-    pub fn sanitize(&mut self) -> Vec<String> {
-        let mut notes = Vec::new();
-        clamp_noted(&mut self.seq_len, SEQ_LEN_RANGE, "len", &mut notes);
-        clamp_noted(&mut self.train_len, TRAIN_LEN_RANGE, "train", &mut notes);
-        clamp_noted(&mut self.head_dim, HEAD_DIM_RANGE, "hd", &mut notes);
-        clamp_noted(&mut self.period, PERIOD_RANGE, "period", &mut notes);
-        clamp_noted(&mut self.head, 0..=HEADS - 1, "head", &mut notes);
-        crate::views::even_noted(&mut self.head_dim, "hd", &mut notes);
-        if !self.rope_base.is_finite() || !BASE_RANGE.contains(&self.rope_base) {
-            let c = if self.rope_base.is_finite() {
-                self.rope_base.clamp(*BASE_RANGE.start(), *BASE_RANGE.end())
-            } else {
-                10_000.0
-            };
-            notes.push(format!("base={} is outside 100…1e7; using {c}", self.rope_base));
-            self.rope_base = c;
-        }
-        notes
-    }
-
-    /// Append this view's keys to a URL hash.
-    pub fn write_hash(&self, out: &mut String) {
-        out.push_str(&format!(
-            "&len={}&scheme={}&train={}&content={}&period={}&mode={}&causal={}&head={}&base={}&hd={}&agg={}&engine={}",
-            self.seq_len,
-            self.scheme.key(),
-            self.train_len,
-            self.content.key(),
-            self.period,
-            if self.softmax { "softmax" } else { "logits" },
-            u8::from(self.causal),
-            self.head,
-            self.rope_base,
-            self.head_dim,
-            self.aggregate.key(),
-            if self.use_gpu { "gpu" } else { "cpu" }
-        ));
-    }
-
-    /// Read one URL key: `None` if it is not this view's, else whether the value was valid.
-    pub fn read_hash_key(&mut self, key: &str, value: &str) -> Option<bool> {
-        let num = |v: &str| v.parse::<usize>().ok();
-        let ok = match key {
-            "len" => num(value).map(|n| self.seq_len = n).is_some(),
-            "train" => num(value).map(|n| self.train_len = n).is_some(),
-            "period" => num(value).map(|n| self.period = n).is_some(),
-            "head" => num(value).map(|n| self.head = n).is_some(),
-            "hd" => num(value).map(|n| self.head_dim = n).is_some(),
-            "base" => value.parse::<f64>().ok().map(|b| self.rope_base = b).is_some(),
-            "scheme" => SchemeKind::analytic_from_key(value).map(|k| self.scheme = k).is_some(),
-            "content" => ContentKind::from_key(value).map(|c| self.content = c).is_some(),
-            "agg" => Aggregate::from_key(value).map(|a| self.aggregate = a).is_some(),
-            "mode" => match value {
-                "softmax" | "logits" => {
-                    self.softmax = value == "softmax";
-                    true
-                }
-                _ => false,
-            },
-            "engine" => match value {
-                "gpu" | "cpu" => {
-                    self.use_gpu = value == "gpu";
-                    true
-                }
-                _ => false,
-            },
-            "causal" => match value {
-                "1" | "true" | "0" | "false" => {
-                    self.causal = matches!(value, "1" | "true");
-                    true
-                }
-                _ => false,
-            },
-            _ => return None,
-        };
-        Some(ok)
-    }
-
-    /// Prepare the scheme's logits for this state.
-    pub fn prepare(&self) -> Result<PreparedLogits, PeError> {
-        let scheme = scheme::build(
-            self.scheme,
-            SchemeParams {
-                head: self.head,
-                rope_base: self.rope_base,
-            },
-        )?;
-        PreparedLogits::new(
-            &scheme,
-            &self.content.content(self.period, self.seq_len),
-            self.head_dim,
-            self.seq_len,
-        )
-    }
-
-    /// What to compute for this state.
-    pub fn request(&self) -> MapRequest {
-        MapRequest {
-            n: self.seq_len,
-            causal: self.causal,
-            softmax: self.softmax,
-            out_side: MAP_SIDE,
-            aggregate: self.aggregate,
-            train_len: self.train_len,
-        }
-    }
-
-    /// Compute the (aggregated) map for this state on the CPU (export, tests).
-    pub fn compute(&self, prepared: &PreparedLogits) -> Result<AttentionMap, PeError> {
-        attention_map::compute(prepared, &self.request())
-    }
-
-    fn colormap(&self) -> Colormap {
-        if self.softmax {
-            Colormap::Viridis
-        } else {
-            Colormap::Magma
-        }
-    }
-}
+mod state;
+pub use state::*;
 
 /// The view: state plus caches.
 #[derive(Default)]
 pub struct AttentionView {
     pub state: AttentionState,
     cached_for: Option<AttentionState>,
+    /// Whether that state's map was asked of the GPU.
+    cached_gpu: Option<bool>,
     /// The map on screen, computed through the engine façade.
     live: LiveMap,
     heatmap: Heatmap,
+    /// Where the map was drawn last frame, in points (the browser test's pixel comparison).
+    plot_rect: Option<egui::Rect>,
+    /// Maps put on screen so far (the drag-rate bench counts them).
+    maps_shown: u64,
+    /// The length slider's handle, in points (the drag-rate bench drags it).
+    len_handle: Option<egui::Pos2>,
     error: Option<String>,
 }
 
@@ -275,6 +77,12 @@ impl AttentionView {
             [pos2(x, rail.bottom() - 3.0), pos2(x, rail.bottom() + 2.0)],
             Stroke::new(2.0, color),
         );
+        // Where the length's handle sits (the drag-rate bench presses there).
+        let frac_n = ((s.seq_len as f32).max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln());
+        self.len_handle = Some(pos2(
+            rail.left() + frac_n.clamp(0.0, 1.0) * ui.spacing().slider_width,
+            rail.center().y,
+        ));
         ui.label(RichText::new("Training length L_train").strong());
         log_slider_ui(ui, &mut s.train_len, TRAIN_LEN_RANGE, "tokens");
         ui.add_space(6.0);
@@ -325,8 +133,15 @@ impl AttentionView {
             ui.selectable_value(&mut s.aggregate, Aggregate::Max, "max of block");
         });
         ui.add_space(6.0);
-        ui.checkbox(&mut s.use_gpu, "compute on the GPU when possible")
-            .on_hover_text("WGSL engine for relative schemes with identical tokens; CPU otherwise");
+        ui.label(RichText::new("Heatmap engine").strong());
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut s.engine, EnginePref::Auto, "auto")
+                .on_hover_text("The faster engine for this length, timed by the app at first use (see the status bar)");
+            ui.selectable_value(&mut s.engine, EnginePref::Gpu, "GPU")
+                .on_hover_text("The WGSL engine (WebGPU) for relative schemes with identical tokens; CPU otherwise");
+            ui.selectable_value(&mut s.engine, EnginePref::Cpu, "CPU")
+                .on_hover_text("The CPU engine (wasm), which every browser has");
+        });
         self.state.sanitize();
         len_response
     }
@@ -345,10 +160,15 @@ impl AttentionView {
         }
         // A CPU job is restarted when the state moves on; so is a GPU job when its picture is
         // drawn on the device (its statistics may lag) — else wait for its read-back.
-        if (self.live.is_gpu_pending() && !engines.draws_on_gpu()) || self.cached_for.as_ref() == Some(&self.state) {
+        // The automatic engine choice may change once both engines are timed: recompute then.
+        let wants_gpu = self.state.engine.prefers_gpu(engines, self.state.seq_len);
+        if (self.live.is_gpu_pending() && !engines.draws_on_gpu())
+            || (self.cached_for.as_ref() == Some(&self.state) && self.cached_gpu == Some(wants_gpu))
+        {
             return;
         }
         self.cached_for = Some(self.state.clone());
+        self.cached_gpu = Some(wants_gpu);
         let prepared = match self.state.prepare() {
             Ok(p) => p,
             Err(e) => {
@@ -356,19 +176,13 @@ impl AttentionView {
                 return;
             }
         };
-        match self
-            .live
-            .start(engines, prepared, self.state.request(), self.state.use_gpu)
-        {
-            Ok(Progress::Ready) => self.show(ctx, engines),
+        match self.live.start(engines, prepared, self.state.request(), wants_gpu) {
+            Ok(Progress::Ready) => {
+                self.show(ctx, engines);
+            }
             Ok(Progress::Pending) => {
                 // A GPU map drawn on the device is on screen this frame.
-                if let Some(d) = self
-                    .live
-                    .gpu_picture()
-                    .and_then(|p| engines.bind(p, self.state.colormap()))
-                {
-                    self.heatmap.set_gpu(d);
+                if self.live.gpu_picture().is_some() && self.show(ctx, engines) {
                     self.error = None;
                 }
                 // Spend what is left of this frame's budget on it right away (none when the
@@ -382,27 +196,22 @@ impl AttentionView {
         }
     }
 
-    fn show(&mut self, ctx: &egui::Context, engines: &MapEngines) {
-        // The device already draws this map (bound when it was submitted).
-        if self.live.gpu_picture().is_some() && self.heatmap.is_gpu_drawn() && engines.draws_on_gpu() {
-            self.error = None;
-            return;
-        }
-        let map = self.live.map();
-        let grid = Grid {
-            values: &map.values,
-            rows: map.rows,
-            cols: map.cols,
-        };
-        self.heatmap.set(
+    /// Put the newest map on screen (drawn on the device, or as a texture); counts it.
+    fn show(&mut self, ctx: &egui::Context, engines: &MapEngines) -> bool {
+        let shown = self.heatmap.show_live(
             ctx,
+            engines,
+            &self.live,
+            None,
             "attention",
-            grid,
-            map.range,
             self.state.colormap(),
             self.state.aggregate,
         );
-        self.error = None;
+        if shown {
+            self.maps_shown += 1;
+            self.error = None;
+        }
+        shown
     }
 
     /// The central area.
@@ -437,6 +246,7 @@ impl AttentionView {
             _ => map.n,
         };
         let mut hover = None;
+        let mut plot_rect = None;
         let cmap = if s.softmax { Colormap::Viridis } else { Colormap::Magma };
         ui.horizontal(|ui| {
             let axes = Axes {
@@ -446,10 +256,12 @@ impl AttentionView {
                 cols: n,
             };
             let (plot, h) = self.heatmap.ui(ui, egui::vec2(side, side), grid, &axes);
+            plot_rect = Some(plot);
             hover = h;
             train_marker_ui(ui, plot, s.train_len, n, theme.warn());
             colorbar_ui(ui, side, map.range, cmap, if s.softmax { "weight" } else { "logit" });
         });
+        self.plot_rect = plot_rect;
         ui.horizontal_wrapped(|ui| {
             match hover.and_then(|h| self.live.exact_value(h.row, h.col).map(|v| (h, v))) {
                 Some((h, v)) => ui.monospace(format!("query {}, key {}: {}", h.row, h.col, fmt_value(v))),
@@ -469,6 +281,16 @@ impl AttentionView {
                         s.seq_len,
                         p * 100.0
                     )));
+                }
+                None if self.heatmap.is_gpu_drawn() => {
+                    ui.label(format!(
+                        "computed and drawn on the GPU; statistics read back in {:.1} ms",
+                        self.live.compute_ms()
+                    ))
+                    .on_hover_text(
+                        "The picture is coloured on the GPU straight from the compute pass's buffers \
+                         (no read-back); entropy and mass come back asynchronously and may lag a frame.",
+                    );
                 }
                 None => {
                     ui.label(format!(
@@ -536,6 +358,17 @@ impl View for AttentionView {
             if self.heatmap.is_gpu_drawn() { "gpu" } else { "texture" }.into(),
         );
         extras.insert("heatmap_ms".into(), self.live.compute_ms().into());
+        extras.insert("maps_shown".into(), self.maps_shown.into());
+        extras.insert(
+            "len_handle".into(),
+            self.len_handle.map_or(Value::Null, |p| serde_json::json!([p.x, p.y])),
+        );
+        extras.insert(
+            "heatmap_rect".into(),
+            self.plot_rect.map_or(Value::Null, |r| {
+                serde_json::json!([r.min.x, r.min.y, r.width(), r.height()])
+            }),
+        );
         extras.insert(
             "heatmap_progress".into(),
             self.live.progress().map_or(Value::Null, Value::from),
