@@ -147,12 +147,28 @@ async function runMode(name, mode, base) {
       check(s.seq_len === len && s.errors.length === 0 && st.std > 20,
         `view=${view}: len ${s.seq_len}, errors ${JSON.stringify(s.errors)}, luminance std ${st.std.toFixed(1)}, frame ${s.frame_ms} ms`);
       if (view === 'attention') {
-        // The heatmap engine: WGSL on WebGPU, CPU on WebGL2; on the GPU, checked against the CPU.
+        // The heatmap engine, chosen by measurement: on WebGPU the app times both engines at
+        // first use and the map's engine is the one the measurement picked for this N; WebGL2
+        // has only the CPU engine. Forced onto the GPU (engine=gpu), the map is checked against
+        // the CPU in the browser.
         await page.waitForFunction(() => window.poslens.status().heatmap_engine !== '', null, { timeout: 60_000 });
-        const a = await page.evaluate(() => window.poslens.status());
-        check(a.heatmap_engine === mode.engine, `attention heatmap computed on the ${mode.engine} (${a.heatmap_engine}, ${a.heatmap_ms.toFixed(1)} ms)`);
         if (mode.engine === 'gpu') {
-          check(typeof a.gpu_cpu_max_diff === 'number' && a.gpu_cpu_max_diff < 1e-4, `GPU and CPU maps agree in the browser (max |Δ| ${a.gpu_cpu_max_diff})`);
+          await page.waitForFunction(() => window.poslens.status().heatmap_measured, null, { timeout: 120_000, polling: 250 });
+          await page.mouse.move(640, 400); await page.mouse.move(650, 410);
+          await page.waitForTimeout(500);
+          const a = await page.evaluate(() => window.poslens.status());
+          const m = a.heatmap_measured;
+          const expect = m.gpu_from_n !== null && a.seq_len >= m.gpu_from_n ? 'gpu' : 'cpu';
+          check(m.cpu_ms.length === 2 && m.gpu_ms.length === 2 && a.heatmap_engine === expect && /measured/.test(a.heatmap_choice),
+            `heatmap engine chosen by measurement: "${a.heatmap_choice}" → N = ${a.seq_len} on the ${a.heatmap_engine} (expected ${expect})`);
+          await page.goto(`${base}/#view=attention&len=${len}&engine=gpu`);
+          await page.waitForFunction(() => { const s = window.poslens.status(); return s.heatmap_engine === 'gpu' && s.heatmap_drawn === 'gpu'; }, null, { timeout: 60_000, polling: 250 });
+          const g = await page.evaluate(() => window.poslens.status());
+          check(typeof g.gpu_cpu_max_diff === 'number' && g.gpu_cpu_max_diff < 1e-4, `engine=gpu: the map is drawn on the GPU and agrees with the CPU in the browser (max |Δ| ${g.gpu_cpu_max_diff})`);
+        } else {
+          const a = await page.evaluate(() => window.poslens.status());
+          check(a.heatmap_engine === 'cpu' && a.heatmap_drawn === 'texture' && /WebGL2/.test(a.heatmap_choice),
+            `attention heatmap on the CPU (${a.heatmap_ms.toFixed(1)} ms): "${a.heatmap_choice}"`);
         }
       }
     }
@@ -382,9 +398,29 @@ async function runMode(name, mode, base) {
         `GPU-drawn heatmap (paint callback) equals the CPU texture on SwiftShader: ${a.width}×${a.height} px, ${(100 * exact / Math.max(1, total)).toFixed(2)} % identical within 1 LSB, ${near} a pixel off at cell edges, ${bad} different (drawn: ${g.s.heatmap_drawn} vs ${c.s.heatmap_drawn})`);
     }
     if (name === 'webgpu') {
+      // The engine façade in the other heatmap views: with ?heatmaps=gpu (the measured choice
+      // overridden) Compare and Extension draw their maps from the GPU's buffers — Extension's
+      // two on one scale, the union of both device ranges — and look like the CPU textures.
+      const views = [['compare', 'view=compare&len=512', (s) => s.panels_drawn_on_gpu === 6, (s) => s.panels_drawn_on_gpu === 0],
+        ['extension', 'view=extension&len=1024&method=yarn&factor=8', (s) => s.maps_drawn === 'gpu', (s) => s.maps_drawn === 'texture']];
+      for (const [what, hash, onGpu, onCpu] of views) {
+        const shots = {};
+        for (const engine of ['gpu', 'cpu']) {
+          await page.goto(`${base}/?heatmaps=${engine}#${hash}`);
+          await page.waitForFunction(() => window.poslens && window.poslens.status().ready, null, { timeout: READY_TIMEOUT_MS });
+          await page.waitForTimeout(3000);
+          const s = await page.evaluate(() => window.poslens.status());
+          shots[engine] = { s, png: PNG.sync.read(await page.screenshot({ clip: { x: 300, y: 0, width: 980, height: 760 }, path: path.join(ART, `e2e-${name}-${what}-${engine}.png`) })) };
+        }
+        const frac = changedFraction(shots.gpu.png, shots.cpu.png);
+        check(onGpu(shots.gpu.s) && onCpu(shots.cpu.s) && shots.gpu.s.errors.length === 0 && frac < 0.01,
+          `${what}: ?heatmaps=gpu draws on the GPU ("${shots.gpu.s.heatmap_choice}"), and the picture matches the CPU textures (${(frac * 100).toFixed(2)} % of pixels differ)`);
+      }
+    }
+    if (name === 'webgpu') {
       // The WebGPU device lost mid-session: the app restarts on WebGL2 in place (no reload),
       // keeps the view and its state, says why, and keeps drawing on the CPU engine.
-      await page.goto(`${base}/#view=attention&len=512&scheme=alibi&train=256`);
+      await page.goto(`${base}/#view=attention&len=512&scheme=alibi&train=256&engine=gpu`);
       await page.waitForFunction(() => { const s = window.poslens.status(); return s.view === 'attention' && s.seq_len === 512 && s.heatmap_engine === 'gpu'; }, null, { timeout: 60_000 });
       // A reload would drop this marker (the app mirrors its state with replaceState, which
       // Playwright also reports as a navigation, so the marker is the test of "no reload").

@@ -50,6 +50,8 @@ pub struct MapEngines {
     draw: Option<DrawPipeline>,
     /// Which engine serves which map size, by measurement (see `super::engine_choice`).
     calibration: Calibration,
+    /// The page's `?heatmaps=gpu|cpu`: the automatic choice overridden for every view.
+    forced: Option<bool>,
 }
 
 impl MapEngines {
@@ -64,6 +66,7 @@ impl MapEngines {
             gpu: Some(gpu),
             draw: None,
             calibration: Calibration::Idle,
+            forced: None,
         }
     }
 
@@ -74,6 +77,7 @@ impl MapEngines {
             gpu: Some(gpu),
             draw: Some(draw),
             calibration: Calibration::Idle,
+            forced: None,
         }
     }
 
@@ -97,13 +101,27 @@ impl MapEngines {
     /// Does the automatic choice put a map of `n` keys on the GPU? Only once measured, and only
     /// where the GPU was faster; the CPU serves everything until then.
     pub fn auto_uses_gpu(&self, n: usize) -> bool {
-        self.gpu.is_some() && self.measured().is_some_and(|m| m.uses_gpu(n))
+        self.gpu.is_some()
+            && match self.forced {
+                Some(gpu) => gpu,
+                None => self.measured().is_some_and(|m| m.uses_gpu(n)),
+            }
+    }
+
+    /// Override the automatic choice for every view (`Some(true)`: the GPU wherever it can
+    /// serve; `Some(false)`: the CPU): the page's `?heatmaps=gpu|cpu`.
+    pub fn force(&mut self, gpu: Option<bool>) {
+        self.forced = gpu;
     }
 
     /// The choice in one line (status bar), and why.
     pub fn choice_summary(&self) -> String {
         match (&self.gpu, &self.calibration) {
             (None, _) => "heatmaps: CPU (no WebGPU: WebGL2 has no compute shaders)".into(),
+            (Some(_), _) if self.forced.is_some() => format!(
+                "heatmaps: {} (forced by ?heatmaps= in the address)",
+                if self.forced == Some(true) { "GPU" } else { "CPU" }
+            ),
             (Some(_), Calibration::Done(m)) => m.summary(),
             (Some(_), Calibration::Failed(e)) => format!("heatmaps: CPU (the GPU probe failed: {e})"),
             (Some(_), _) => "heatmaps: CPU while both engines are being timed".into(),

@@ -128,6 +128,23 @@ impl PosLensApp {
                 crate::analysis::gpu_map::GpuAttentionMap::new(&rs.device, &rs.queue),
                 crate::analysis::gpu_draw::DrawPipeline::new(&rs.device, rs.target_format, 1),
             );
+            // `?heatmaps=gpu|cpu` in the page's address overrides the measured choice.
+            #[cfg(target_arch = "wasm32")]
+            {
+                let search = web_sys::window()
+                    .and_then(|w| w.location().search().ok())
+                    .unwrap_or_default();
+                let forced = search
+                    .trim_start_matches('?')
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("heatmaps="))
+                    .and_then(|v| match v {
+                        "gpu" => Some(true),
+                        "cpu" => Some(false),
+                        _ => None,
+                    });
+                app.engines.force(forced);
+            }
         }
         app
     }

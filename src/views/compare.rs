@@ -139,7 +139,7 @@ impl CompareView {
             let started = self
                 .state
                 .prepare(p.kind)
-                .and_then(|prepared| p.live.start(engines, prepared, req, true));
+                .and_then(|prepared| p.live.start(engines, prepared, req, engines.auto_uses_gpu(req.n)));
             match started {
                 Ok(Progress::Ready) => p.show(ctx, engines),
                 // A GPU map drawn on the device goes up at once.
@@ -249,6 +249,11 @@ fn summary(m: &AttentionMap) -> String {
 impl View for CompareView {
     fn key(&self) -> &'static str {
         "compare"
+    }
+    fn status_extras(&self, extras: &mut serde_json::Map<String, serde_json::Value>) {
+        // How many panels are drawn from the GPU's buffers (the rest are CPU textures).
+        let on_gpu = self.panels.iter().filter(|p| p.heatmap.is_gpu_drawn()).count();
+        extras.insert("panels_drawn_on_gpu".into(), on_gpu.into());
     }
     fn title(&self) -> &'static str {
         "Compare"

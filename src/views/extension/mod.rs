@@ -241,7 +241,7 @@ impl ExtensionView {
             if self.before_key != Some(key) || !self.before_ok {
                 let started = s
                     .prepare(&s.scheme_before())
-                    .and_then(|p| self.before.start(engines, p, req, true));
+                    .and_then(|p| self.before.start(engines, p, req, engines.auto_uses_gpu(req.n)));
                 self.before_ok = started.is_ok();
                 if let Err(e) = started {
                     errors.push(format!("plain RoPE: {e}"));
@@ -259,7 +259,7 @@ impl ExtensionView {
             if self.diag.is_some() {
                 let started = s
                     .prepare(&s.scheme_after())
-                    .and_then(|p| self.after.start(engines, p, req, true));
+                    .and_then(|p| self.after.start(engines, p, req, engines.auto_uses_gpu(req.n)));
                 self.after_ok = started.is_ok();
                 if let Err(e) = started {
                     errors.push(e.to_string());
@@ -458,6 +458,15 @@ impl ExtensionView {
 impl View for ExtensionView {
     fn key(&self) -> &'static str {
         "extension"
+    }
+    fn status_extras(&self, extras: &mut serde_json::Map<String, serde_json::Value>) {
+        // "gpu": both maps drawn from the GPU's buffers on one shared scale; else textures.
+        let drawn = if self.heat_before.is_gpu_drawn() && self.heat_after.is_gpu_drawn() {
+            "gpu"
+        } else {
+            "texture"
+        };
+        extras.insert("maps_drawn".into(), drawn.into());
     }
     fn title(&self) -> &'static str {
         "Extension"
