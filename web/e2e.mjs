@@ -362,7 +362,7 @@ async function runMode(name, mode, base) {
       // its 3×3 neighbourhood in the other picture holds its colour. (tests/gpu_heatmap_draw.rs
       // checks the same pixel for pixel on lavapipe, in an offscreen target.)
       const shot = async (engine) => {
-        await page.goto(`${base}/#view=attention&len=512&scheme=alibi&train=256&engine=${engine}`);
+        await page.goto(`${base}/#view=attention&len=512&scheme=rope&mode=logits&train=256&engine=${engine}`);
         await page.waitForFunction((e) => { const s = window.poslens.status(); return s.view === 'attention' && s.seq_len === 512 && s.heatmap_engine === e && s.heatmap_rect; }, engine, { timeout: 60_000, polling: 250 });
         await page.mouse.move(5, 5);
         await page.waitForTimeout(400);
