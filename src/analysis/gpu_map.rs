@@ -20,7 +20,6 @@ use eframe::egui_wgpu::wgpu;
 use wgpu::util::DeviceExt as _;
 
 use crate::analysis::grid::Aggregate;
-use crate::pe::PreparedLogits;
 
 /// The WGSL source (validated by naga in the tests).
 pub const SHADER_WGSL: &str = include_str!("../../shaders/attention_map.wgsl");
@@ -77,32 +76,7 @@ static PICTURE_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 const RANGE_BYTES: u64 = 32;
 /// Radix rounds × bins of the colour-range select.
 const HIST_BINS: usize = 4 * 256;
-/// The relative logit table `rel[k − q + N − 1]` (length `2N − 1`) of `prepared`, or `None` if
-/// its logits are not a function of `k − q` alone (checked on several rows).
-pub fn relative_table(prepared: &PreparedLogits, n: usize) -> Option<Vec<f32>> {
-    if n == 0 {
-        return None;
-    }
-    let mut row = vec![0.0_f32; n];
-    let mut rel = vec![0.0_f32; 2 * n - 1];
-    // Row N−1 gives k − q = −(N−1) … 0; row 0 gives 0 … N−1.
-    prepared.logits_row(n - 1, n, false, &mut row).ok()?;
-    rel[..n].copy_from_slice(&row);
-    prepared.logits_row(0, n, false, &mut row).ok()?;
-    rel[n - 1..].copy_from_slice(&row);
-    // Verify on a few other rows that the map really is relative.
-    for q in [n / 3, n / 2, (2 * n) / 3] {
-        prepared.logits_row(q, n, false, &mut row).ok()?;
-        for (k, &v) in row.iter().enumerate() {
-            let t = rel[k + n - 1 - q];
-            let tol = 1e-4 * (1.0 + t.abs());
-            if !(v.is_finite() && (v - t).abs() <= tol) {
-                return None;
-            }
-        }
-    }
-    Some(rel)
-}
+pub use super::relative_map::relative_table;
 
 /// Compiled pipelines on one device.
 pub struct GpuAttentionMap {

@@ -429,7 +429,7 @@ mod tests {
                 .values
                 .iter()
                 .zip(&direct.values)
-                .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+                .all(|(a, b)| (a - b).abs() <= 2e-6 * (1.0 + b.abs()) || (a.is_nan() && b.is_nan()))
         );
     }
 }
