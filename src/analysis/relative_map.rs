@@ -138,7 +138,7 @@ pub fn compute(rel: &[f32], req: &MapRequest) -> Option<AttentionMap> {
     // Row statistics: the normaliser Z_q = Σ_visible E, entropy, mass at distance ≥ L_train.
     let mut inv_z = vec![0.0_f64; n];
     let (mut entropy_sum, mut beyond_sum, mut beyond_queries) = (0.0_f64, 0.0_f64, 0_usize);
-    for q in 0..n {
+    for (q, inv) in inv_z.iter_mut().enumerate() {
         // Past distances 0..=q; future distances 1..=n−1−q.
         let fut_len = if causal { 0 } else { n - 1 - q };
         let z = p.sum_e[q + 1] + f.sum_e.get(fut_len).copied().unwrap_or(0.0);
@@ -147,7 +147,7 @@ pub fn compute(rel: &[f32], req: &MapRequest) -> Option<AttentionMap> {
         if !(g - m <= MAX_SHIFT && z > 0.0) {
             return None;
         }
-        inv_z[q] = 1.0 / z;
+        *inv = 1.0 / z;
         // H = −Σ p ln p with p = E / Z and ln E = l − G.
         entropy_sum += z.ln() - u / z;
         if req.train_len > 0 && q >= req.train_len {
@@ -168,7 +168,7 @@ pub fn compute(rel: &[f32], req: &MapRequest) -> Option<AttentionMap> {
     ];
     let mut count = vec![0_u64; s * s];
     for r in 0..s {
-        for q in bounds[r]..bounds[r + 1] {
+        for (q, &inv) in inv_z.iter().enumerate().take(bounds[r + 1]).skip(bounds[r]) {
             let row = r * s;
             for c in 0..s {
                 let (k0, k1) = (bounds[c], bounds[c + 1]);
@@ -177,13 +177,13 @@ pub fn compute(rel: &[f32], req: &MapRequest) -> Option<AttentionMap> {
                 if k0 <= q {
                     let (lo, hi) = (q + 1 - k1.min(q + 1), q - k0);
                     count[i] += (hi - lo + 1) as u64;
-                    add(&mut acc[i], &p, lo, hi, req, inv_z[q]);
+                    add(&mut acc[i], &p, lo, hi, req, inv);
                 }
                 // Future keys [max(k0, q + 1), k1): distances lo..=hi (index d − 1).
                 if !causal && k1 > q + 1 {
                     let (lo, hi) = (k0.max(q + 1) - q - 1, k1 - 1 - q - 1);
                     count[i] += (hi - lo + 1) as u64;
-                    add(&mut acc[i], &f, lo, hi, req, inv_z[q]);
+                    add(&mut acc[i], &f, lo, hi, req, inv);
                 }
             }
         }
