@@ -1,26 +1,31 @@
 //! Heatmap engines chosen by measurement, not by assumption: at first use the app times the CPU
-//! engine and the WGSL engine on small maps (RoPE, identical tokens — the views' default) and,
-//! from a cost model fitted to those times, serves each map size with the faster engine.
+//! engine and the WGSL engine on small maps (RoPE, identical tokens — the views' default, and
+//! the only kind the GPU engine serves) and, from a cost model fitted to those times, serves each
+//! map size with the engine predicted faster.
 //!
-//! Model: the CPU's time grows with the cells, `t_cpu(N) = c·N²`; the GPU pays a fixed latency
-//! (submission, the browser's GPU process, the read-back) plus a per-cell cost,
-//! `t_gpu(N) = a + b·N²` — two sizes fix `a` and `b`. The GPU serves `N` from the crossover
-//! `N* = √(a / (c − b))` up, and never when its per-cell cost is not below the CPU's. A reader
-//! can override the choice (the Attention view's engine control, `engine=` in the link).
+//! Model: the CPU's fast path for relative maps (`super::relative_map`) does `O(N·S)` work for
+//! an `S × S` picture (`S = min(N, 512)`), `t_cpu(N) = c·N·S`; the GPU pays a fixed latency
+//! (submission, the browser's GPU process, the read-back) plus `O(N²)` work,
+//! `t_gpu(N) = a + b·N²` — two sizes fix `a` and `b`. The GPU serves `N` where
+//! `t_gpu(N) < t_cpu(N)`. A reader can override the choice (the Attention view's engine control,
+//! `engine=` in the link; `?heatmaps=` in the page's address for every view).
 
 use web_time::Instant;
 
-use super::attention_map::{self, MapRequest};
-use super::gpu_map::{GpuAttentionMap, GpuRequest, PendingMap, relative_table};
+use super::attention_map::MapRequest;
+use super::gpu_map::{GpuAttentionMap, GpuRequest, PendingMap};
 use super::grid::Aggregate;
+use super::relative_map::{self, relative_table};
 use crate::pe::{Content, PositionMap, PreparedLogits, Scheme, scaling::RopeScaling};
 
 /// Map sizes the CPU is timed on (synchronously, a few ms together).
-pub const CPU_PROBE_N: [usize; 2] = [256, 512];
+pub const CPU_PROBE_N: [usize; 2] = [256, 1024];
 /// Map sizes the GPU is timed on (one after the other, submit → results back).
 pub const GPU_PROBE_N: [usize; 2] = [256, 1024];
-/// Output side of the probe maps (the Attention view's).
-const PROBE_SIDE: usize = 256;
+/// Output side of the maps (the Attention view's `MAP_SIDE`): the model's `S = min(N, 512)`.
+pub const PROBE_SIDE: usize = 512;
+/// The lengths the choice is reported over.
+const LENGTHS: std::ops::RangeInclusive<usize> = 8..=65_536;
 
 /// What the measurement found.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -28,38 +33,61 @@ pub struct Measured {
     /// (N, milliseconds) per probe.
     pub cpu_ms: Vec<(usize, f64)>,
     pub gpu_ms: Vec<(usize, f64)>,
-    /// The GPU serves maps of at least this many keys (`None`: the CPU serves every size).
+    /// The fitted model: CPU ms per (N·S) cell, GPU latency ms and ms per N² cell.
+    pub cpu_per_cell_ms: f64,
+    pub gpu_latency_ms: f64,
+    pub gpu_per_cell_ms: f64,
+    /// The shortest length (8 … 65 536) the GPU is predicted faster at (`None`: the CPU at
+    /// every length).
     pub gpu_from_n: Option<usize>,
+}
+
+/// `S·N` of the CPU fast path's work for N keys.
+fn cpu_cells(n: usize) -> f64 {
+    (n * n.min(PROBE_SIDE)) as f64
 }
 
 impl Measured {
     /// Fit the cost model to the probes' times (see the module docs).
     pub fn fit(cpu_ms: Vec<(usize, f64)>, gpu_ms: Vec<(usize, f64)>) -> Self {
-        let cells = |n: usize| (n * n) as f64;
         let per_cell: Vec<f64> = cpu_ms
             .iter()
             .filter(|(n, t)| *n > 0 && t.is_finite())
-            .map(|&(n, t)| t.max(0.0) / cells(n))
+            .map(|&(n, t)| t.max(0.0) / cpu_cells(n))
             .collect();
         let c = per_cell.iter().sum::<f64>() / per_cell.len().max(1) as f64;
-        let gpu_from_n = match gpu_ms.as_slice() {
-            [(n0, t0), (n1, t1), ..] if n1 > n0 && t0.is_finite() && t1.is_finite() => {
+        let cells = |n: usize| (n * n) as f64;
+        let (a, b) = match gpu_ms.as_slice() {
+            [(n0, t0), (n1, t1), ..] if n1 > n0 && t0.is_finite() && t1.is_finite() && !per_cell.is_empty() => {
                 let b = ((t1 - t0) / (cells(*n1) - cells(*n0))).max(0.0);
-                let a = (t0 - b * cells(*n0)).max(0.0);
-                (c > b).then(|| ((a / (c - b)).sqrt().ceil() as usize).max(1))
+                ((t0 - b * cells(*n0)).max(0.0), b)
             }
-            _ => None,
+            _ => (f64::INFINITY, f64::INFINITY),
         };
-        Self {
+        let mut m = Self {
             cpu_ms,
             gpu_ms,
-            gpu_from_n,
-        }
+            cpu_per_cell_ms: c,
+            gpu_latency_ms: a,
+            gpu_per_cell_ms: b,
+            gpu_from_n: None,
+        };
+        m.gpu_from_n = LENGTHS.clone().find(|&n| m.uses_gpu(n));
+        m
     }
 
-    /// Does the GPU serve a map of `n` keys?
+    /// Predicted milliseconds of a map of `n` keys on the CPU and on the GPU.
+    pub fn predict_ms(&self, n: usize) -> (f64, f64) {
+        (
+            self.cpu_per_cell_ms * cpu_cells(n),
+            self.gpu_latency_ms + self.gpu_per_cell_ms * (n * n) as f64,
+        )
+    }
+
+    /// Does the GPU serve a map of `n` keys (predicted faster)?
     pub fn uses_gpu(&self, n: usize) -> bool {
-        self.gpu_from_n.is_some_and(|from| n >= from)
+        let (cpu, gpu) = self.predict_ms(n);
+        gpu < cpu
     }
 
     /// One line for the status bar.
@@ -71,7 +99,8 @@ impl Measured {
                 .join(", ")
         };
         let choice = match self.gpu_from_n {
-            Some(n) => format!("GPU from N = {n}, CPU below"),
+            Some(n) if self.uses_gpu(*LENGTHS.end()) => format!("GPU from N = {n}, CPU below"),
+            Some(n) => format!("GPU from N = {n} where predicted faster, else CPU"),
             None => "CPU at every N".into(),
         };
         format!(
@@ -126,8 +155,12 @@ impl Calibration {
                 let mut cpu_ms = Vec::new();
                 for n in CPU_PROBE_N {
                     let Some((prepared, req)) = probe(n) else { continue };
+                    // What the CPU engine runs for such a map: the relative fast path.
                     let t = Instant::now();
-                    if attention_map::compute(&prepared, &req).is_ok() {
+                    if relative_table(&prepared, n)
+                        .and_then(|rel| relative_map::compute(&rel, &req))
+                        .is_some()
+                    {
                         cpu_ms.push((n, t.elapsed().as_secs_f64() * 1000.0));
                     }
                 }
@@ -195,35 +228,51 @@ impl Calibration {
 mod tests {
     use super::Measured;
 
-    #[test]
-    fn a_fast_cpu_and_a_slow_latency_put_the_crossover_where_the_costs_meet() {
-        // CPU 1e-4 ms per cell; GPU 50 ms latency + 1e-5 ms per cell:
-        // N* = √(50 / 9e-5) ≈ 745.4.
-        let m = Measured::fit(
-            vec![(256, 1e-4 * 65_536.0), (512, 1e-4 * 262_144.0)],
-            vec![(256, 50.0 + 1e-5 * 65_536.0), (1024, 50.0 + 1e-5 * 1_048_576.0)],
-        );
-        assert_eq!(m.gpu_from_n, Some(746));
-        assert!(!m.uses_gpu(745) && m.uses_gpu(746) && m.uses_gpu(8192));
-        assert!(m.summary().contains("GPU from N = 746"), "{}", m.summary());
+    /// Probe times of a machine with CPU `c` ms per N·S cell, GPU latency `a` ms and `b` ms per
+    /// N² cell.
+    fn machine(c: f64, a: f64, b: f64) -> Measured {
+        let cpu = |n: usize| c * (n * n.min(512)) as f64;
+        let gpu = |n: usize| a + b * (n * n) as f64;
+        Measured::fit(
+            vec![(256, cpu(256)), (1024, cpu(1024))],
+            vec![(256, gpu(256)), (1024, gpu(1024))],
+        )
     }
 
     #[test]
-    fn a_gpu_whose_cells_cost_more_never_serves() {
-        // SwiftShader-like: the GPU's per-cell cost above the CPU's.
-        let m = Measured::fit(vec![(256, 2.0), (512, 8.0)], vec![(256, 400.0), (1024, 2400.0)]);
+    fn the_fit_recovers_the_model_and_the_crossover() {
+        // A real GPU: 2 ms latency, 1e-8 ms per N² cell; CPU 1e-5 ms per N·S cell. Above 512
+        // the CPU costs 5.12e-3·N ms, the GPU 2 + 1e-8·N²: the GPU wins from N = 391 (where
+        // 1e-5·N² = 2 + 1e-8·N²) on.
+        let m = machine(1e-5, 2.0, 1e-8);
+        assert!((m.cpu_per_cell_ms - 1e-5).abs() < 1e-12 && (m.gpu_latency_ms - 2.0).abs() < 1e-9);
+        assert!((m.gpu_per_cell_ms - 1e-8).abs() < 1e-15);
+        assert_eq!(m.gpu_from_n, Some(448));
+        assert!(!m.uses_gpu(400) && m.uses_gpu(448) && m.uses_gpu(8192) && m.uses_gpu(65_536));
+        assert!(m.summary().contains("GPU from N = 448, CPU below"), "{}", m.summary());
+    }
+
+    #[test]
+    fn a_gpu_slower_per_cell_serves_only_a_window_or_nothing() {
+        // SwiftShader-like: 400 ms latency, per-cell cost above the CPU's: never.
+        let m = machine(2e-5, 400.0, 1e-6);
         assert_eq!(m.gpu_from_n, None);
         assert!(!m.uses_gpu(65_536));
         assert!(m.summary().contains("CPU at every N"));
+        // Low latency but O(N²) work against the CPU's O(N·512): the GPU wins in a window only.
+        let w = machine(1e-5, 0.5, 1e-6);
+        let from = w.gpu_from_n.expect("a window");
+        assert!(w.uses_gpu(from) && !w.uses_gpu(65_536), "{from}");
+        assert!(w.summary().contains("where predicted faster"), "{}", w.summary());
     }
 
     #[test]
-    fn a_gpu_without_latency_serves_every_size_and_bad_probes_choose_the_cpu() {
-        let m = Measured::fit(vec![(256, 6.5), (512, 26.0)], vec![(256, 0.02), (1024, 0.32)]);
-        assert_eq!(m.gpu_from_n, Some(1));
+    fn missing_or_broken_probes_choose_the_cpu() {
         let none = Measured::fit(vec![(256, 6.5)], vec![(256, f64::NAN), (1024, 3.0)]);
         assert_eq!(none.gpu_from_n, None);
         let one = Measured::fit(vec![(256, 6.5)], vec![(256, 3.0)]);
         assert_eq!(one.gpu_from_n, None);
+        let no_cpu = Measured::fit(vec![], vec![(256, 0.1), (1024, 0.2)]);
+        assert_eq!(no_cpu.gpu_from_n, None);
     }
 }
