@@ -28,34 +28,49 @@ try {
         await page.goto(`${base}/#${hash(n)}`);
         await page.waitForFunction((n) => { const s = window.poslens && window.poslens.status(); return s && s.ready && s.seq_len === n && s.maps_shown > 0 && s.heatmap_progress === null; }, n, { timeout: 180_000, polling: 100 });
         // Drag: press 8 px beside the length slider's handle and move onto it (egui starts a
-        // drag only past its click distance), then one pixel back and forth, a move per
-        // animation frame (each pixel is a new N, about 7 % apart), for `seconds`.
-        const [hx, hy] = (await page.evaluate(() => window.poslens.status())).len_handle;
-        const dir = n >= 8192 ? -1 : 1;
-        await page.mouse.move(hx - 8 * dir, hy);
-        await page.mouse.down();
-        await page.mouse.move(hx - 4 * dir, hy);
-        await page.mouse.move(hx, hy);
-        const s0 = await page.evaluate(() => window.poslens.status());
-        const t0 = Date.now();
-        const ms = [];
-        for (let k = 1; Date.now() - t0 < seconds * 1000; k++) {
-          await page.mouse.move(hx + dir * (k % 2), hy);
-          const s = await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => { const s = window.poslens.status(); r({ ms: s.heatmap_ms }); })));
-          if (s.ms > 0) ms.push(s.ms);
-        }
-        const s1 = await page.evaluate(() => window.poslens.status());
-        await page.mouse.up();
-        const dt = (Date.now() - t0) / 1000;
-        ms.sort((a, b) => a - b);
-        const r = {
-          maps_per_s: (s1.maps_shown - s0.maps_shown) / dt,
-          frames_per_s: (s1.frames - s0.frames) / dt,
-          median_ms: ms.length ? ms[Math.floor(ms.length / 2)] : null,
-          drawn: s1.heatmap_drawn,
-          engine: s1.heatmap_engine,
-          lengths: [s0.seq_len, s1.seq_len],
-        };
+        // drag only past its click distance), then two pixels back and forth, one move per
+        // animation frame (two pixels: a new N, about 15 % apart), for `seconds` — pointer
+        // events dispatched in the page, so no test-driver round trip paces the frames.
+        const r = await page.evaluate(async ({ seconds, top }) => {
+          const canvas = document.querySelector('canvas');
+          const [hx, hy] = window.poslens.status().len_handle;
+          const dir = top ? -1 : 1;
+          // eframe reads moves from `mousemove`, presses from `pointerdown` / `pointerup`.
+          const ev = (type, x) => {
+            const init = { clientX: x, clientY: hy, bubbles: true, cancelable: true, button: 0, buttons: type === 'pointerup' ? 0 : 1 };
+            canvas.dispatchEvent(type === 'pointermove'
+              ? new MouseEvent('mousemove', init)
+              : new PointerEvent(type, { ...init, pointerId: 1, pointerType: 'mouse', isPrimary: true }));
+          };
+          const frame = () => new Promise((r) => requestAnimationFrame(r));
+          ev('pointermove', hx - 8 * dir); await frame();
+          ev('pointerdown', hx - 8 * dir); await frame();
+          ev('pointermove', hx - 4 * dir); await frame();
+          ev('pointermove', hx); await frame(); await frame();
+          const s0 = window.poslens.status();
+          const lengths = new Set();
+          const ms = [];
+          const t0 = performance.now();
+          for (let k = 1; performance.now() - t0 < seconds * 1000; k++) {
+            ev('pointermove', hx + 2 * dir * (k % 2));
+            await frame();
+            const s = window.poslens.status();
+            lengths.add(s.seq_len);
+            if (s.heatmap_ms > 0) ms.push(s.heatmap_ms);
+          }
+          const s1 = window.poslens.status();
+          const dt = (performance.now() - t0) / 1000;
+          ev('pointerup', hx);
+          ms.sort((a, b) => a - b);
+          return {
+            maps_per_s: (s1.maps_shown - s0.maps_shown) / dt,
+            frames_per_s: (s1.frames - s0.frames) / dt,
+            median_ms: ms.length ? ms[Math.floor(ms.length / 2)] : null,
+            drawn: s1.heatmap_drawn,
+            engine: s1.heatmap_engine,
+            lengths: [...lengths].sort((a, b) => a - b),
+          };
+        }, { seconds, top: n >= 8192 });
         rows.get(n)[name] = r;
         console.error(`${name} N=${n}: ${JSON.stringify(r)}`);
       }
@@ -64,10 +79,11 @@ try {
 } finally { server.close(); }
 const f = (x, d = 1) => (x === null || x === undefined ? '–' : x.toFixed(d));
 console.log(`Attention view (RoPE) while the length changes every frame, ${seconds} s per cell, headless Chromium`);
-console.log('| N | GPU maps/s (fps) | GPU read-back ms | CPU maps/s (fps) | CPU ms/map | WebGL2 maps/s (fps) | WebGL2 ms/map | GPU ÷ CPU maps/s |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| link N | lengths dragged | GPU maps/s (fps) | GPU read-back ms | CPU maps/s (fps) | CPU ms/map | WebGL2 maps/s (fps) | WebGL2 ms/map | GPU ÷ CPU maps/s |');
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const [n, r] of rows) {
   const g = r.gpu || {}, c = r.cpu || {}, w = r.webgl2 || {};
   const ratio = g.maps_per_s && c.maps_per_s ? g.maps_per_s / c.maps_per_s : null;
-  console.log(`| ${n} | ${f(g.maps_per_s)} (${f(g.frames_per_s)}) | ${f(g.median_ms)} | ${f(c.maps_per_s)} (${f(c.frames_per_s)}) | ${f(c.median_ms)} | ${f(w.maps_per_s)} (${f(w.frames_per_s)}) | ${f(w.median_ms)} | ${f(ratio, 2)} |`);
+  const ls = (c.lengths || []).join(' ↔ ');
+  console.log(`| ${n} | ${ls} | ${f(g.maps_per_s)} (${f(g.frames_per_s)}) | ${f(g.median_ms)} | ${f(c.maps_per_s)} (${f(c.frames_per_s)}) | ${f(c.median_ms)} | ${f(w.maps_per_s)} (${f(w.frames_per_s)}) | ${f(w.median_ms)} | ${f(ratio, 2)} |`);
 }

@@ -236,6 +236,8 @@ impl LiveMap {
             };
             match gpu.submit(&rel, gpu_req) {
                 Ok(pending) => {
+                    // 0 until this map's statistics come back (a bench waits for them).
+                    self.compute_ms = 0.0;
                     self.picture = Some(pending.picture.clone());
                     self.pending = Some((Job::Gpu(pending), started));
                     self.prepared = Some(prepared);
@@ -423,7 +425,8 @@ impl LiveMap {
         self.engine
     }
 
-    /// Submit → result time of the latest map, in milliseconds.
+    /// Submit → result time of the latest map, in milliseconds (0 while a GPU map's statistics are
+    /// on their way).
     pub fn compute_ms(&self) -> f32 {
         self.compute_ms
     }

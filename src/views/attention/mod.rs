@@ -283,10 +283,12 @@ impl AttentionView {
                     )));
                 }
                 None if self.heatmap.is_gpu_drawn() => {
-                    ui.label(format!(
-                        "computed and drawn on the GPU; statistics read back in {:.1} ms",
-                        self.live.compute_ms()
-                    ))
+                    let ms = self.live.compute_ms();
+                    ui.label(if ms > 0.0 {
+                        format!("computed and drawn on the GPU; statistics read back in {ms:.1} ms")
+                    } else {
+                        "computed and drawn on the GPU; statistics on their way…".to_owned()
+                    })
                     .on_hover_text(
                         "The picture is coloured on the GPU straight from the compute pass's buffers \
                          (no read-back); entropy and mass come back asynchronously and may lag a frame.",
