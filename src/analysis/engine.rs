@@ -249,7 +249,9 @@ impl LiveMap {
         }
         // Relative maps (identical tokens) take the CPU's fast path: no exponential per cell,
         // O(N·S) — at once, whatever N.
+        // (Only a table-lookup kernel can be relative: dot-product content is never tried.)
         if req.n <= prepared.n_max()
+            && prepared.cost_per_cell() == 1
             && let Some(map) = relative_table(&prepared, req.n).and_then(|rel| relative_map::compute(&rel, &req))
         {
             self.prepared = Some(prepared);

@@ -182,7 +182,7 @@ impl AttentionView {
             }
             Ok(Progress::Pending) => {
                 // A GPU map drawn on the device is on screen this frame.
-                if self.live.gpu_picture().is_some() && self.show(ctx, engines) {
+                if self.live.gpu_picture().is_some() && engines.draws_on_gpu() && self.show(ctx, engines) {
                     self.error = None;
                 }
                 // Spend what is left of this frame's budget on it right away (none when the
