@@ -7,17 +7,17 @@
 mod compact;
 mod export_ui;
 mod files;
+mod status_bar;
 mod tour;
 
 use egui::{Align, Layout, RichText};
 use web_time::Instant;
 
 use crate::analysis::engine::MapEngines;
-use crate::compute::ComputeBackend;
 use crate::compute::client::{ComputeClient, WorkerState};
 use crate::compute::softmax_check::RowJob;
 use crate::state::AppState;
-use crate::status::{RenderBackend, Status};
+use crate::status::RenderBackend;
 use crate::theme::{SIDE_PANEL_WIDTH_PT, ThemeChoice};
 use crate::views::ViewEnv;
 
@@ -204,19 +204,6 @@ impl PosLensApp {
         crate::url_state::to_hash(&self.state)
     }
 
-    /// What the status reports as the compute backend: the worker's once ready, else its state.
-    fn compute_label(&self) -> (String, String) {
-        match self.compute.state() {
-            WorkerState::Idle => (
-                "not loaded".into(),
-                "burn loads with the first view that needs it".into(),
-            ),
-            WorkerState::Starting => ("loading".into(), "downloading the compute worker".into()),
-            WorkerState::Ready { backend, note } => (backend.label().into(), note),
-            WorkerState::Failed(why) => ("failed".into(), why),
-        }
-    }
-
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let theme = self.state.theme;
@@ -290,81 +277,6 @@ impl PosLensApp {
             }
         });
         self.control_rects.insert("display_menu".into(), menu.response.rect);
-    }
-
-    fn status_line_ui(&self, ui: &mut egui::Ui) {
-        let theme = self.state.theme;
-        ui.horizontal_wrapped(|ui| {
-            ui.label(format!("render: {}", self.render_backend.label()));
-            if let Some(n) = &self.notice {
-                ui.colored_label(theme.warn(), "⚠").on_hover_text(n);
-            }
-            ui.separator();
-            // Which heatmap engine serves which length, and the times it was chosen by.
-            let summary = self.engines.choice_summary();
-            let short = match self.engines.measured() {
-                Some(m) => match m.gpu_from_n {
-                    Some(n) => format!("heatmaps: GPU from N = {n}"),
-                    None => "heatmaps: CPU (measured faster)".into(),
-                },
-                None => summary.split(" (").next().unwrap_or("heatmaps").to_owned(),
-            };
-            ui.label(short).on_hover_text(&summary);
-            ui.separator();
-            let (label, note) = self.compute_label();
-            let color = match self.compute.state() {
-                WorkerState::Ready {
-                    backend: ComputeBackend::Wgpu,
-                    ..
-                } => theme.ok(),
-                WorkerState::Idle => theme.weak_text(),
-                WorkerState::Failed(_) => theme.error(),
-                _ => theme.warn(),
-            };
-            ui.colored_label(color, format!("compute: burn {label}"))
-                .on_hover_text(&note);
-            if matches!(self.compute.state(), WorkerState::Ready { backend, .. } if backend != ComputeBackend::Wgpu) {
-                ui.label(RichText::new(&note).color(theme.weak_text()));
-            }
-            match (self.readiness.result(), self.compute.state()) {
-                (_, WorkerState::Idle) => {}
-                (None, _) => {
-                    ui.separator();
-                    ui.spinner();
-                }
-                (Some(Ok(c)), _) if c.passed => {
-                    ui.separator();
-                    ui.colored_label(
-                        theme.ok(),
-                        format!("✔ burn softmax row matches CPU (max |Δ| = {:.1e})", c.max_abs_diff),
-                    );
-                }
-                (Some(Ok(c)), _) => {
-                    ui.separator();
-                    ui.colored_label(
-                        theme.error(),
-                        format!("✘ burn softmax row differs from CPU (max |Δ| = {:.1e})", c.max_abs_diff),
-                    );
-                }
-                (Some(Err(e)), _) => {
-                    ui.separator();
-                    ui.colored_label(theme.error(), format!("✘ {e}"));
-                }
-            }
-            ui.separator();
-            ui.label(RichText::new(format!("frame {:.1} ms", self.last_frame_ms)).color(theme.weak_text()));
-        });
-    }
-
-    fn errors(&self) -> Vec<String> {
-        let mut errors = Vec::new();
-        match self.readiness.result() {
-            Some(Err(e)) => errors.push(e.to_string()),
-            Some(Ok(c)) if !c.passed => errors.push(format!("burn/CPU mismatch: max |Δ| = {}", c.max_abs_diff)),
-            _ => {}
-        }
-        errors.extend(self.state.active().errors());
-        errors
     }
 
     /// One frame of UI; returns the rectangle of the length slider.
@@ -531,50 +443,6 @@ impl PosLensApp {
         // Clamp silently: the keys simply stop at the ends of the range.
         if right || left {
             view.sanitize();
-        }
-    }
-
-    /// The status that `window.poslens.status()` reports.
-    pub fn status(&self, len_rect: egui::Rect) -> Status {
-        let mut rects = self.control_rects.clone();
-        rects.insert("seq_len".to_owned(), len_rect);
-        let controls = rects
-            .into_iter()
-            .filter(|(_, r)| r.is_positive())
-            .map(|(k, r)| (k, [r.min.x, r.min.y, r.width(), r.height()]))
-            .collect();
-        let view = self.state.active();
-        let mut extras = serde_json::Map::new();
-        view.status_extras(&mut extras);
-        let check = self.readiness.result();
-        let (compute_backend, compute_note) = self.compute_label();
-        Status {
-            ready: self.frames > 0,
-            layout: if self.last_compact { "compact" } else { "full" }.into(),
-            drawer_open: self.drawer_open,
-            view: view.key().to_owned(),
-            views: self.state.view_keys().into_iter().map(str::to_owned).collect(),
-            render_backend: self.render_backend,
-            compute_backend,
-            compute_note,
-            seq_len: view.length(),
-            explanation: view.explanation(),
-            frame_ms: self.last_frame_ms,
-            slowest_frame_ms: self.slowest_frame_ms,
-            frames: self.frames,
-            errors: self.errors(),
-            compute_check: check.and_then(|c| c.as_ref().ok()).cloned(),
-            controls,
-            state_hash: self.hash(),
-            link_notes: self.notes.total,
-            notice: self.notice.clone(),
-            export_note: self.export_note.clone().map(|r| r.unwrap_or_else(|e| e)),
-            export_pending: self.pending_png.is_some(),
-            tour: self.tour_status().and_then(|t| serde_json::to_value(t).ok()),
-            scale: self.state.scale,
-            heatmap_choice: self.engines.choice_summary(),
-            heatmap_measured: self.engines.measured().cloned(),
-            extras,
         }
     }
 
