@@ -34,7 +34,8 @@ impl PosLensApp {
             let summary = self.engines.choice_summary();
             let short = match self.engines.measured() {
                 Some(m) => match m.gpu_from_n {
-                    Some(n) => format!("heatmaps: GPU from N = {n}"),
+                    // The CPU first: most links stay below the crossover.
+                    Some(n) => format!("heatmaps: CPU below N = {n}, GPU from it (measured)"),
                     None => "heatmaps: CPU (measured faster)".into(),
                 },
                 None => summary.split(" (").next().unwrap_or("heatmaps").to_owned(),
