@@ -11,6 +11,17 @@ pub enum AssetError {
     Unreadable(String),
 }
 
+/// The value of `key` in the page's query string (`?compute=wgpu&heatmaps=cpu` before the `#`):
+/// overrides a reader or a test sets in the address, read once at start-up.
+#[cfg(target_arch = "wasm32")]
+pub fn page_query(key: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=').map(str::to_owned))
+}
+
 /// Folder of the shipped models, relative to the page / repository.
 pub const MODELS_DIR: &str = "models";
 

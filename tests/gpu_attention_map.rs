@@ -4,7 +4,8 @@
 //! Fails when no adapter exists (scripts/setup installs lavapipe); set `POSLENS_ALLOW_NO_GPU=1`
 //! to skip the device part on a machine without Vulkan.
 
-use eframe::egui_wgpu::wgpu;
+mod common;
+use common::device;
 use poslens::analysis::attention_map::{self, MapRequest};
 use poslens::analysis::gpu_map::{GpuAttentionMap, GpuRequest, SHADER_WGSL, relative_table};
 use poslens::analysis::grid::Aggregate;
@@ -25,24 +26,6 @@ fn shader_validates_with_naga() {
         entries,
         ["row_stats", "blocks", "range_count", "range_hist", "range_pick"]
     );
-}
-
-fn device() -> Option<(wgpu::Device, wgpu::Queue)> {
-    let instance = wgpu::Instance::default();
-    let found = pollster::block_on(async {
-        let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions::default())
-            .await
-            .ok()?;
-        adapter.request_device(&wgpu::DeviceDescriptor::default()).await.ok()
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("POSLENS_ALLOW_NO_GPU").is_some(),
-            "no wgpu adapter: install mesa-vulkan-drivers (scripts/setup) or set POSLENS_ALLOW_NO_GPU=1"
-        );
-    }
-    found
 }
 
 #[test]

@@ -7,6 +7,8 @@
 //! Fails when no adapter exists (scripts/setup installs lavapipe); set `POSLENS_ALLOW_NO_GPU=1`
 //! to skip the device part on a machine without Vulkan.
 
+mod common;
+use common::device;
 use eframe::egui_wgpu::wgpu;
 use egui::Color32;
 use poslens::analysis::attention_map::{self, MapRequest, robust_range};
@@ -27,24 +29,6 @@ fn draw_shader_validates_with_naga() {
     .expect("WGSL validates");
     let entries: Vec<&str> = module.entry_points.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(entries, ["vs_main", "fs_main"]);
-}
-
-fn device() -> Option<(wgpu::Device, wgpu::Queue)> {
-    let instance = wgpu::Instance::default();
-    let found = pollster::block_on(async {
-        let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions::default())
-            .await
-            .ok()?;
-        adapter.request_device(&wgpu::DeviceDescriptor::default()).await.ok()
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("POSLENS_ALLOW_NO_GPU").is_some(),
-            "no wgpu adapter: install mesa-vulkan-drivers (scripts/setup) or set POSLENS_ALLOW_NO_GPU=1"
-        );
-    }
-    found
 }
 
 /// Draw `map` (already on the device as `pending.picture`) into a side × side texture of

@@ -131,18 +131,11 @@ impl PosLensApp {
             // `?heatmaps=gpu|cpu` in the page's address overrides the measured choice.
             #[cfg(target_arch = "wasm32")]
             {
-                let search = web_sys::window()
-                    .and_then(|w| w.location().search().ok())
-                    .unwrap_or_default();
-                let forced = search
-                    .trim_start_matches('?')
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("heatmaps="))
-                    .and_then(|v| match v {
-                        "gpu" => Some(true),
-                        "cpu" => Some(false),
-                        _ => None,
-                    });
+                let forced = crate::assets::page_query("heatmaps").and_then(|v| match v.as_str() {
+                    "gpu" => Some(true),
+                    "cpu" => Some(false),
+                    _ => None,
+                });
                 app.engines.force(forced);
             }
         }

@@ -404,15 +404,9 @@ mod web {
         // rejected promise inside a worker does not reach the page's `onerror`.
         let crashed = r#"function(e){self.postMessage(JSON.stringify({job:0,reply:{kind:"failed",message:"the compute worker stopped: "+(e&&e.reason?e.reason:e),past_table:null}}))}"#;
         // The page's `?compute=wgpu|ndarray` overrides the worker's device choice.
-        let search = web_sys::window()
-            .and_then(|w| w.location().search().ok())
+        let forced = crate::assets::page_query("compute")
+            .filter(|v| matches!(v.as_str(), "wgpu" | "ndarray"))
             .unwrap_or_default();
-        let forced = search
-            .trim_start_matches('?')
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("compute="))
-            .filter(|v| matches!(*v, "wgpu" | "ndarray"))
-            .unwrap_or("");
         let script = format!(
             "self.POSLENS_COMPUTE={forced:?};\n\
              self.onunhandledrejection=function(e){{({crashed})(e)}};\n\
