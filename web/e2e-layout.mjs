@@ -191,24 +191,37 @@ try {
   await fp.screenshot({ path: path.join(ART, 'layout-wasm-missing.png') });
   check(/could not start/i.test(text) && /HTTP 404|download/i.test(text), `a missing wasm gives a clear message (${text.replace(/\s+/g, ' ').slice(0, 160)})`);
   await fp.unroute('**/poslens-*_bg.wasm');
+  await fp.close();
+  // A browser without WebAssembly SIMD: index.html's probe module fails to validate, and the
+  // app's wasm (built with simd128) would fail to compile — the page says why, not "compile error".
+  const ns = await browser.newPage({ viewport: { width: 800, height: 600 } });
+  await ns.addInitScript(() => { WebAssembly.validate = () => false; });
+  await ns.route('**/poslens-*_bg.wasm', (route) => route.fulfill({ status: 200, contentType: 'application/wasm', body: 'not a module' }));
+  await ns.goto(`${base}/`);
+  await ns.waitForFunction(() => document.getElementById('loading') && /could not/i.test(document.getElementById('loading').textContent), null, { timeout: 30_000 }).catch(() => {});
+  const nsText = await ns.evaluate(() => (document.getElementById('loading') || {}).textContent || '');
+  await ns.screenshot({ path: path.join(ART, 'layout-no-simd.png') });
+  check(/could not start/i.test(nsText) && /no SIMD/.test(nsText) && /Safari 16\.4/.test(nsText), `a browser without wasm SIMD is told so (${nsText.replace(/\s+/g, ' ').slice(0, 200)})`);
+  await ns.close();
+  const fp2 = await browser.newPage({ viewport: { width: 800, height: 600 } });
   // Slow the wasm down: the progress bar reports bytes as they arrive.
-  await fp.route('**/poslens-*_bg.wasm', async (route) => { const r = await route.fetch(); await new Promise((res) => setTimeout(res, 200)); await route.fulfill({ response: r }); });
+  await fp2.route('**/poslens-*_bg.wasm', async (route) => { const r = await route.fetch(); await new Promise((res) => setTimeout(res, 200)); await route.fulfill({ response: r }); });
   // Record every text the loading line shows.
-  await fp.addInitScript(() => {
+  await fp2.addInitScript(() => {
     window.__progress = [];
     document.addEventListener('DOMContentLoaded', () => {
       const t = document.getElementById('loading-text');
       if (t) new MutationObserver(() => window.__progress.push(t.textContent)).observe(t, { childList: true, characterData: true, subtree: true });
     });
   });
-  await fp.goto(`${base}/`);
-  const bar = await fp.evaluate(() => document.getElementById('loading-bar') !== null);
-  await fp.waitForFunction(ready, null, { timeout: TIMEOUT, polling: 250 });
-  const progress = await fp.evaluate(() => window.__progress);
-  const gone = await fp.evaluate(() => document.getElementById('loading') === null);
+  await fp2.goto(`${base}/`);
+  const bar = await fp2.evaluate(() => document.getElementById('loading-bar') !== null);
+  await fp2.waitForFunction(ready, null, { timeout: TIMEOUT, polling: 250 });
+  const progress = await fp2.evaluate(() => window.__progress);
+  const gone = await fp2.evaluate(() => document.getElementById('loading') === null);
   check(bar && gone && progress.some((t) => /\d\.\d \/ \d+\.\d MB/.test(t)),
     `index.html shows a progress bar with bytes loaded, removed once the app runs (${progress.length} updates, last "${progress[progress.length - 1]}")`);
-  await fp.close();
+  await fp2.close();
 } catch (e) {
   check(false, `layout test: ${e.message.split('\n')[0]}`);
 } finally {

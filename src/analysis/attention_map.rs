@@ -7,7 +7,7 @@
 //! means; the heatmap draws them as background. Also returns the per-view summary statistics.
 
 use crate::analysis::grid::Aggregate;
-use crate::pe::diagnostics::{entropy, softmax_in_place};
+use crate::pe::diagnostics::softmax_with_entropy;
 use crate::pe::{PeError, PreparedLogits};
 
 /// What to compute.
@@ -122,8 +122,7 @@ impl MapAccumulator {
         for m in self.next..end {
             prepared.logits_row(m, n, req.causal, &mut self.logits)?;
             self.probs.copy_from_slice(&self.logits);
-            softmax_in_place(&mut self.probs);
-            self.entropy_sum += entropy(&self.probs);
+            self.entropy_sum += softmax_with_entropy(&mut self.probs);
             if m >= req.train_len && req.train_len > 0 {
                 // keys n with m − n ≥ L_train, i.e. n ≤ m − L_train
                 self.beyond_sum += self.probs[..=(m - req.train_len)]

@@ -5,7 +5,7 @@
 //! the causal mask, which lets early keys collect attention from every later query, and the
 //! encoding's decay with distance — switching the mask off separates them).
 
-use crate::pe::diagnostics::{entropy, softmax_in_place};
+use crate::pe::diagnostics::softmax_with_entropy;
 use crate::pe::{PeError, PreparedLogits};
 
 /// Curves over `0..n` (index = distance, query position, or key position).
@@ -65,8 +65,8 @@ impl ProfileAccumulator {
         let end = start.saturating_add(max_rows).min(self.n);
         for m in start..end {
             prepared.logits_row(m, self.n, self.causal, &mut self.row)?;
-            softmax_in_place(&mut self.row);
-            self.out.entropy_by_query.push(entropy(&self.row));
+            let h = softmax_with_entropy(&mut self.row);
+            self.out.entropy_by_query.push(h);
             let seen = if self.causal { m + 1 } else { self.n };
             for (key, &p) in self.row[..seen].iter().enumerate() {
                 self.out.mass_by_distance[m.abs_diff(key)] += p as f64;

@@ -196,6 +196,10 @@ pub struct LiveMap {
     request: Option<MapRequest>,
     engine: EngineKind,
     compute_ms: f32,
+    /// CPU time the latest map took, summed over the frames it was spread across.
+    busy_ms: f32,
+    /// The same for the job in flight, so far.
+    job_busy_ms: f32,
     gpu_cpu_max_diff: Option<f32>,
     pending: Option<(Job, Instant)>,
     /// The newest GPU map on the device (drawable before its read-back), until a CPU map
@@ -223,6 +227,7 @@ impl LiveMap {
         let started = Instant::now();
         self.pending = None;
         self.error = None;
+        self.job_busy_ms = 0.0;
         if let Some(gpu) = engines.gpu.as_ref().filter(|_| prefer_gpu)
             && let Some(rel) = relative_table(&prepared, req.n)
         {
@@ -285,6 +290,7 @@ impl LiveMap {
             self.set(acc.finish(), EngineKind::Cpu, started);
             Ok(Progress::Ready)
         } else {
+            self.job_busy_ms = started.elapsed().as_secs_f32() * 1000.0;
             self.pending = Some((Job::Cpu(Box::new(acc)), started));
             Ok(Progress::Pending)
         }
@@ -302,16 +308,20 @@ impl LiveMap {
                     return false;
                 };
                 let chunk = self.request.map_or(1, |r| rows_per_chunk(prepared, r.n));
+                let frame_start = Instant::now();
                 loop {
                     if let Err(e) = acc.rows(prepared, chunk) {
                         self.error = Some(e);
                         return false;
                     }
                     if acc.is_done() {
-                        self.set(acc.finish(), EngineKind::Cpu, started);
+                        let map = acc.finish();
+                        self.job_busy_ms += frame_start.elapsed().as_secs_f32() * 1000.0;
+                        self.set(map, EngineKind::Cpu, started);
                         return true;
                     }
                     if Instant::now() >= deadline {
+                        self.job_busy_ms += frame_start.elapsed().as_secs_f32() * 1000.0;
                         self.pending = Some((Job::Cpu(acc), started));
                         return false;
                     }
@@ -373,6 +383,14 @@ impl LiveMap {
         self.map = map;
         self.engine = engine;
         self.compute_ms = started.elapsed().as_secs_f32() * 1000.0;
+        // A map done at once (or on the GPU) took its wall time; one spread over frames, the
+        // time its rows took.
+        self.busy_ms = if self.job_busy_ms > 0.0 {
+            self.job_busy_ms
+        } else {
+            self.compute_ms
+        };
+        self.job_busy_ms = 0.0;
     }
 
     /// For small maps, the largest |GPU − CPU| cell difference (a masking mismatch → `f32::MAX`).
@@ -431,6 +449,13 @@ impl LiveMap {
     /// on their way).
     pub fn compute_ms(&self) -> f32 {
         self.compute_ms
+    }
+
+    /// Time the CPU spent on the latest map, in milliseconds: [`Self::compute_ms`] for a map done
+    /// at once or on the GPU; for one spread over frames, only its rows' time (not the frames in
+    /// between), i.e. what the map would take in one go.
+    pub fn busy_ms(&self) -> f32 {
+        self.busy_ms
     }
 
     /// Largest |GPU − CPU| cell difference of the latest GPU map, when it was checked.
@@ -560,6 +585,13 @@ mod tests {
         let direct = attention_map::compute(&prepared(), &r).expect("map");
         assert_eq!(max_abs_diff(&live.map().values, &direct.values), 0.0);
         assert_eq!(live.map().mean_entropy_nats, direct.mean_entropy_nats);
+        // Its CPU time counts the rows' time only: positive, and at most the wall time.
+        assert!(
+            live.busy_ms() > 0.0 && live.busy_ms() <= live.compute_ms(),
+            "{} vs {}",
+            live.busy_ms(),
+            live.compute_ms()
+        );
         // Starting again abandons a CPU job in flight.
         assert_eq!(
             live.start(&engines, prepared(), r, false).expect("start"),

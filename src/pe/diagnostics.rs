@@ -46,6 +46,17 @@ pub fn unseen_angle_pairs(trained: &[f64], train_len: usize, used: &[f64], eval_
 /// **A fully masked row (all `−∞`/`NaN`) or an empty row becomes all zeros** (sums to 0, no NaN),
 /// meaning "this query attends to nothing".
 pub fn softmax_in_place(row: &mut [f32]) {
+    softmax_with_entropy(row);
+}
+
+/// [`softmax_in_place`], returning the entropy `−Σ p ln p` (nats) of the row it leaves.
+///
+/// With `zᵢ = xᵢ − max` and `S = Σ e^zᵢ`, `ln pᵢ = zᵢ − ln S`, so `H = ln S + Σ pᵢ·(−zᵢ)`: two
+/// non-negative terms (no cancellation) and no logarithm per entry — the heatmap engine's rows
+/// would otherwise spend more time in `ln` than in the softmax itself. Entries flushed to 0
+/// contribute nothing, as in [`entropy`]. `+∞` entries sharing the mass give `ln(count)`; a fully
+/// masked row gives 0.
+pub fn softmax_with_entropy(row: &mut [f32]) -> f64 {
     let mut max = f32::NEG_INFINITY;
     for v in row.iter_mut() {
         if v.is_nan() {
@@ -55,8 +66,10 @@ pub fn softmax_in_place(row: &mut [f32]) {
     }
     if max == f32::NEG_INFINITY {
         row.fill(0.0);
-        return;
+        return 0.0;
     }
+    // Σ e^z · (−z): the entropy's second term before dividing by S.
+    let mut weighted = 0.0f64;
     if max == f32::INFINITY {
         for v in row.iter_mut() {
             *v = if *v == f32::INFINITY { 1.0 } else { 0.0 };
@@ -66,7 +79,13 @@ pub fn softmax_in_place(row: &mut [f32]) {
             let z = *v - max;
             // Below −87 the result is under f32's normal range: flush to 0 rather than take
             // libm's slow subnormal path (also skips masked −∞ entries).
-            *v = if z < -87.0 { 0.0 } else { z.exp() };
+            *v = if z < -87.0 {
+                0.0
+            } else {
+                let e = z.exp();
+                weighted -= e as f64 * z as f64;
+                e
+            };
         }
     }
     let sum: f64 = row.iter().map(|&v| v as f64).sum();
@@ -75,6 +94,7 @@ pub fn softmax_in_place(row: &mut [f32]) {
     for v in row.iter_mut() {
         *v *= inv;
     }
+    sum.ln() + weighted / sum
 }
 
 /// Shannon entropy `−Σ p ln p` (nats) of a probability row; zeros contribute nothing.
@@ -108,6 +128,36 @@ pub fn accumulate_mass_by_distance(probs: &[f32], query_pos: usize, by_distance:
 mod tests {
     use super::*;
     use crate::pe::rope::default_inv_freq;
+
+    #[test]
+    fn softmax_entropy_from_logits_equals_the_entropy_of_the_probabilities() {
+        let rows: Vec<Vec<f32>> = vec![
+            vec![0.0; 7],                                             // uniform: ln 7
+            (0..50).map(|i| (i as f32 * 0.37).sin() * 6.0).collect(), // varied
+            (0..40).map(|i| -(i as f32) * 4.0).collect(),             // entries flushed to 0
+            vec![1e30, -1e30, 3.0, f32::NEG_INFINITY, f32::NAN],      // extreme and masked
+            vec![3.0, f32::INFINITY, 1.0, f32::INFINITY],             // +∞ share the mass: ln 2
+            vec![f32::NEG_INFINITY, f32::NAN],                        // fully masked: 0
+            vec![],
+        ];
+        for row in rows {
+            let mut probs = row.clone();
+            softmax_in_place(&mut probs);
+            let mut again = row.clone();
+            let h = softmax_with_entropy(&mut again);
+            assert_eq!(probs, again, "the same probabilities as softmax_in_place");
+            let direct = entropy(&probs);
+            assert!(
+                (h - direct).abs() < 1e-6 * (1.0 + direct),
+                "{h} vs {direct} for {row:?}"
+            );
+            assert!(h.is_finite() && h >= -1e-12);
+        }
+        let mut uniform = [0.0f32; 7];
+        assert!((softmax_with_entropy(&mut uniform) - 7f64.ln()).abs() < 1e-12);
+        let mut two = [f32::INFINITY, 0.0, f32::INFINITY];
+        assert!((softmax_with_entropy(&mut two) - 2f64.ln()).abs() < 1e-12);
+    }
 
     #[test]
     fn wavelengths_turns_and_unseen_pairs() {

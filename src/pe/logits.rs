@@ -14,7 +14,8 @@
 //! (`q_n = k_n = x_n`), which keeps the pictures easy to explain.
 
 use super::alibi;
-use super::diagnostics::{accumulate_mass_by_distance, entropy, softmax_in_place};
+use super::diagnostics::{accumulate_mass_by_distance, softmax_in_place, softmax_with_entropy};
+use super::lanes;
 use super::position_maps::PositionMap;
 use super::rope::RopeLayout;
 use super::rotation_table::{PairTable, clamp_f32};
@@ -256,7 +257,7 @@ impl PreparedLogits {
                 Kernel::Dot { q, k, bias } => {
                     let qm = &q[m * d..(m + 1) * d];
                     for (o, kn) in seen.iter_mut().zip(k.chunks_exact(d)) {
-                        *o = dot_f32(qm, kn);
+                        *o = lanes::dot(qm, kn);
                     }
                     if let Some(b) = bias {
                         for (n, o) in seen.iter_mut().enumerate() {
@@ -268,7 +269,7 @@ impl PreparedLogits {
                     let qm = &q[m * d..(m + 1) * d];
                     for (n, (o, kn)) in seen.iter_mut().zip(k.chunks_exact(d)).enumerate() {
                         let row = base - n;
-                        *o = pair_dot(qm, kn, &cs[row * d..(row + 1) * d]);
+                        *o = lanes::pair_dot(qm, kn, &cs[row * d..(row + 1) * d]);
                     }
                 }
             }
@@ -280,7 +281,7 @@ impl PreparedLogits {
                         let row = (key + self.offset as i64) as usize;
                         match &self.kernel {
                             Kernel::Relative { table } => table[row],
-                            Kernel::Pair { q, k, cs } => pair_dot(
+                            Kernel::Pair { q, k, cs } => lanes::pair_dot(
                                 &q[m * d..(m + 1) * d],
                                 &k[n * d..(n + 1) * d],
                                 &cs[row * d..(row + 1) * d],
@@ -307,8 +308,8 @@ impl PreparedLogits {
         let mut row = vec![0.0f32; n];
         (0..n)
             .map(|m| {
-                self.probs_row(m, n, causal, &mut row)?;
-                Ok(entropy(&row))
+                self.logits_row(m, n, causal, &mut row)?;
+                Ok(softmax_with_entropy(&mut row))
             })
             .collect()
     }
@@ -366,32 +367,6 @@ fn pair_kernel(x: &TokenRows, table: &PairTable<'_>, map: &PositionMap, layout: 
         let (q, k) = x.encoded(|_, v, _, out| out.copy_from_slice(&to_pairs(v)), 1.0);
         Kernel::Pair { q, k, cs }
     }
-}
-
-#[inline]
-fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    // Four accumulators let the compiler vectorise without reassociation flags.
-    let mut acc = [0.0f32; 4];
-    let (ac, ar) = a.split_at(a.len() / 4 * 4);
-    let (bc, br) = b.split_at(ac.len());
-    for (x, y) in ac.chunks_exact(4).zip(bc.chunks_exact(4)) {
-        for j in 0..4 {
-            acc[j] += x[j] * y[j];
-        }
-    }
-    let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
-    acc[0] + acc[1] + acc[2] + acc[3] + tail
-}
-
-#[inline]
-fn pair_dot(q: &[f32], k: &[f32], cs: &[f32]) -> f32 {
-    let mut acc = 0.0f32;
-    for ((qp, kp), c) in q.chunks_exact(2).zip(k.chunks_exact(2)).zip(cs.chunks_exact(2)) {
-        let p = qp[0] * kp[0] + qp[1] * kp[1];
-        let s = qp[0] * kp[1] - qp[1] * kp[0];
-        acc += p * c[0] + s * c[1];
-    }
-    acc
 }
 
 fn dot_f64(a: &[f64], b: &[f64]) -> f64 {

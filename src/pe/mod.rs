@@ -18,6 +18,7 @@ pub mod extension;
 pub mod grid2d;
 pub mod id_attention;
 pub mod kerple;
+pub mod lanes;
 pub mod laplacian;
 pub mod learned;
 pub mod logits;
