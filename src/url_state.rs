@@ -270,12 +270,25 @@ mod tests {
     #[test]
     fn attention_values_are_clamped() {
         let (s, notes) = from_hash("view=attention&len=100000&hd=7&head=42&base=-3&scheme=nope&scheme=bogus");
-        assert_eq!(field(&s, "attention", "seq_len"), 8192);
+        // NoPE with identical tokens is a map of k − q alone: up to 65 536.
+        assert_eq!(field(&s, "attention", "seq_len"), 65_536);
         assert_eq!(field(&s, "attention", "head_dim"), 8);
         assert_eq!(field(&s, "attention", "head"), 7);
         assert_eq!(field(&s, "attention", "rope_base"), 100.0);
         assert_eq!(field(&s, "attention", "scheme"), "nope");
         assert_eq!(notes.len(), 5, "{notes:?}");
+        // Maps computed row by row stop at 8192: random tokens, or sinusoidal APE (absolute).
+        for link in [
+            "view=attention&len=100000&content=random",
+            "view=attention&len=100000&scheme=sinusoidal",
+            "view=attention&len=100000&content=repeating&scheme=alibi",
+        ] {
+            let (s, notes) = from_hash(link);
+            assert_eq!(field(&s, "attention", "seq_len"), 8192, "{link}");
+            assert!(notes.iter().any(|n| n.contains("len=100000")), "{link}: {notes:?}");
+        }
+        let (s, _) = from_hash("view=attention&len=20000&scheme=alibi");
+        assert_eq!(field(&s, "attention", "seq_len"), 20_000);
         // The learned table has no formula: not a scheme the Attention view can draw.
         let (s, notes) = from_hash("view=attention&scheme=learned");
         assert_eq!(field(&s, "attention", "scheme"), "rope");

@@ -18,7 +18,7 @@ try {
   for (const engine of engines) {
     for (const n of sizes) {
       const times = [];
-      for (const train of [n / 2, n / 4, n / 8]) { // three recomputes per N (the train marker changes the state)
+      for (const train of [256, 512, 1024]) { // three recomputes per N (the train marker changes the state)
         const shown = await page.evaluate(() => window.poslens.status().maps_shown);
         await page.evaluate(([n, e, t, c]) => { location.hash = `view=attention&len=${n}&engine=${e}&train=${Math.max(8, Math.min(4096, t))}&scheme=rope&content=${c}`; }, [n, engine, train, content]);
         await page.waitForFunction(([n, e, shown]) => { const s = window.poslens.status(); return s.seq_len === n && s.heatmap_engine === e && s.heatmap_ms > 0 && s.heatmap_progress === null && s.maps_shown > shown; }, [n, engine, shown], { timeout: 300_000, polling: 50 });

@@ -159,7 +159,7 @@ async function runMode(name, mode, base) {
           const a = await page.evaluate(() => window.poslens.status());
           const m = a.heatmap_measured;
           const expect = m.gpu_from_n !== null && a.seq_len >= m.gpu_from_n ? 'gpu' : 'cpu';
-          check(m.cpu_ms.length === 2 && m.gpu_ms.length === 2 && a.heatmap_engine === expect && /measured/.test(a.heatmap_choice),
+          check(m.cpu_ms.length === 2 && m.gpu_ms.length === 3 && a.heatmap_engine === expect && /measured/.test(a.heatmap_choice),
             `heatmap engine chosen by measurement: "${a.heatmap_choice}" → N = ${a.seq_len} on the ${a.heatmap_engine} (expected ${expect})`);
           await page.goto(`${base}/#view=attention&len=${len}&engine=gpu`);
           await page.waitForFunction(() => { const s = window.poslens.status(); return s.heatmap_engine === 'gpu' && s.heatmap_drawn === 'gpu'; }, null, { timeout: 60_000, polling: 250 });

@@ -20,7 +20,7 @@ use super::attention_map::{self, AttentionMap, MapAccumulator, MapRequest};
 use super::engine_choice::{Calibration, Measured};
 use super::gpu_draw::{DrawPipeline, Drawable};
 use super::gpu_map::{GpuAttentionMap, GpuMap, GpuPicture, GpuRequest, PendingMap, relative_table};
-use super::relative_map;
+use super::relative_map::RelativeJob;
 use crate::pe::{PeError, PreparedLogits};
 
 /// Up to this N, every GPU map is also computed on the CPU and the difference reported.
@@ -186,6 +186,8 @@ enum Job {
     Gpu(PendingMap),
     /// Rows so far, spread over frames.
     Cpu(Box<MapAccumulator>),
+    /// The CPU's fast path for a relative map, block rows spread over frames.
+    Relative(Box<RelativeJob>),
 }
 
 /// One map on screen: the latest result, the logits it came from, and any job in flight.
@@ -255,16 +257,23 @@ impl LiveMap {
         // Relative maps (identical tokens) take the CPU's fast path: no exponential per cell,
         // O(N·S) — at once, whatever N.
         // (Only a table-lookup kernel can be relative: dot-product content is never tried.)
+        // Up to IMMEDIATE_WORK at once; beyond (N ≳ 8000 on 512² blocks), block rows over frames.
         if req.n <= prepared.n_max()
             && prepared.cost_per_cell() == 1
-            && let Some(map) = relative_table(&prepared, req.n).and_then(|rel| relative_map::compute(&rel, &req))
+            && let Some(mut job) = relative_table(&prepared, req.n).and_then(|rel| RelativeJob::new(&rel, &req))
         {
             self.prepared = Some(prepared);
             self.request = Some(req);
             self.gpu_cpu_max_diff = None;
             self.picture = None;
-            self.set(map, EngineKind::Cpu, started);
-            return Ok(Progress::Ready);
+            if job.work_per_block_row().saturating_mul(req.out_side.min(req.n)) <= IMMEDIATE_WORK {
+                job.block_rows(usize::MAX);
+                self.set(job.finish(), EngineKind::Cpu, started);
+                return Ok(Progress::Ready);
+            }
+            self.job_busy_ms = started.elapsed().as_secs_f32() * 1000.0;
+            self.pending = Some((Job::Relative(Box::new(job)), started));
+            return Ok(Progress::Pending);
         }
         let mut acc = MapAccumulator::new(&req);
         let at_once = map_work(&prepared, req.n) <= IMMEDIATE_WORK;
@@ -303,6 +312,24 @@ impl LiveMap {
         match self.pending.take() {
             None => false,
             Some((Job::Gpu(pending), started)) => self.poll_gpu(engines, pending, started),
+            Some((Job::Relative(mut job), started)) => {
+                let chunk = (CHUNK_WORK / job.work_per_block_row().max(1)).max(1);
+                let frame_start = Instant::now();
+                loop {
+                    job.block_rows(chunk);
+                    if job.is_done() {
+                        let map = job.finish();
+                        self.job_busy_ms += frame_start.elapsed().as_secs_f32() * 1000.0;
+                        self.set(map, EngineKind::Cpu, started);
+                        return true;
+                    }
+                    if Instant::now() >= deadline {
+                        self.job_busy_ms += frame_start.elapsed().as_secs_f32() * 1000.0;
+                        self.pending = Some((Job::Relative(job), started));
+                        return false;
+                    }
+                }
+            }
             Some((Job::Cpu(mut acc), started)) => {
                 let Some(prepared) = self.prepared.as_ref() else {
                     return false;
@@ -422,6 +449,7 @@ impl LiveMap {
     pub fn progress(&self) -> Option<f32> {
         match (&self.pending, &self.request) {
             (Some((Job::Cpu(acc), _)), Some(r)) => Some(acc.rows_done() as f32 / r.n.max(1) as f32),
+            (Some((Job::Relative(job), _)), _) => Some(job.progress()),
             _ => None,
         }
     }
@@ -501,6 +529,7 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 mod tests {
     use super::*;
     use crate::analysis::grid::Aggregate;
+    use crate::analysis::relative_map;
     use crate::pe::{Content, Scheme};
 
     fn alibi(n: usize) -> PreparedLogits {
@@ -551,6 +580,39 @@ mod tests {
         assert_eq!(max_abs_diff(&[1.0, f32::NAN], &[1.5, f32::NAN]), 0.5);
         assert_eq!(max_abs_diff(&[1.0, f32::NAN], &[1.0, 0.0]), f32::MAX);
         assert_eq!(max_abs_diff(&[1.0], &[1.0, 2.0]), f32::MAX);
+    }
+
+    #[test]
+    fn long_relative_maps_take_the_fast_path_over_frames() {
+        // N = 10 000 on 512² blocks: ~20 × 512 × 512 block updates, over IMMEDIATE_WORK.
+        let engines = MapEngines::cpu_only();
+        let n = 10_000;
+        let prepared = || PreparedLogits::new(&Scheme::Alibi { slope: 0.01 }, &Content::Identical, 16, n).expect("p");
+        let r = MapRequest {
+            n,
+            out_side: 512,
+            ..req(n)
+        };
+        let mut live = LiveMap::default();
+        assert_eq!(
+            live.start(&engines, prepared(), r, false).expect("start"),
+            Progress::Pending
+        );
+        let mut polls = 0;
+        let mut last = -1.0;
+        while !live.poll(&engines, Instant::now()) {
+            let p = live.progress().expect("progress");
+            assert!(p > last && p < 1.0, "{p} after {last}");
+            last = p;
+            polls += 1;
+            assert!(polls < 10_000);
+        }
+        assert!(polls > 1, "spread over several frames");
+        let rel = relative_table(&prepared(), n).expect("relative");
+        let direct = relative_map::compute(&rel, &r).expect("map");
+        assert_eq!(max_abs_diff(&live.map().values, &direct.values), 0.0);
+        assert_eq!(live.map().mean_entropy_nats, direct.mean_entropy_nats);
+        assert!(live.busy_ms() > 0.0 && live.busy_ms() <= live.compute_ms());
     }
 
     #[test]

@@ -20,8 +20,11 @@ use crate::pe::{Content, PositionMap, PreparedLogits, Scheme, scaling::RopeScali
 
 /// Map sizes the CPU is timed on (synchronously, a few ms together).
 pub const CPU_PROBE_N: [usize; 2] = [256, 1024];
-/// Map sizes the GPU is timed on (one after the other, submit → results back).
-pub const GPU_PROBE_N: [usize; 2] = [256, 1024];
+/// Map sizes the GPU is timed on (one after the other, submit → results back). The largest is
+/// where a software GPU's `O(N²)` work already shows over its latency (SwiftShader: ~0.7 s at
+/// 1024, ~1.6 s at 4096) while a real GPU still answers in a frame: without it a noisy pair of
+/// small probes can fit `b ≈ 0` and predict a software GPU fast at 65 536 (minutes, in fact).
+pub const GPU_PROBE_N: [usize; 3] = [256, 1024, 4096];
 /// Output side of the maps (the Attention view's `MAP_SIDE`): the model's `S = min(N, 512)`.
 pub const PROBE_SIDE: usize = 512;
 /// The lengths the choice is reported over.
@@ -57,10 +60,19 @@ impl Measured {
             .collect();
         let c = per_cell.iter().sum::<f64>() / per_cell.len().max(1) as f64;
         let cells = |n: usize| (n * n) as f64;
-        let (a, b) = match gpu_ms.as_slice() {
-            [(n0, t0), (n1, t1), ..] if n1 > n0 && t0.is_finite() && t1.is_finite() && !per_cell.is_empty() => {
-                let b = ((t1 - t0) / (cells(*n1) - cells(*n0))).max(0.0);
+        // `b` from the two largest probes (where the N² work shows most), `a` from the smallest
+        // (where the latency does); every probe must have come back.
+        let mut gpu_sorted = gpu_ms.clone();
+        gpu_sorted.sort_by_key(|&(n, _)| n);
+        let all_finite = gpu_sorted.iter().all(|(_, t)| t.is_finite());
+        let (a, b) = match gpu_sorted.as_slice() {
+            [(n0, t0), .., (n1, t1), (n2, t2)] if all_finite && n2 > n1 && !per_cell.is_empty() => {
+                let b = ((t2 - t1) / (cells(*n2) - cells(*n1))).max(0.0);
                 ((t0 - b * cells(*n0)).max(0.0), b)
+            }
+            [(n1, t1), (n2, t2)] if all_finite && n2 > n1 && !per_cell.is_empty() => {
+                let b = ((t2 - t1) / (cells(*n2) - cells(*n1))).max(0.0);
+                ((t1 - b * cells(*n1)).max(0.0), b)
             }
             _ => (f64::INFINITY, f64::INFINITY),
         };
@@ -235,8 +247,23 @@ mod tests {
         let gpu = |n: usize| a + b * (n * n) as f64;
         Measured::fit(
             vec![(256, cpu(256)), (1024, cpu(1024))],
-            vec![(256, gpu(256)), (1024, gpu(1024))],
+            vec![(256, gpu(256)), (1024, gpu(1024)), (4096, gpu(4096))],
         )
+    }
+
+    #[test]
+    fn a_software_gpu_whose_small_probes_look_flat_is_not_chosen_at_large_n() {
+        // SwiftShader as measured here: 697 ms at 256, 507 ms at 1024 (noise: faster), 1618 ms
+        // at 4096; CPU 4.9 ms at 256, 23.7 ms at 1024. The two small probes alone fit b = 0 and
+        // a GPU "faster" from N ≈ 10 600 — 65 536 would take minutes. The 4096 probe shows the
+        // N² growth: the CPU serves every length.
+        let cpu = vec![(256, 4.9), (1024, 23.7)];
+        let small = Measured::fit(cpu.clone(), vec![(256, 697.0), (1024, 507.0)]);
+        assert!(small.uses_gpu(65_536), "the old two-probe fit's mistake");
+        let m = Measured::fit(cpu, vec![(1024, 507.0), (4096, 1618.0), (256, 697.0)]);
+        assert_eq!(m.gpu_from_n, None, "{m:?}");
+        let (cpu_ms, gpu_ms) = m.predict_ms(65_536);
+        assert!(gpu_ms > 100_000.0 && cpu_ms < 5_000.0, "{cpu_ms} vs {gpu_ms}");
     }
 
     #[test]

@@ -24,8 +24,16 @@ use crate::analysis::grid::Aggregate;
 /// The WGSL source (validated by naga in the tests).
 pub const SHADER_WGSL: &str = include_str!("../../shaders/attention_map.wgsl");
 
-/// Largest N the GPU path accepts (the WGSL loops are O(N) per invocation).
-pub const MAX_N: usize = 16_384;
+/// Largest N the GPU path accepts: the Attention view's longest relative map. The WGSL loops are
+/// O(N) per invocation (65 536 iterations per query row at most), and every index stays within
+/// u32 (`r·N` with r < 2048).
+pub const MAX_N: usize = 65_536;
+
+/// Largest block, in cells per side, one `blocks` invocation reduces: its loop runs block² times,
+/// and Mesa's llvmpipe (lavapipe, the tests' Vulkan) stops a loop after 65 535 iterations (a real
+/// GPU's watchdog would object long before). The views' sides keep blocks within it (the
+/// Attention view: 65 536 / 512 = 128); a request beyond it is refused (the CPU serves it).
+pub const MAX_BLOCK_SIDE: usize = 255;
 
 /// Largest output side (the heatmap widget's texture limit, and the colour-range select's).
 pub const MAX_SIDE: usize = 2048;
@@ -166,6 +174,13 @@ impl GpuAttentionMap {
         }
         // ≤ 2048 also keeps the select's rank arithmetic ((S² − 1) · 995) within u32.
         let side = req.side.clamp(1, n.min(MAX_SIDE));
+        let block = n.div_ceil(side);
+        if block > MAX_BLOCK_SIDE {
+            return Err(format!(
+                "GPU attention map: blocks of {block}×{block} cells (N = {n} on {side}×{side}) are over \
+                 {MAX_BLOCK_SIDE}×{MAX_BLOCK_SIDE}, the most one invocation may loop over"
+            ));
+        }
         let params: [u32; 8] = [
             n as u32,
             side as u32,

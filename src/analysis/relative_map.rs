@@ -115,97 +115,165 @@ impl Side {
 
 /// The map of `req` from the relative table `rel` (see the module docs), or `None` when the
 /// table does not fit (`rel.len() != 2N − 1`, a non-finite logit) or a row's logits lie too far
-/// below the largest (then use `super::attention_map`).
+/// below the largest (then use `super::attention_map`). [`RelativeJob`] does the same over
+/// several frames.
 pub fn compute(rel: &[f32], req: &MapRequest) -> Option<AttentionMap> {
-    let n = req.n;
-    if n == 0 || rel.len() != 2 * n - 1 || rel.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let s = n.min(req.out_side.max(1));
-    let causal = req.causal;
-    // Past distance d (key q − d) and future distance d ≥ 1 (key q + d), as index d − 1.
-    let past: Vec<f64> = (0..n).map(|d| f64::from(rel[n - 1 - d])).collect();
-    let future: Vec<f64> = (1..n).map(|d| f64::from(rel[n - 1 + d])).collect();
-    let g = if causal {
-        past.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-    } else {
-        past.iter().chain(&future).copied().fold(f64::NEG_INFINITY, f64::max)
-    };
-    let max_table = (req.aggregate == Aggregate::Max).then_some(req.softmax);
-    let p = Side::new(&past, g, max_table);
-    let f = Side::new(&future, g, max_table.filter(|_| !causal));
+    let mut job = RelativeJob::new(rel, req)?;
+    job.block_rows(usize::MAX);
+    Some(job.finish())
+}
 
-    // Row statistics: the normaliser Z_q = Σ_visible E, entropy, mass at distance ≥ L_train.
-    let mut inv_z = vec![0.0_f64; n];
-    let (mut entropy_sum, mut beyond_sum, mut beyond_queries) = (0.0_f64, 0.0_f64, 0_usize);
-    for (q, inv) in inv_z.iter_mut().enumerate() {
-        // Past distances 0..=q; future distances 1..=n−1−q.
-        let fut_len = if causal { 0 } else { n - 1 - q };
-        let z = p.sum_e[q + 1] + f.sum_e.get(fut_len).copied().unwrap_or(0.0);
-        let u = p.sum_el[q + 1] + f.sum_el.get(fut_len).copied().unwrap_or(0.0);
-        let m = p.max_l[q + 1].max(f.max_l.get(fut_len).copied().unwrap_or(f64::NEG_INFINITY));
-        if !(g - m <= MAX_SHIFT && z > 0.0) {
+/// A fast-path map in progress: the `O(N)` part (prefix sums over distance, every row's
+/// normaliser and statistics) done by [`RelativeJob::new`], the `O(N·S)` block sums one block
+/// row at a time, so that at N = 65 536 (~0.2 s in the browser) the work can be spread over
+/// frames.
+pub struct RelativeJob {
+    req: MapRequest,
+    /// Output side S.
+    s: usize,
+    past: Side,
+    future: Side,
+    inv_z: Vec<f64>,
+    /// Block r covers `[bounds[r], bounds[r + 1])`.
+    bounds: Vec<usize>,
+    acc: Vec<f64>,
+    count: Vec<u64>,
+    entropy_sum: f64,
+    beyond_sum: f64,
+    beyond_queries: usize,
+    /// The next block row to sum.
+    next: usize,
+}
+
+impl RelativeJob {
+    /// Everything but the block sums; `None` as for [`compute`].
+    pub fn new(rel: &[f32], req: &MapRequest) -> Option<Self> {
+        let n = req.n;
+        if n == 0 || rel.len() != 2 * n - 1 || rel.iter().any(|v| !v.is_finite()) {
             return None;
         }
-        *inv = 1.0 / z;
-        // H = −Σ p ln p with p = E / Z and ln E = l − G.
-        entropy_sum += z.ln() - u / z;
-        if req.train_len > 0 && q >= req.train_len {
-            beyond_sum += (p.sum_e[q + 1] - p.sum_e[req.train_len]) / z;
-            beyond_queries += 1;
-        }
-    }
+        let s = n.min(req.out_side.max(1));
+        let causal = req.causal;
+        // Past distance d (key q − d) and future distance d ≥ 1 (key q + d), as index d − 1.
+        let past: Vec<f64> = (0..n).map(|d| f64::from(rel[n - 1 - d])).collect();
+        let future: Vec<f64> = (1..n).map(|d| f64::from(rel[n - 1 + d])).collect();
+        let g = if causal {
+            past.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            past.iter().chain(&future).copied().fold(f64::NEG_INFINITY, f64::max)
+        };
+        let max_table = (req.aggregate == Aggregate::Max).then_some(req.softmax);
+        let p = Side::new(&past, g, max_table);
+        let f = Side::new(&future, g, max_table.filter(|_| !causal));
 
-    // Blocks: block r covers [r·N/S, (r+1)·N/S), as in the row-by-row path and the WGSL engine.
-    let bounds: Vec<usize> = (0..=s).map(|r| r * n / s).collect();
-    let mut acc = vec![
-        if req.aggregate == Aggregate::Max {
+        // Row statistics: the normaliser Z_q = Σ_visible E, entropy, mass at distance ≥ L_train.
+        let mut inv_z = vec![0.0_f64; n];
+        let (mut entropy_sum, mut beyond_sum, mut beyond_queries) = (0.0_f64, 0.0_f64, 0_usize);
+        for (q, inv) in inv_z.iter_mut().enumerate() {
+            // Past distances 0..=q; future distances 1..=n−1−q.
+            let fut_len = if causal { 0 } else { n - 1 - q };
+            let z = p.sum_e[q + 1] + f.sum_e.get(fut_len).copied().unwrap_or(0.0);
+            let u = p.sum_el[q + 1] + f.sum_el.get(fut_len).copied().unwrap_or(0.0);
+            let m = p.max_l[q + 1].max(f.max_l.get(fut_len).copied().unwrap_or(f64::NEG_INFINITY));
+            if !(g - m <= MAX_SHIFT && z > 0.0) {
+                return None;
+            }
+            *inv = 1.0 / z;
+            // H = −Σ p ln p with p = E / Z and ln E = l − G.
+            entropy_sum += z.ln() - u / z;
+            if req.train_len > 0 && q >= req.train_len {
+                beyond_sum += (p.sum_e[q + 1] - p.sum_e[req.train_len]) / z;
+                beyond_queries += 1;
+            }
+        }
+        let empty = if req.aggregate == Aggregate::Max {
             f64::NEG_INFINITY
         } else {
             0.0
         };
-        s * s
-    ];
-    let mut count = vec![0_u64; s * s];
-    for r in 0..s {
-        for (q, &inv) in inv_z.iter().enumerate().take(bounds[r + 1]).skip(bounds[r]) {
-            let row = r * s;
-            for c in 0..s {
-                let (k0, k1) = (bounds[c], bounds[c + 1]);
-                let i = row + c;
-                // Past keys [k0, min(k1, q + 1)): distances lo..=hi.
-                if k0 <= q {
-                    let (lo, hi) = (q + 1 - k1.min(q + 1), q - k0);
-                    count[i] += (hi - lo + 1) as u64;
-                    add(&mut acc[i], &p, lo, hi, req, inv);
-                }
-                // Future keys [max(k0, q + 1), k1): distances lo..=hi (index d − 1).
-                if !causal && k1 > q + 1 {
-                    let (lo, hi) = (k0.max(q + 1) - q - 1, k1 - 1 - q - 1);
-                    count[i] += (hi - lo + 1) as u64;
-                    add(&mut acc[i], &f, lo, hi, req, inv);
+        Some(Self {
+            req: *req,
+            s,
+            past: p,
+            future: f,
+            inv_z,
+            // Block r covers [r·N/S, (r+1)·N/S), as in the row-by-row path and the WGSL engine.
+            bounds: (0..=s).map(|r| r * n / s).collect(),
+            acc: vec![empty; s * s],
+            count: vec![0; s * s],
+            entropy_sum,
+            beyond_sum,
+            beyond_queries,
+            next: 0,
+        })
+    }
+
+    /// Work of one block row, in cell updates (its ≈ N/S query rows × S blocks): about N.
+    pub fn work_per_block_row(&self) -> usize {
+        self.req.n.div_ceil(self.s) * self.s
+    }
+
+    /// Fraction of the block rows summed so far.
+    pub fn progress(&self) -> f32 {
+        self.next as f32 / self.s as f32
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.next >= self.s
+    }
+
+    /// Sum up to `max` more block rows.
+    pub fn block_rows(&mut self, max: usize) {
+        let (s, causal, req) = (self.s, self.req.causal, self.req);
+        let end = self.next.saturating_add(max).min(s);
+        let (p, f, bounds) = (&self.past, &self.future, &self.bounds);
+        for r in self.next..end {
+            for (q, &inv) in self.inv_z.iter().enumerate().take(bounds[r + 1]).skip(bounds[r]) {
+                let row = r * s;
+                for c in 0..s {
+                    let (k0, k1) = (bounds[c], bounds[c + 1]);
+                    let i = row + c;
+                    // Past keys [k0, min(k1, q + 1)): distances lo..=hi.
+                    if k0 <= q {
+                        let (lo, hi) = (q + 1 - k1.min(q + 1), q - k0);
+                        self.count[i] += (hi - lo + 1) as u64;
+                        add(&mut self.acc[i], p, lo, hi, &req, inv);
+                    }
+                    // Future keys [max(k0, q + 1), k1): distances lo..=hi (index d − 1).
+                    if !causal && k1 > q + 1 {
+                        let (lo, hi) = (k0.max(q + 1) - q - 1, k1 - 1 - q - 1);
+                        self.count[i] += (hi - lo + 1) as u64;
+                        add(&mut self.acc[i], f, lo, hi, &req, inv);
+                    }
                 }
             }
         }
+        self.next = end;
     }
-    let values: Vec<f32> = acc
-        .iter()
-        .zip(&count)
-        .map(|(&a, &c)| match (c, req.aggregate) {
-            (0, _) => f32::NAN,
-            (c, Aggregate::Mean) => (a / c as f64) as f32,
-            (_, Aggregate::Max) => a as f32,
-        })
-        .collect();
-    Some(AttentionMap {
-        range: robust_range(&values),
-        values,
-        rows: s,
-        cols: s,
-        n,
-        mean_entropy_nats: entropy_sum / n as f64,
-        mass_beyond_train: (beyond_queries > 0).then(|| beyond_sum / beyond_queries as f64),
-    })
+
+    /// The map from the block rows summed (all of them, unless stopped early).
+    pub fn finish(self) -> AttentionMap {
+        let req = self.req;
+        let values: Vec<f32> = self
+            .acc
+            .iter()
+            .zip(&self.count)
+            .map(|(&a, &c)| match (c, req.aggregate) {
+                (0, _) => f32::NAN,
+                (c, Aggregate::Mean) => (a / c as f64) as f32,
+                (_, Aggregate::Max) => a as f32,
+            })
+            .collect();
+        AttentionMap {
+            range: robust_range(&values),
+            values,
+            rows: self.s,
+            cols: self.s,
+            n: req.n,
+            mean_entropy_nats: self.entropy_sum / req.n as f64,
+            mass_beyond_train: (self.beyond_queries > 0).then(|| self.beyond_sum / self.beyond_queries as f64),
+        }
+    }
 }
 
 /// Fold the side's distances `lo..=hi` of one row (normaliser `1 / inv_z`) into a block.
@@ -239,6 +307,45 @@ mod tests {
                 map: PositionMap::Identity,
             },
         ]
+    }
+
+    /// Spread over several calls (as the engine does across frames), the job gives exactly the
+    /// map computed in one go.
+    #[test]
+    fn a_job_in_chunks_equals_the_map_in_one_go() {
+        let prepared = PreparedLogits::new(&schemes()[2], &Content::Identical, 32, 300).expect("prepared");
+        let rel = relative_table(&prepared, 300).expect("relative");
+        for (causal, aggregate) in [(true, Aggregate::Mean), (false, Aggregate::Max)] {
+            let req = MapRequest {
+                n: 300,
+                causal,
+                softmax: true,
+                out_side: 97,
+                aggregate,
+                train_len: 40,
+            };
+            let whole = compute(&rel, &req).expect("map");
+            let mut job = RelativeJob::new(&rel, &req).expect("job");
+            assert_eq!(job.work_per_block_row(), 300_usize.div_ceil(97) * 97);
+            let mut calls = 0;
+            while !job.is_done() {
+                let before = job.progress();
+                job.block_rows(10);
+                assert!(job.progress() > before);
+                calls += 1;
+            }
+            assert_eq!(calls, 10, "97 block rows, 10 at a time");
+            let chunked = job.finish();
+            assert_eq!(chunked.mean_entropy_nats, whole.mean_entropy_nats);
+            assert_eq!(chunked.mass_beyond_train, whole.mass_beyond_train);
+            assert!(
+                chunked
+                    .values
+                    .iter()
+                    .zip(&whole.values)
+                    .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+            );
+        }
     }
 
     /// The fast path equals the row-by-row path: every cell, the colour range, the entropy and

@@ -65,10 +65,15 @@ impl AttentionView {
         });
         ui.add_space(6.0);
         ui.label(RichText::new("Sequence length N").strong());
-        let len_response = log_slider_ui(ui, &mut s.seq_len, SEQ_LEN_RANGE, "tokens")
-            .on_hover_text(format!("N; the orange tick marks L_train = {}", s.train_len));
+        // Up to 65 536 for a map of k − q alone (both engines skip the N² cells), else 8192.
+        let len_range = s.len_range();
+        let len_response = log_slider_ui(ui, &mut s.seq_len, len_range.clone(), "tokens").on_hover_text(format!(
+            "N; the orange tick marks L_train = {}. Up to {} tokens for a map of k − q alone \
+                 (identical tokens, any scheme but sinusoidal APE), {} otherwise.",
+            s.train_len, RELATIVE_MAX_LEN, ROW_MAX_LEN
+        ));
         // Mark L_train on the length slider's rail (log scale, like the slider).
-        let (lo, hi) = (*SEQ_LEN_RANGE.start() as f32, *SEQ_LEN_RANGE.end() as f32);
+        let (lo, hi) = (*len_range.start() as f32, *len_range.end() as f32);
         let frac = ((s.train_len as f32).max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln());
         let rail = len_response.rect;
         let x = rail.left() + frac.clamp(0.0, 1.0) * ui.spacing().slider_width;
@@ -334,7 +339,7 @@ impl View for AttentionView {
     }
     delegate_state!(seq_len);
     fn length_range(&self) -> std::ops::RangeInclusive<usize> {
-        SEQ_LEN_RANGE
+        self.state.len_range()
     }
     fn controls_ui(&mut self, ui: &mut Ui) -> egui::Response {
         self.controls(ui)
@@ -360,6 +365,7 @@ impl View for AttentionView {
             if self.heatmap.is_gpu_drawn() { "gpu" } else { "texture" }.into(),
         );
         extras.insert("heatmap_ms".into(), self.live.compute_ms().into());
+        extras.insert("heatmap_busy_ms".into(), self.live.busy_ms().into());
         extras.insert("maps_shown".into(), self.maps_shown.into());
         extras.insert(
             "len_handle".into(),

@@ -5,12 +5,21 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::attention_map::{self, AttentionMap, MapRequest};
 use crate::analysis::engine::MapEngines;
 use crate::analysis::grid::Aggregate;
+use crate::analysis::relative_map::relative_table;
 use crate::pe::scheme::{self, HEADS, SchemeKind, SchemeParams};
 use crate::pe::{Content, PeError, PreparedLogits};
 use crate::theme::Colormap;
 use crate::views::clamp_noted;
 
-pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=8192;
+/// Every length the view can show; which of them a state allows: [`AttentionState::len_range`].
+pub const SEQ_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=RELATIVE_MAX_LEN;
+/// Longest map computed query row by query row (random or repeating tokens, sinusoidal APE):
+/// `N²·d` multiply-adds, ~17 G at 8192 with d = 256, spread over frames.
+pub const ROW_MAX_LEN: usize = 8192;
+/// Longest map that depends on `k − q` alone (identical tokens, every scheme but sinusoidal APE):
+/// the WGSL engine draws it on the GPU, and the CPU's fast path (`analysis::relative_map`) needs
+/// `O(N·512)` work, ~0.1 s at 65 536 in the browser.
+pub const RELATIVE_MAX_LEN: usize = 65_536;
 pub const TRAIN_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
 pub const HEAD_DIM_RANGE: std::ops::RangeInclusive<usize> = 8..=256;
 pub const BASE_RANGE: std::ops::RangeInclusive<f64> = 100.0..=1.0e7;
@@ -133,7 +142,6 @@ impl AttentionState {
     /// Clamp every field into its allowed range; returns notes about what was changed.
     pub fn sanitize(&mut self) -> Vec<String> {
         let mut notes = Vec::new();
-        clamp_noted(&mut self.seq_len, SEQ_LEN_RANGE, "len", &mut notes);
         clamp_noted(&mut self.train_len, TRAIN_LEN_RANGE, "train", &mut notes);
         clamp_noted(&mut self.head_dim, HEAD_DIM_RANGE, "hd", &mut notes);
         clamp_noted(&mut self.period, PERIOD_RANGE, "period", &mut notes);
@@ -148,7 +156,35 @@ impl AttentionState {
             notes.push(format!("base={} is outside 100…1e7; using {c}", self.rope_base));
             self.rope_base = c;
         }
+        // Last: the allowed lengths depend on the (now valid) scheme, content and head dimension.
+        let lengths = self.len_range();
+        clamp_noted(&mut self.seq_len, lengths, "len", &mut notes);
         notes
+    }
+
+    /// Does this state's map depend on `k − q` alone? Probed on a 16-token map with the same
+    /// scheme, content and head dimension: the engines' own test (`relative_table`), so the
+    /// limit and the engine that serves the map never disagree.
+    pub fn is_relative(&self) -> bool {
+        const PROBE: usize = 16;
+        let probe = AttentionState {
+            seq_len: PROBE,
+            ..self.clone()
+        };
+        probe
+            .prepare()
+            .is_ok_and(|p| p.cost_per_cell() == 1 && relative_table(&p, PROBE).is_some())
+    }
+
+    /// The lengths this state allows: up to [`RELATIVE_MAX_LEN`] for a relative map, else up to
+    /// [`ROW_MAX_LEN`].
+    pub fn len_range(&self) -> std::ops::RangeInclusive<usize> {
+        let max = if self.is_relative() {
+            RELATIVE_MAX_LEN
+        } else {
+            ROW_MAX_LEN
+        };
+        *SEQ_LEN_RANGE.start()..=max
     }
 
     /// Append this view's keys to a URL hash.
