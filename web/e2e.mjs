@@ -355,6 +355,16 @@ async function runMode(name, mode, base) {
       check(s.frames > f0 && s.errors.length === 0 && st.std > 20 && s.slowest_frame_ms < limit,
         `hostile link (${what}): still drawing (${s.frames - f0} frames in 0.4 s after a pointer move, slowest frame since the link ${s.slowest_frame_ms.toFixed(0)} ms (< ${limit}), last ${s.frame_ms.toFixed(0)} ms), ${s.link_notes} note(s), errors ${JSON.stringify(s.errors)}`);
     }
+    // Lengths up to 65 536 for a map of k − q alone (identical tokens): the fast path's block
+    // rows spread over frames; row-by-row content stops at 8192, with a note.
+    await page.goto(`${base}/#view=attention&len=65536&content=random`);
+    await page.waitForFunction(() => window.poslens.status().view === 'attention', null, { timeout: 30_000 });
+    const capped = await page.evaluate(() => window.poslens.status());
+    await page.goto(`${base}/#view=attention&len=65536&scheme=alibi`);
+    await page.waitForFunction(() => { const s = window.poslens.status(); return s.seq_len === 65536 && s.heatmap_progress === null && s.heatmap_engine !== '' && s.heatmap_ms > 0; }, null, { timeout: 120_000, polling: 250 }).catch(() => {});
+    const long = await page.evaluate(() => window.poslens.status());
+    check(capped.seq_len === 8192 && capped.link_notes >= 1 && long.seq_len === 65536 && long.heatmap_progress === null && long.errors.length === 0 && long.slowest_frame_ms < (name === 'webgl2' ? 120 : 300),
+      `N = 65 536 (identical tokens): drawn on the ${long.heatmap_engine} in ${long.heatmap_ms.toFixed(0)} ms (${long.heatmap_busy_ms.toFixed(0)} ms of rows), slowest frame ${long.slowest_frame_ms.toFixed(0)} ms; random tokens stop at ${capped.seq_len} with ${capped.link_notes} note(s)`);
     if (name === 'webgpu') {
       // A GPU map is drawn from the device's buffers by a paint callback (no read-back). Its
       // pixels on SwiftShader must equal the CPU-coloured texture of the same link within 1 LSB

@@ -25,18 +25,6 @@ mod imp {
         pub fn new(a: &[f32; 4]) -> Self {
             Self(f32x4(a[0], a[1], a[2], a[3]))
         }
-        #[inline(always)]
-        pub fn add(self, o: Self) -> Self {
-            Self(f32x4_add(self.0, o.0))
-        }
-        #[inline(always)]
-        pub fn sub(self, o: Self) -> Self {
-            Self(f32x4_sub(self.0, o.0))
-        }
-        #[inline(always)]
-        pub fn mul(self, o: Self) -> Self {
-            Self(f32x4_mul(self.0, o.0))
-        }
         /// `[l1, l0, l3, l2]`.
         #[inline(always)]
         pub fn swap_pairs(self) -> Self {
@@ -70,6 +58,28 @@ mod imp {
             ]
         }
     }
+
+    impl core::ops::Add for F32x4 {
+        type Output = Self;
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            Self(f32x4_add(self.0, o.0))
+        }
+    }
+    impl core::ops::Sub for F32x4 {
+        type Output = Self;
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            Self(f32x4_sub(self.0, o.0))
+        }
+    }
+    impl core::ops::Mul for F32x4 {
+        type Output = Self;
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            Self(f32x4_mul(self.0, o.0))
+        }
+    }
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
@@ -95,18 +105,6 @@ mod imp {
                 f(self.0[2], o.0[2]),
                 f(self.0[3], o.0[3]),
             ])
-        }
-        #[inline(always)]
-        pub fn add(self, o: Self) -> Self {
-            self.zip(o, |a, b| a + b)
-        }
-        #[inline(always)]
-        pub fn sub(self, o: Self) -> Self {
-            self.zip(o, |a, b| a - b)
-        }
-        #[inline(always)]
-        pub fn mul(self, o: Self) -> Self {
-            self.zip(o, |a, b| a * b)
         }
         /// `[l1, l0, l3, l2]`.
         #[inline(always)]
@@ -137,6 +135,28 @@ mod imp {
             self.0
         }
     }
+
+    impl core::ops::Add for F32x4 {
+        type Output = Self;
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            self.zip(o, |a, b| a + b)
+        }
+    }
+    impl core::ops::Sub for F32x4 {
+        type Output = Self;
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            self.zip(o, |a, b| a - b)
+        }
+    }
+    impl core::ops::Mul for F32x4 {
+        type Output = Self;
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            self.zip(o, |a, b| a * b)
+        }
+    }
 }
 
 pub use imp::F32x4;
@@ -150,7 +170,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (bc, bt) = b[..len].as_chunks::<4>();
     let mut acc = F32x4::splat(0.0);
     for (x, y) in ac.iter().zip(bc) {
-        acc = acc.add(F32x4::new(x).mul(F32x4::new(y)));
+        acc = acc + F32x4::new(x) * F32x4::new(y);
     }
     let mut sum = acc.sum();
     for (x, y) in at.iter().zip(bt) {
@@ -175,9 +195,9 @@ pub fn pair_dot(q: &[f32], k: &[f32], cs: &[f32]) -> f32 {
     let mut acc = F32x4::splat(0.0);
     for ((q4, k4), cs4) in qc.iter().zip(kc).zip(cc) {
         let (q4, k4, cs4) = (F32x4::new(q4), F32x4::new(k4), F32x4::new(cs4));
-        let p = q4.mul(k4).mul(cs4.even_lanes());
-        let s = q4.mul(k4.swap_pairs()).mul(cs4.odd_lanes().mul(sign));
-        acc = acc.add(p.add(s));
+        let p = q4 * k4 * cs4.even_lanes();
+        let s = q4 * k4.swap_pairs() * (cs4.odd_lanes() * sign);
+        acc = acc + (p + s);
     }
     let mut sum = acc.sum();
     if let ([q0, q1], [k0, k1], [c, s]) = (qt, kt, ct) {
@@ -206,9 +226,9 @@ mod tests {
     fn lane_operations_and_the_sum_order() {
         let a = F32x4::new(&[1.0, 2.0, 3.0, 4.0]);
         let b = F32x4::splat(0.5);
-        assert_eq!(a.add(b).to_array(), [1.5, 2.5, 3.5, 4.5]);
-        assert_eq!(a.sub(b).to_array(), [0.5, 1.5, 2.5, 3.5]);
-        assert_eq!(a.mul(b).to_array(), [0.5, 1.0, 1.5, 2.0]);
+        assert_eq!((a + b).to_array(), [1.5, 2.5, 3.5, 4.5]);
+        assert_eq!((a - b).to_array(), [0.5, 1.5, 2.5, 3.5]);
+        assert_eq!((a * b).to_array(), [0.5, 1.0, 1.5, 2.0]);
         assert_eq!(a.swap_pairs().to_array(), [2.0, 1.0, 4.0, 3.0]);
         assert_eq!(a.even_lanes().to_array(), [1.0, 1.0, 3.0, 3.0]);
         assert_eq!(a.odd_lanes().to_array(), [2.0, 2.0, 4.0, 4.0]);
