@@ -431,13 +431,13 @@ async function runMode(name, mode, base) {
       // The WebGPU device lost mid-session: the app restarts on WebGL2 in place (no reload),
       // keeps the view and its state, says why, and keeps drawing on the CPU engine.
       await page.goto(`${base}/#view=attention&len=512&scheme=alibi&train=256&engine=gpu`);
-      await page.waitForFunction(() => { const s = window.poslens.status(); return s.view === 'attention' && s.seq_len === 512 && s.heatmap_engine === 'gpu'; }, null, { timeout: 60_000 });
+      await page.waitForFunction(() => { const s = window.poslens && window.poslens.status(); return !!s && s.view === 'attention' && s.seq_len === 512 && s.heatmap_engine === 'gpu'; }, null, { timeout: 60_000 });
       // A reload would drop this marker (the app mirrors its state with replaceState, which
       // Playwright also reports as a navigation, so the marker is the test of "no reload").
       const lost = await page.evaluate(() => { window.__beforeLoss = true; const ds = self.__poslensGpuDevices || []; ds.forEach((d) => d.destroy()); return ds.length; });
       let s;
       try {
-        await page.waitForFunction(() => { const s = window.poslens.status(); return s.render_backend === 'webgl2' && s.ready && s.notice; }, null, { timeout: 60_000, polling: 250 });
+        await page.waitForFunction(() => { const s = window.poslens && window.poslens.status(); return !!s && s.render_backend === 'webgl2' && s.ready && s.notice; }, null, { timeout: 60_000, polling: 250 });
         await page.waitForFunction(() => window.poslens.status().heatmap_engine === 'cpu', null, { timeout: 60_000, polling: 250 });
         const f0 = (await page.evaluate(() => window.poslens.status())).frames;
         await page.mouse.move(700, 420); await page.mouse.move(720, 440);
