@@ -152,16 +152,7 @@ impl MapAccumulator {
     /// The map from the rows computed (all of them, unless stopped early).
     pub fn finish(self) -> AttentionMap {
         let req = self.req;
-        let values: Vec<f32> = self
-            .acc
-            .iter()
-            .zip(&self.count)
-            .map(|(&a, &c)| match (c, req.aggregate) {
-                (0, _) => f32::NAN,
-                (c, Aggregate::Mean) => (a / c as f64) as f32,
-                (_, Aggregate::Max) => a as f32,
-            })
-            .collect();
+        let values = block_values(&self.acc, self.count.iter().map(|&c| u64::from(c)), req.aggregate);
         let range = robust_range(&values);
         AttentionMap {
             values,
@@ -173,6 +164,19 @@ impl MapAccumulator {
             mass_beyond_train: (self.beyond_queries > 0).then(|| self.beyond_sum / self.beyond_queries as f64),
         }
     }
+}
+
+/// Block sums (or maxima) and their visible-cell counts → the map's values: the mean (or max),
+/// NaN for a fully masked block. Shared by the row-by-row path and the relative fast path.
+pub(crate) fn block_values(acc: &[f64], count: impl Iterator<Item = u64>, aggregate: Aggregate) -> Vec<f32> {
+    acc.iter()
+        .zip(count)
+        .map(|(&a, c)| match (c, aggregate) {
+            (0, _) => f32::NAN,
+            (c, Aggregate::Mean) => (a / c as f64) as f32,
+            (_, Aggregate::Max) => a as f32,
+        })
+        .collect()
 }
 
 /// `(min, 99.5th percentile)` of the finite values; `(0, 1)` when there are none; never empty.

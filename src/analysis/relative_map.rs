@@ -12,7 +12,7 @@
 //! Rows whose largest visible logit lies more than [`MAX_SHIFT`] below `G` (where `E` would
 //! underflow) make [`compute`] return `None`, and the caller takes the row-by-row path.
 
-use super::attention_map::{AttentionMap, MapRequest, robust_range};
+use super::attention_map::{AttentionMap, MapRequest, block_values, robust_range};
 use crate::analysis::grid::Aggregate;
 use crate::pe::PreparedLogits;
 
@@ -254,16 +254,7 @@ impl RelativeJob {
     /// The map from the block rows summed (all of them, unless stopped early).
     pub fn finish(self) -> AttentionMap {
         let req = self.req;
-        let values: Vec<f32> = self
-            .acc
-            .iter()
-            .zip(&self.count)
-            .map(|(&a, &c)| match (c, req.aggregate) {
-                (0, _) => f32::NAN,
-                (c, Aggregate::Mean) => (a / c as f64) as f32,
-                (_, Aggregate::Max) => a as f32,
-            })
-            .collect();
+        let values = block_values(&self.acc, self.count.iter().copied(), req.aggregate);
         AttentionMap {
             range: robust_range(&values),
             values,
