@@ -4,10 +4,18 @@
 //! It handles maps whose logits depend only on the relative position `k − q` — every relative
 //! scheme with identical tokens (NoPE, T5, ALiBi, RoPE, xPos, KERPLE) — which is the pure
 //! positional picture the views show by default. The caller passes the relative logit table
-//! (from `crate::pe`, see [`relative_table`]); the device computes the N×N stable softmax and
-//! reduces it to S×S blocks, so only `S²` values come back. Results match the CPU path
-//! (`crate::analysis::attention_map`) within float tolerance; `tests/gpu_attention_map.rs`
-//! checks that on lavapipe.
+//! (from `crate::pe`, see [`relative_table`]). Two kernels reduce the N×N stable softmax to S×S
+//! blocks, so only `S²` values ever exist on the device:
+//! - the **prefix** kernel ([`GpuKernel::Prefix`], what [`GpuAttentionMap::submit`] takes): the
+//!   CPU prepares prefix sums over distance and every row's normaliser in O(N)
+//!   (`super::relative_map::RelativePrefix`, the CPU fast path's own first half) and the device
+//!   sums each block from differences of them — O(N·S) in all, the CPU fast path's work spread
+//!   over the GPU, so 65 536 tokens cost no more than the picture's 512² cells times 128;
+//! - the **direct** kernel ([`GpuKernel::Direct`]): an exponential per cell, O(N²), for tables
+//!   whose f32 prefixes would underflow (up to [`DIRECT_MAX_N`]).
+//!
+//! Results match the CPU path (`crate::analysis::attention_map`) within float tolerance;
+//! `tests/gpu_attention_map.rs` checks both kernels on lavapipe.
 //!
 //! The cells and their colour range (found on the device by a radix select, exactly the CPU's
 //! `robust_range`) stay on the device as a [`GpuPicture`], which `super::gpu_draw` draws in the
@@ -34,6 +42,11 @@ pub const MAX_N: usize = 65_536;
 /// GPU's watchdog would object long before). The views' sides keep blocks within it (the
 /// Attention view: 65 536 / 512 = 128); a request beyond it is refused (the CPU serves it).
 pub const MAX_BLOCK_SIDE: usize = 255;
+
+/// Largest N [`GpuAttentionMap::submit`] gives the direct O(N²) kernel (the old limit, seconds
+/// on a software GPU): beyond it a table the prefix kernel cannot take is refused, and the CPU
+/// serves it.
+pub const DIRECT_MAX_N: usize = 16_384;
 
 /// Largest output side (the heatmap widget's texture limit, and the colour-range select's).
 pub const MAX_SIDE: usize = 2048;
@@ -85,6 +98,19 @@ const RANGE_BYTES: u64 = 32;
 /// Radix rounds × bins of the colour-range select.
 const HIST_BINS: usize = 4 * 256;
 pub use super::relative_map::relative_table;
+use super::attention_map::MapRequest;
+use super::relative_map::RelativePrefix;
+
+/// Which kernel computed a GPU map's cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuKernel {
+    /// `relative_blocks`: block sums from prefix sums over distance prepared on the CPU in O(N),
+    /// O(N·S) on the device; the row statistics come from the same O(N) preparation.
+    Prefix,
+    /// `row_stats` + `blocks`: every cell's exponential on the device, O(N²) — for tables the
+    /// f32 prefix sums cannot carry (see `relative_map::DEVICE_MAX_SHIFT`).
+    Direct,
+}
 
 /// Compiled pipelines on one device.
 pub struct GpuAttentionMap {
@@ -92,6 +118,7 @@ pub struct GpuAttentionMap {
     queue: wgpu::Queue,
     row_stats: wgpu::ComputePipeline,
     blocks: wgpu::ComputePipeline,
+    relative_blocks: wgpu::ComputePipeline,
     range_count: wgpu::ComputePipeline,
     range_hist: wgpu::ComputePipeline,
     range_pick: wgpu::ComputePipeline,
@@ -105,6 +132,9 @@ pub struct PendingMap {
     staging: wgpu::Buffer,
     mapped: Arc<Mutex<Option<Result<(), String>>>>,
     pub request: GpuRequest,
+    pub kernel: GpuKernel,
+    /// The prefix kernel's statistics (mean entropy, mass past L_train), known at submission.
+    known_stats: Option<(f64, Option<f64>)>,
 }
 
 impl GpuAttentionMap {
@@ -157,6 +187,7 @@ impl GpuAttentionMap {
             queue: queue.clone(),
             row_stats: pipeline("row_stats"),
             blocks: pipeline("blocks"),
+            relative_blocks: pipeline("relative_blocks"),
             range_count: pipeline("range_count"),
             range_hist: pipeline("range_hist"),
             range_pick: pipeline("range_pick"),
@@ -164,8 +195,19 @@ impl GpuAttentionMap {
         }
     }
 
-    /// Encode and submit both passes and the read-back copy.
+    /// Encode and submit the map of the relative logit table `rel` (`rel[k − q + N − 1]`) and its
+    /// read-back copy: by the prefix kernel where f32 prefix sums can carry the table, else by
+    /// the direct one.
     pub fn submit(&self, rel: &[f32], req: GpuRequest) -> Result<PendingMap, String> {
+        self.submit_with(rel, req, true)
+    }
+
+    /// As [`Self::submit`], always by the direct O(N²) kernel (tests compare the two).
+    pub fn submit_direct(&self, rel: &[f32], req: GpuRequest) -> Result<PendingMap, String> {
+        self.submit_with(rel, req, false)
+    }
+
+    fn submit_with(&self, rel: &[f32], req: GpuRequest, allow_prefix: bool) -> Result<PendingMap, String> {
         let n = req.n;
         if n == 0 || n > MAX_N || rel.len() != 2 * n - 1 {
             return Err(format!(
@@ -181,6 +223,34 @@ impl GpuAttentionMap {
                  {MAX_BLOCK_SIDE}×{MAX_BLOCK_SIDE}, the most one invocation may loop over"
             ));
         }
+        // The O(N) preparation of the prefix kernel (on this thread: ~N exponentials).
+        let map_req = MapRequest {
+            n,
+            causal: req.causal,
+            softmax: req.softmax,
+            out_side: side,
+            aggregate: req.aggregate,
+            train_len: req.train_len,
+        };
+        let prefix = allow_prefix
+            .then(|| RelativePrefix::new(rel, &map_req))
+            .flatten()
+            .and_then(|p| p.device_table().map(|(table, future)| (p, table, future)));
+        let (kernel, table, future_table, known_stats) = match &prefix {
+            Some((p, table, future)) => (
+                GpuKernel::Prefix,
+                table.as_slice(),
+                *future,
+                Some((p.mean_entropy_nats(), p.mass_beyond_train())),
+            ),
+            None if allow_prefix && n > DIRECT_MAX_N => {
+                return Err(format!(
+                    "GPU attention map: at N = {n} only the prefix kernel may run, and f32 prefix sums \
+                     cannot carry this table (a row's logits lie far below the largest)"
+                ));
+            }
+            None => (GpuKernel::Direct, rel, 0, None),
+        };
         let params: [u32; 8] = [
             n as u32,
             side as u32,
@@ -188,7 +258,7 @@ impl GpuAttentionMap {
             u32::from(req.softmax),
             u32::from(req.aggregate == Aggregate::Max),
             u32::try_from(req.train_len).unwrap_or(u32::MAX),
-            0,
+            u32::try_from(future_table).map_err(|_| "GPU attention map: table too large".to_string())?,
             0,
         ];
         let storage = wgpu::BufferUsages::STORAGE;
@@ -200,17 +270,19 @@ impl GpuAttentionMap {
         });
         let rel_buf = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("rel"),
-            contents: &f32_bytes(rel),
+            contents: &f32_bytes(table),
             usage: storage,
         });
+        // The prefix kernel's statistics are known already: nothing to read back.
+        let stats_rows = if kernel == GpuKernel::Direct { n } else { 0 };
         let stats_buf = d.create_buffer(&wgpu::BufferDescriptor {
             label: Some("stats"),
-            size: (n * 16) as u64,
+            size: (stats_rows.max(1) * 16) as u64,
             usage: storage | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
         let out_size = (side * side * 8) as u64;
-        let stats_size = (n * 16) as u64;
+        let stats_size = (stats_rows * 16) as u64;
         let out_buf = d.create_buffer(&wgpu::BufferDescriptor {
             label: Some("out_cells"),
             size: out_size,
@@ -268,7 +340,8 @@ impl GpuAttentionMap {
         let mut encoder = d.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("attention_map"),
         });
-        {
+        let groups = side.div_ceil(8) as u32;
+        if kernel == GpuKernel::Direct {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("row_stats"),
                 timestamp_writes: None,
@@ -282,9 +355,11 @@ impl GpuAttentionMap {
                 label: Some("blocks"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.blocks);
+            pass.set_pipeline(match kernel {
+                GpuKernel::Prefix => &self.relative_blocks,
+                GpuKernel::Direct => &self.blocks,
+            });
             pass.set_bind_group(0, &bind_group, &[]);
-            let groups = side.div_ceil(8) as u32;
             pass.dispatch_workgroups(groups, groups, 1);
         }
         {
@@ -305,7 +380,9 @@ impl GpuAttentionMap {
             }
         }
         encoder.copy_buffer_to_buffer(&out_buf, 0, &staging, 0, out_size);
-        encoder.copy_buffer_to_buffer(&stats_buf, 0, &staging, out_size, stats_size);
+        if stats_size > 0 {
+            encoder.copy_buffer_to_buffer(&stats_buf, 0, &staging, out_size, stats_size);
+        }
         encoder.copy_buffer_to_buffer(&range_buf, 0, &staging, out_size + stats_size, RANGE_BYTES);
         self.queue.submit([encoder.finish()]);
         let mapped: Arc<Mutex<Option<Result<(), String>>>> = Default::default();
@@ -326,6 +403,8 @@ impl GpuAttentionMap {
             staging,
             mapped,
             request: GpuRequest { side, ..req },
+            kernel,
+            known_stats,
         })
     }
 
@@ -373,16 +452,19 @@ impl PendingMap {
                 .chunks_exact(2)
                 .map(|c| if c[1] > 0.0 { c[0] } else { f32::NAN })
                 .collect();
-            let n = self.request.n;
-            let entropy: f64 = stats.chunks_exact(4).map(|s| s[2] as f64).sum();
-            let train = self.request.train_len;
-            let beyond: Vec<f64> = stats.chunks_exact(4).skip(train.max(1)).map(|s| s[3] as f64).collect();
-            let mass_beyond_train =
-                (train > 0 && !beyond.is_empty()).then(|| beyond.iter().sum::<f64>() / beyond.len() as f64);
+            let (mean_entropy_nats, mass_beyond_train) = self.known_stats.unwrap_or_else(|| {
+                let n = self.request.n;
+                let entropy: f64 = stats.chunks_exact(4).map(|s| s[2] as f64).sum();
+                let train = self.request.train_len;
+                let beyond: Vec<f64> = stats.chunks_exact(4).skip(train.max(1)).map(|s| s[3] as f64).collect();
+                let mass =
+                    (train > 0 && !beyond.is_empty()).then(|| beyond.iter().sum::<f64>() / beyond.len() as f64);
+                (entropy / n.max(1) as f64, mass)
+            });
             Ok(GpuMap {
                 cells,
                 side,
-                mean_entropy_nats: entropy / n.max(1) as f64,
+                mean_entropy_nats,
                 mass_beyond_train,
                 range,
             })

@@ -123,29 +123,24 @@ pub fn compute(rel: &[f32], req: &MapRequest) -> Option<AttentionMap> {
     Some(job.finish())
 }
 
-/// A fast-path map in progress: the `O(N)` part (prefix sums over distance, every row's
-/// normaliser and statistics) done by [`RelativeJob::new`], the `O(N·S)` block sums one block
-/// row at a time, so that at N = 65 536 (~0.2 s in the browser) the work can be spread over
-/// frames.
-pub struct RelativeJob {
+/// The `O(N)` part of the fast path: prefix sums over distance, every row's normaliser and the
+/// map's statistics. The CPU's [`RelativeJob`] sums blocks from it; the GPU engine uploads it
+/// ([`RelativePrefix::device_table`]) and sums the same blocks in parallel.
+pub struct RelativePrefix {
     req: MapRequest,
     /// Output side S.
     s: usize,
     past: Side,
     future: Side,
     inv_z: Vec<f64>,
-    /// Block r covers `[bounds[r], bounds[r + 1])`.
-    bounds: Vec<usize>,
-    acc: Vec<f64>,
-    count: Vec<u64>,
     entropy_sum: f64,
     beyond_sum: f64,
     beyond_queries: usize,
-    /// The next block row to sum.
-    next: usize,
+    /// `max_q (G − max_q)`: how far the row whose largest logit is smallest lies below `G`.
+    max_shift: f64,
 }
 
-impl RelativeJob {
+impl RelativePrefix {
     /// Everything but the block sums; `None` as for [`compute`].
     pub fn new(rel: &[f32], req: &MapRequest) -> Option<Self> {
         let n = req.n;
@@ -169,6 +164,7 @@ impl RelativeJob {
         // Row statistics: the normaliser Z_q = Σ_visible E, entropy, mass at distance ≥ L_train.
         let mut inv_z = vec![0.0_f64; n];
         let (mut entropy_sum, mut beyond_sum, mut beyond_queries) = (0.0_f64, 0.0_f64, 0_usize);
+        let mut max_shift = 0.0_f64;
         for (q, inv) in inv_z.iter_mut().enumerate() {
             // Past distances 0..=q; future distances 1..=n−1−q.
             let fut_len = if causal { 0 } else { n - 1 - q };
@@ -178,6 +174,7 @@ impl RelativeJob {
             if !(g - m <= MAX_SHIFT && z > 0.0) {
                 return None;
             }
+            max_shift = max_shift.max(g - m);
             *inv = 1.0 / z;
             // H = −Σ p ln p with p = E / Z and ln E = l − G.
             entropy_sum += z.ln() - u / z;
@@ -186,49 +183,142 @@ impl RelativeJob {
                 beyond_queries += 1;
             }
         }
-        let empty = if req.aggregate == Aggregate::Max {
-            f64::NEG_INFINITY
-        } else {
-            0.0
-        };
         Some(Self {
             req: *req,
             s,
             past: p,
             future: f,
             inv_z,
+            entropy_sum,
+            beyond_sum,
+            beyond_queries,
+            max_shift,
+        })
+    }
+
+    /// Output side S (≤ N).
+    pub fn side(&self) -> usize {
+        self.s
+    }
+
+    /// Mean entropy of the rows, nats.
+    pub fn mean_entropy_nats(&self) -> f64 {
+        self.entropy_sum / self.req.n as f64
+    }
+
+    /// Mean over queries `q ≥ L_train` of the mass at distance `≥ L_train`.
+    pub fn mass_beyond_train(&self) -> Option<f64> {
+        (self.beyond_queries > 0).then(|| self.beyond_sum / self.beyond_queries as f64)
+    }
+
+    /// The prefix tables in f32 for the GPU's `relative_blocks` pass (`shaders/attention_map.wgsl`),
+    /// or `None` where f32 cannot carry them: a row whose largest logit lies more than
+    /// [`DEVICE_MAX_SHIFT`] below `G` (its `E` and `1 / Z` would leave f32's range).
+    ///
+    /// Layout, for N keys (`P` = `Σ E` for softmax maps, `Σ l` for logit maps):
+    /// - `[0, N + 1)`: the past side's `P[i] = Σ_{d < i}` rounded to f32 (`hi`), then
+    ///   `[N + 1, 2N + 2)` the rounding's remainder `P − hi` (`lo`): a difference of two prefix
+    ///   sums is `(hi_b − hi_a) + (lo_b − lo_a)`, about as exact as in f64, since a block's sum
+    ///   is a small difference of large prefixes;
+    /// - `[2N + 2, 3N + 2)` and `[3N + 2, 4N + 2)`: the same for the future side (N − 1
+    ///   distances, N prefixes);
+    /// - `[4N + 2, 5N + 2)`: `1 / Z_q` per query row;
+    /// - block maxima only (`Aggregate::Max`): from `5N + 2` the past side's sparse table (level
+    ///   `j` holds the maxima of `2^j` consecutive distances, `L − 2^j + 1` of them for a side of
+    ///   `L` distances), then from the returned offset the future side's.
+    ///
+    /// Returns the table and the offset of the future side's sparse table.
+    pub fn device_table(&self) -> Option<(Vec<f32>, usize)> {
+        if self.req.softmax && self.max_shift > DEVICE_MAX_SHIFT {
+            return None;
+        }
+        let n = self.req.n;
+        let softmax = self.req.softmax;
+        // f32 of each prefix, then each one's remainder.
+        let split = |side: &Side, len: usize, out: &mut Vec<f32>| {
+            let sums = if softmax { &side.sum_e } else { &side.sum_l };
+            let value = |i: usize| sums.get(i).copied().unwrap_or(0.0);
+            out.extend((0..len).map(|i| value(i) as f32));
+            out.extend((0..len).map(|i| (value(i) - f64::from(value(i) as f32)) as f32));
+        };
+        let mut out = Vec::with_capacity(5 * n + 2);
+        split(&self.past, n + 1, &mut out);
+        split(&self.future, n, &mut out);
+        out.extend(self.inv_z.iter().map(|&v| v as f32));
+        for level in &self.past.table {
+            out.extend(level.iter().map(|&v| v as f32));
+        }
+        let future_base = out.len();
+        for level in &self.future.table {
+            out.extend(level.iter().map(|&v| v as f32));
+        }
+        if out.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        Some((out, future_base))
+    }
+}
+
+/// Largest `G − max_q` the GPU's f32 tables accept: `E ≥ e^−40 ≈ 4e−18` at a row's largest logit
+/// and `1 / Z ≤ e^40`, both well inside f32; cells more than ~47 below their row's largest logit
+/// (probabilities under `e^−47`) may flush to zero.
+pub const DEVICE_MAX_SHIFT: f64 = 40.0;
+
+/// A fast-path map in progress: the `O(N)` part ([`RelativePrefix`]) done by
+/// [`RelativeJob::new`], the `O(N·S)` block sums one block row at a time, so that at N = 65 536
+/// (~0.2 s in the browser) the work can be spread over frames.
+pub struct RelativeJob {
+    prefix: RelativePrefix,
+    /// Block r covers `[bounds[r], bounds[r + 1])`.
+    bounds: Vec<usize>,
+    acc: Vec<f64>,
+    count: Vec<u64>,
+    /// The next block row to sum.
+    next: usize,
+}
+
+impl RelativeJob {
+    /// Everything but the block sums; `None` as for [`compute`].
+    pub fn new(rel: &[f32], req: &MapRequest) -> Option<Self> {
+        let prefix = RelativePrefix::new(rel, req)?;
+        let (n, s) = (req.n, prefix.s);
+        let empty = if req.aggregate == Aggregate::Max {
+            f64::NEG_INFINITY
+        } else {
+            0.0
+        };
+        Some(Self {
+            prefix,
             // Block r covers [r·N/S, (r+1)·N/S), as in the row-by-row path and the WGSL engine.
             bounds: (0..=s).map(|r| r * n / s).collect(),
             acc: vec![empty; s * s],
             count: vec![0; s * s],
-            entropy_sum,
-            beyond_sum,
-            beyond_queries,
             next: 0,
         })
     }
 
     /// Work of one block row, in cell updates (its ≈ N/S query rows × S blocks): about N.
     pub fn work_per_block_row(&self) -> usize {
-        self.req.n.div_ceil(self.s) * self.s
+        self.prefix.req.n.div_ceil(self.prefix.s) * self.prefix.s
     }
 
     /// Fraction of the block rows summed so far.
     pub fn progress(&self) -> f32 {
-        self.next as f32 / self.s as f32
+        self.next as f32 / self.prefix.s as f32
     }
 
     pub fn is_done(&self) -> bool {
-        self.next >= self.s
+        self.next >= self.prefix.s
     }
 
     /// Sum up to `max` more block rows.
     pub fn block_rows(&mut self, max: usize) {
-        let (s, causal, req) = (self.s, self.req.causal, self.req);
+        let pre = &self.prefix;
+        let (s, causal, req) = (pre.s, pre.req.causal, pre.req);
         let end = self.next.saturating_add(max).min(s);
-        let (p, f, bounds) = (&self.past, &self.future, &self.bounds);
+        let (p, f, bounds) = (&pre.past, &pre.future, &self.bounds);
         for r in self.next..end {
-            for (q, &inv) in self.inv_z.iter().enumerate().take(bounds[r + 1]).skip(bounds[r]) {
+            for (q, &inv) in pre.inv_z.iter().enumerate().take(bounds[r + 1]).skip(bounds[r]) {
                 let row = r * s;
                 for c in 0..s {
                     let (k0, k1) = (bounds[c], bounds[c + 1]);
@@ -253,16 +343,16 @@ impl RelativeJob {
 
     /// The map from the block rows summed (all of them, unless stopped early).
     pub fn finish(self) -> AttentionMap {
-        let req = self.req;
-        let values = block_values(&self.acc, self.count.iter().copied(), req.aggregate);
+        let pre = &self.prefix;
+        let values = block_values(&self.acc, self.count.iter().copied(), pre.req.aggregate);
         AttentionMap {
             range: robust_range(&values),
             values,
-            rows: self.s,
-            cols: self.s,
-            n: req.n,
-            mean_entropy_nats: self.entropy_sum / req.n as f64,
-            mass_beyond_train: (self.beyond_queries > 0).then(|| self.beyond_sum / self.beyond_queries as f64),
+            rows: pre.s,
+            cols: pre.s,
+            n: pre.req.n,
+            mean_entropy_nats: pre.mean_entropy_nats(),
+            mass_beyond_train: pre.mass_beyond_train(),
         }
     }
 }
@@ -394,6 +484,59 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The GPU's table: its layout, prefix differences as exact as f64's, and refusal where f32
+    /// would underflow.
+    #[test]
+    fn the_device_table_carries_the_prefix_sums() {
+        let prepared = PreparedLogits::new(&schemes()[2], &Content::Identical, 32, 300).expect("prepared");
+        let rel = relative_table(&prepared, 300).expect("relative");
+        let n = 300;
+        for (causal, aggregate) in [(true, Aggregate::Mean), (false, Aggregate::Max)] {
+            let req = MapRequest {
+                n,
+                causal,
+                softmax: true,
+                out_side: 64,
+                aggregate,
+                train_len: 0,
+            };
+            let pre = RelativePrefix::new(&rel, &req).expect("prefix");
+            let (table, future) = pre.device_table().expect("f32 carries it");
+            let levels = |len: usize| (0..).take_while(|j| 1 << j <= len).map(|j| len - (1 << j) + 1).sum::<usize>();
+            let tables = if aggregate == Aggregate::Max {
+                (levels(n), levels(n - 1))
+            } else {
+                (0, 0)
+            };
+            assert_eq!(future, 5 * n + 2 + tables.0);
+            assert_eq!(table.len(), future + tables.1);
+            // hi + lo reproduces each f64 prefix; a far difference keeps f64's precision.
+            for i in [0, 1, 150, n] {
+                let (hi, lo) = (table[i], table[n + 1 + i]);
+                assert!((f64::from(hi) + f64::from(lo) - pre.past.sum_e[i]).abs() <= 1e-12 * pre.past.sum_e[i].max(1.0));
+            }
+            let diff = (table[n] - table[n - 1]) as f64 + (table[2 * n + 1] - table[2 * n]) as f64;
+            let exact = pre.past.sum_e[n] - pre.past.sum_e[n - 1];
+            assert!((diff - exact).abs() <= 1e-6 * exact, "{diff} vs {exact}");
+            assert_eq!(table[4 * n + 2 + 7], pre.inv_z[7] as f32);
+        }
+        // Query 0 of a causal softmax map sees one logit 50 below the largest: refused in f32
+        // (not in f64), while its logits carry fine.
+        let mut steep = vec![-50.0_f32; 2 * 64 - 1];
+        steep[0] = 0.0;
+        let req = MapRequest {
+            n: 64,
+            causal: true,
+            softmax: true,
+            out_side: 16,
+            aggregate: Aggregate::Mean,
+            train_len: 0,
+        };
+        assert!(RelativePrefix::new(&steep, &req).expect("f64").device_table().is_none());
+        let logits = MapRequest { softmax: false, ..req };
+        assert!(RelativePrefix::new(&steep, &logits).expect("f64").device_table().is_some());
     }
 
     #[test]
