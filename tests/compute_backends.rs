@@ -52,3 +52,45 @@ fn bad_shapes_are_errors_not_panics() {
     let r = pollster::block_on(softmax_check::run(dev.device, vec![0.0; 4], 2, 2, 5));
     assert!(r.is_err());
 }
+
+/// The app's in-process server times both backends on one probe and keeps the faster: the note
+/// gives both times, names the backend chosen, and that backend really computes (on lavapipe
+/// ndarray wins: the software GPU pays per-dispatch latency on the same cores).
+#[test]
+fn the_measured_device_times_both_backends_and_keeps_the_faster() {
+    let device = compute::native_measured_device();
+    eprintln!("{}", device.note);
+    if device.note.starts_with("no wgpu adapter") {
+        assert!(std::env::var_os("POSLENS_ALLOW_NO_GPU").is_some(), "{}", device.note);
+        return;
+    }
+    let measured = device
+        .note
+        .split("measured: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{}", device.note));
+    let times: Vec<f64> = ["ndarray ", "wgpu "]
+        .iter()
+        .map(|k| {
+            let after = &measured[measured.find(k).unwrap_or_else(|| panic!("{k} in {}", device.note)) + k.len()..];
+            after
+                .split(" ms")
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("a time after {k}: {}", device.note))
+        })
+        .collect();
+    let faster = if times[1] < times[0] {
+        ComputeBackend::Wgpu
+    } else {
+        ComputeBackend::Ndarray
+    };
+    assert_eq!(device.backend, faster, "{}", device.note);
+    let prefix = match faster {
+        ComputeBackend::Wgpu => "burn wgpu, measured",
+        _ => "burn ndarray (CPU), measured",
+    };
+    assert!(device.note.starts_with(prefix), "{}", device.note);
+    let c = check_on(device, 64, 128, 32);
+    assert!(c.passed, "max |Δ| {}", c.max_abs_diff);
+}

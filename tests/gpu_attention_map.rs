@@ -105,7 +105,8 @@ fn gpu_and_cpu_maps_agree() {
             train_len,
         };
         for kernel in [GpuKernel::Prefix, GpuKernel::Direct] {
-            let what = format!("{scheme:?} n={n} side={side} causal={causal} softmax={softmax} {aggregate:?} {kernel:?}");
+            let what =
+                format!("{scheme:?} n={n} side={side} causal={causal} softmax={softmax} {aggregate:?} {kernel:?}");
             let pending = match kernel {
                 GpuKernel::Prefix => engine.submit(&rel, req),
                 GpuKernel::Direct => engine.submit_direct(&rel, req),
@@ -302,5 +303,8 @@ fn longest_map(kernel: GpuKernel, causal: bool) {
             worst = worst.max((g - c).abs() / scale);
         }
     }
-    assert!(worst <= 1e-4, "{kernel:?} causal={causal}: max |Δ| {worst} of the scale");
+    assert!(
+        worst <= 1e-4,
+        "{kernel:?} causal={causal}: max |Δ| {worst} of the scale"
+    );
 }

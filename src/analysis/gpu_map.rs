@@ -97,9 +97,9 @@ static PICTURE_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 const RANGE_BYTES: u64 = 32;
 /// Radix rounds × bins of the colour-range select.
 const HIST_BINS: usize = 4 * 256;
-pub use super::relative_map::relative_table;
 use super::attention_map::MapRequest;
 use super::relative_map::RelativePrefix;
+pub use super::relative_map::relative_table;
 
 /// Which kernel computed a GPU map's cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -457,8 +457,7 @@ impl PendingMap {
                 let entropy: f64 = stats.chunks_exact(4).map(|s| s[2] as f64).sum();
                 let train = self.request.train_len;
                 let beyond: Vec<f64> = stats.chunks_exact(4).skip(train.max(1)).map(|s| s[3] as f64).collect();
-                let mass =
-                    (train > 0 && !beyond.is_empty()).then(|| beyond.iter().sum::<f64>() / beyond.len() as f64);
+                let mass = (train > 0 && !beyond.is_empty()).then(|| beyond.iter().sum::<f64>() / beyond.len() as f64);
                 (entropy / n.max(1) as f64, mass)
             });
             Ok(GpuMap {

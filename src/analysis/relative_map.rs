@@ -504,7 +504,12 @@ mod tests {
             };
             let pre = RelativePrefix::new(&rel, &req).expect("prefix");
             let (table, future) = pre.device_table().expect("f32 carries it");
-            let levels = |len: usize| (0..).take_while(|j| 1 << j <= len).map(|j| len - (1 << j) + 1).sum::<usize>();
+            let levels = |len: usize| {
+                (0..)
+                    .take_while(|j| 1 << j <= len)
+                    .map(|j| len - (1 << j) + 1)
+                    .sum::<usize>()
+            };
             let tables = if aggregate == Aggregate::Max {
                 (levels(n), levels(n - 1))
             } else {
@@ -515,7 +520,9 @@ mod tests {
             // hi + lo reproduces each f64 prefix; a far difference keeps f64's precision.
             for i in [0, 1, 150, n] {
                 let (hi, lo) = (table[i], table[n + 1 + i]);
-                assert!((f64::from(hi) + f64::from(lo) - pre.past.sum_e[i]).abs() <= 1e-12 * pre.past.sum_e[i].max(1.0));
+                assert!(
+                    (f64::from(hi) + f64::from(lo) - pre.past.sum_e[i]).abs() <= 1e-12 * pre.past.sum_e[i].max(1.0)
+                );
             }
             let diff = (table[n] - table[n - 1]) as f64 + (table[2 * n + 1] - table[2 * n]) as f64;
             let exact = pre.past.sum_e[n] - pre.past.sum_e[n - 1];
@@ -536,7 +543,12 @@ mod tests {
         };
         assert!(RelativePrefix::new(&steep, &req).expect("f64").device_table().is_none());
         let logits = MapRequest { softmax: false, ..req };
-        assert!(RelativePrefix::new(&steep, &logits).expect("f64").device_table().is_some());
+        assert!(
+            RelativePrefix::new(&steep, &logits)
+                .expect("f64")
+                .device_table()
+                .is_some()
+        );
     }
 
     #[test]

@@ -220,7 +220,7 @@ impl ComputeClient {
             }
             #[cfg(all(feature = "lab", not(target_arch = "wasm32")))]
             Transport::InProcess { server, device } => {
-                let device = device.take().unwrap_or_else(super::device::native_wgpu_device);
+                let device = device.take().unwrap_or_else(super::device::native_measured_device);
                 let s = super::server::LabServer::new(device);
                 let ready = protocol::encode(&s.ready());
                 *server = Some(Box::new(s));

@@ -25,10 +25,20 @@ pub fn ndarray_device(note: impl Into<String>) -> ComputeDevice {
     }
 }
 
+/// burn's default wgpu device, initialised once per process (burn refuses a second
+/// initialisation: "Service already initialized"), or why there is none.
+#[cfg(not(target_arch = "wasm32"))]
+fn native_wgpu() -> Result<Device, String> {
+    static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
+        .clone()
+}
+
 /// Natively: burn's own wgpu device, or ndarray when there is no adapter.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn native_wgpu_device() -> ComputeDevice {
-    match Device::wgpu_options().init() {
+    match native_wgpu() {
         Ok(device) => ComputeDevice {
             device,
             backend: ComputeBackend::Wgpu,
@@ -38,17 +48,59 @@ pub fn native_wgpu_device() -> ComputeDevice {
     }
 }
 
-/// In the browser's compute worker: WebGPU when the worker has a hardware adapter (the page's
-/// device cannot be shared with a worker), else ndarray. Read-back is always `into_data_async`.
+/// Natively (the app's in-process server): burn's ndarray and wgpu backends timed on the same
+/// probe, the faster kept (`super::backend_choice`); ndarray when there is no adapter.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn native_measured_device() -> ComputeDevice {
+    use super::backend_choice::{BackendTimes, timed};
+    let gpu = match native_wgpu() {
+        Ok(device) => device,
+        Err(e) => return ndarray_device(format!("no wgpu adapter ({e}); burn runs on CPU")),
+    };
+    let cpu = ndarray_device("");
+    let times = BackendTimes {
+        cpu_ms: pollster::block_on(timed(&cpu.device)),
+        gpu_ms: pollster::block_on(timed(&gpu)),
+        gpu_budget_ms: None,
+    };
+    chosen(times, None, cpu.device, gpu)
+}
+
+/// The device `times` chose, with the note that says why.
+fn chosen(
+    times: super::backend_choice::BackendTimes,
+    adapter: Option<&str>,
+    cpu: Device,
+    gpu: Device,
+) -> ComputeDevice {
+    let note = times.note(adapter);
+    match times.choice() {
+        ComputeBackend::Wgpu => ComputeDevice {
+            device: gpu,
+            backend: ComputeBackend::Wgpu,
+            note,
+        },
+        _ => ComputeDevice {
+            device: cpu,
+            backend: ComputeBackend::Ndarray,
+            note,
+        },
+    }
+}
+
+/// In the browser's compute worker: burn's ndarray and WebGPU backends timed on the same probe
+/// (`super::backend_choice`), the faster kept; ndarray without a WebGPU adapter (the page's
+/// device cannot be shared with a worker). Read-back is always `into_data_async`.
 ///
 /// A software WebGPU adapter (SwiftShader, llvmpipe/lavapipe, a "fallback" adapter) emulates
-/// the GPU on the same CPU cores, far slower than burn's ndarray backend on them: measured in
-/// headless Chromium here (README, "Benchmarks"), a traced forward pass at L = 64 takes 2661 ms
-/// on SwiftShader WebGPU and 8.2 ms on wasm ndarray, training 0.08 vs 15.1 steps/s. So the
-/// worker chooses ndarray there. The page's `?compute=wgpu` (or `ndarray`) overrides the choice;
-/// the page passes it to the worker as `POSLENS_COMPUTE`.
+/// the GPU on the same CPU cores, far slower than burn's ndarray backend on them (README,
+/// "Benchmarks": a traced forward pass at L = 64 takes 2661 ms on SwiftShader WebGPU and 8.2 ms
+/// on wasm ndarray). Its probe runs race a timer ([`super::backend_choice::gpu_budget_ms`]), so
+/// finding that out costs at most a second or two. The page's `?compute=wgpu` (or `ndarray`)
+/// skips the measurement; the page passes it to the worker as `POSLENS_COMPUTE`.
 #[cfg(target_arch = "wasm32")]
 pub async fn worker_device() -> ComputeDevice {
+    use super::backend_choice::{BackendTimes, gpu_budget_ms, timed};
     let global = js_sys::global();
     let forced = js_sys::Reflect::get(&global, &"POSLENS_COMPUTE".into())
         .ok()
@@ -57,34 +109,60 @@ pub async fn worker_device() -> ComputeDevice {
     if forced == "ndarray" {
         return ndarray_device("compute=ndarray: burn runs on the CPU (ndarray)");
     }
-    if forced != "wgpu"
-        && let Some(name) = software_adapter(&global).await
-    {
-        return ndarray_device(format!(
-            "the worker's WebGPU adapter is a software renderer ({name}): burn runs faster on the CPU (ndarray); ?compute=wgpu forces WebGPU"
-        ));
-    }
-    match Device::wgpu_options().init_async().await {
-        Ok(device) => ComputeDevice {
-            device,
-            backend: ComputeBackend::Wgpu,
-            note: if forced == "wgpu" {
-                "compute=wgpu: burn wgpu on the compute worker's WebGPU device".into()
-            } else {
-                "burn wgpu on the compute worker's WebGPU device".into()
-            },
-        },
+    let adapter = adapter_name(&global).await;
+    let gpu = match Device::wgpu_options().init_async().await {
+        Ok(device) => device,
         Err(e) => {
             log::info!("compute worker: no WebGPU adapter ({e})");
-            ndarray_device("no WebGPU adapter in the worker: burn runs on the CPU (ndarray)")
+            return ndarray_device("no WebGPU adapter in the worker: burn runs on the CPU (ndarray)");
         }
+    };
+    if forced == "wgpu" {
+        return ComputeDevice {
+            device: gpu,
+            backend: ComputeBackend::Wgpu,
+            note: "compute=wgpu: burn wgpu on the compute worker's WebGPU device".into(),
+        };
     }
+    let cpu = ndarray_device("");
+    let cpu_ms = timed(&cpu.device).await;
+    let budget = gpu_budget_ms(cpu_ms);
+    let probe_device = gpu.clone();
+    let gpu_ms = within_ms(budget, async move { timed(&probe_device).await }).await;
+    let times = BackendTimes {
+        cpu_ms,
+        gpu_ms,
+        gpu_budget_ms: Some(budget),
+    };
+    chosen(times, adapter.as_deref(), cpu.device, gpu)
 }
 
-/// The worker's WebGPU adapter, if it is a software renderer: its vendor / architecture /
-/// description (`GPUAdapterInfo`). `None` for a hardware adapter or no WebGPU at all.
+/// `job`'s result if it comes within `ms` milliseconds, else `None` (the job runs on, its
+/// result dropped).
 #[cfg(target_arch = "wasm32")]
-async fn software_adapter(global: &wasm_bindgen::JsValue) -> Option<String> {
+async fn within_ms(ms: f64, job: impl std::future::Future<Output = Option<f64>> + 'static) -> Option<f64> {
+    use wasm_bindgen::{JsCast as _, JsValue};
+    let job =
+        wasm_bindgen_futures::future_to_promise(
+            async move { Ok(job.await.map_or(JsValue::UNDEFINED, JsValue::from_f64)) },
+        );
+    let timer = js_sys::Promise::new(&mut |resolve, _reject| {
+        let global = js_sys::global();
+        if let Some(set_timeout) = js_sys::Reflect::get(&global, &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        {
+            let _ = set_timeout.call2(&global, &resolve, &JsValue::from_f64(ms));
+        }
+    });
+    let race = js_sys::Promise::race(&js_sys::Array::of2(&job, &timer));
+    wasm_bindgen_futures::JsFuture::from(race).await.ok()?.as_f64()
+}
+
+/// The worker's WebGPU adapter: its vendor / architecture / description (`GPUAdapterInfo`),
+/// with ", a software renderer" where it is one. `None` without WebGPU.
+#[cfg(target_arch = "wasm32")]
+async fn adapter_name(global: &wasm_bindgen::JsValue) -> Option<String> {
     use js_sys::Reflect;
     use wasm_bindgen::JsCast as _;
     let get = |o: &wasm_bindgen::JsValue, k: &str| {
@@ -116,12 +194,11 @@ async fn software_adapter(global: &wasm_bindgen::JsValue) -> Option<String> {
         || ["swiftshader", "llvmpipe", "lavapipe", "software"]
             .iter()
             .any(|s| lower.contains(s));
-    software.then(|| {
-        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-        if name.is_empty() {
-            "a fallback adapter".to_owned()
-        } else {
-            name
-        }
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(match (name.is_empty(), software) {
+        (true, true) => "a software renderer".to_owned(),
+        (true, false) => "unnamed adapter".to_owned(),
+        (false, true) => format!("{name}, a software renderer"),
+        (false, false) => name,
     })
 }

@@ -2,13 +2,15 @@
 //!
 //! The page's first wasm has no burn: views talk to a [`client::ComputeClient`], which in the
 //! browser starts a Web Worker running the second wasm (`src/worker.rs`) on first use, and
-//! natively runs the same [`server::LabServer`] in-process. The worker picks its own device:
-//! WebGPU when it has an adapter, else burn's ndarray CPU backend (natively: Vulkan, Mesa
-//! lavapipe in CI, else ndarray). Nothing here panics on a missing GPU.
+//! natively runs the same [`server::LabServer`] in-process. The worker picks its own device by
+//! timing burn's WebGPU and ndarray backends on one probe (`backend_choice`; natively Vulkan —
+//! Mesa lavapipe in CI — against ndarray). Nothing here panics on a missing GPU.
 //!
 //! Jobs are `async` so that the same code reads tensors back with `into_data_async` in the
 //! browser (synchronous readback is impossible there) and is simply blocked on natively.
 
+#[cfg(feature = "lab")]
+pub mod backend_choice;
 pub mod client;
 #[cfg(feature = "lab")]
 pub mod device;
