@@ -7,10 +7,11 @@
 //   the row max first) and the row's summary statistics.
 // Pass 2 (`blocks`): one invocation per output cell (r, c) → mean or max over its block of
 //   softmax weights (or raw logits), plus the number of visible cells (0 = fully masked block).
-// Or, instead of passes 1 and 2, `relative_blocks`: the same cells from prefix sums over distance
-//   that the CPU prepared in O(N) (`RelativePrefix::device_table` in
-//   src/analysis/relative_map.rs) — O(N/S) per cell instead of O((N/S)²) exponentials, O(N·S)
-//   in all, so a 65 536-token map costs what the CPU's fast path costs, spread over the GPU.
+// Or, instead of passes 1 and 2, `relative_blocks`: the same cells from window sums (or maxima)
+//   over distance that the CPU prepared in O(N) from its prefix sums
+//   (`RelativePrefix::device_table` in src/analysis/relative_map.rs) — one load and one
+//   multiply per row of a block, O(N·S) in all instead of O(N²) exponentials, so a 65 536-token
+//   map costs what the CPU's fast path costs, spread over the GPU.
 // Passes 3–5 (`range_count`, then `range_hist` + `range_pick` four times): the colour range of
 //   the S×S cells, exactly as the CPU's `robust_range` — (minimum, 99.5th percentile) of the
 //   visible cells — found by a radix select over the cells' order-preserving u32 keys (8 bits
@@ -24,13 +25,13 @@ struct Params {
     softmax: u32,    // 1: softmax weights, 0: raw logits
     use_max: u32,    // 1: block maximum, 0: block mean
     train_len: u32,  // L_train, for the "mass at distance ≥ L_train" statistic
-    future_table: u32, // `relative_blocks`: offset of the future side's sparse table in `rel`
+    _pad1: u32,
     _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 // `row_stats` and `blocks`: rel[k − q + N − 1], length 2N − 1.
-// `relative_blocks`: the prefix tables (layout in `RelativePrefix::device_table`).
+// `relative_blocks`: the window tables (layout in `RelativePrefix::device_table`).
 @group(0) @binding(1) var<storage, read> rel: array<f32>;
 // (max, sum, entropy in nats, mass at distance ≥ L_train) per query row
 @group(0) @binding(2) var<storage, read_write> stats: array<vec4<f32>>;
@@ -145,28 +146,12 @@ fn blocks(@builtin(global_invocation_id) id: vec3<u32>) {
     out_cells[r * side + c] = vec2<f32>(acc, f32(count));
 }
 
-// Σ of one side's values over distances [a, b), from its prefix sums (f32 value + remainder at
-// `hi` and `hi + len`): the two differences keep what one f32 prefix would lose to cancellation.
-fn side_sum(hi: u32, len: u32, a: u32, b: u32) -> f32 {
-    return (rel[hi + b] - rel[hi + a]) + (rel[hi + len + b] - rel[hi + len + a]);
-}
-
-// Max of one side's values over distances lo..=hi from its sparse table at `base` (a side of
-// `len` distances; level j, of len − 2^j + 1 maxima of 2^j distances, starts at
-// j·(len + 1) − (2^j − 1)).
-fn side_max(base: u32, len: u32, lo: u32, hi: u32) -> f32 {
-    let j = firstLeadingBit(hi - lo + 1u);
-    let width = 1u << j;
-    let level = base + j * (len + 1u) - (width - 1u);
-    return max(rel[level + lo], rel[level + hi + 1u - width]);
-}
-
-// Fold one side's distances lo..=hi of a row (normaliser 1 / inv_z) into a block.
-fn fold(acc: f32, hi_base: u32, table: u32, len: u32, lo: u32, hi: u32, inv_z: f32) -> f32 {
+// `v` (a window's sum or maximum, already divided by its row's Z) folded into a block.
+fn combine(acc: f32, v: f32) -> f32 {
     if (params.use_max == 1u) {
-        return max(acc, side_max(table, len, lo, hi) * inv_z);
+        return max(acc, v);
     }
-    return acc + side_sum(hi_base, len + 1u, lo, hi + 1u) * inv_z;
+    return acc + v;
 }
 
 @compute @workgroup_size(8, 8)
@@ -182,8 +167,14 @@ fn relative_blocks(@builtin(global_invocation_id) id: vec3<u32>) {
     let q1 = (r + 1u) * n / side;
     let k0 = c * n / side;
     let k1 = (c + 1u) * n / side;
-    // Past side: N distances, prefixes at 0; future side: N − 1 distances, prefixes at 2N + 2.
-    let past_table = 5u * n + 2u;
+    // The window tables of this block's width (⌊N/S⌋ or ⌈N/S⌉): past at 0 or N, future at 2N
+    // or 3N, indexed by the row's top distance; 1 / Z_q from 4N.
+    let w = k1 - k0;
+    var past = 0u;
+    if (w != n / side) {
+        past = n;
+    }
+    let future = past + 2u * n;
     var acc = 0.0;
     if (params.use_max == 1u) {
         acc = -3.0e38;
@@ -192,21 +183,19 @@ fn relative_blocks(@builtin(global_invocation_id) id: vec3<u32>) {
     for (var q = q0; q < q1; q = q + 1u) {
         var inv_z = 1.0;
         if (params.softmax == 1u) {
-            inv_z = rel[4u * n + 2u + q];
+            inv_z = rel[4u * n + q];
         }
-        // Past keys [k0, min(k1, q + 1)): distances lo..=hi.
+        // Past keys k0 ..= min(k1 − 1, q): top distance q − k0.
         if (k0 <= q) {
-            let lo = q + 1u - min(k1, q + 1u);
-            let hi = q - k0;
-            count = count + hi - lo + 1u;
-            acc = fold(acc, 0u, past_table, n, lo, hi, inv_z);
+            let t = q - k0;
+            count = count + min(t + 1u, w);
+            acc = combine(acc, rel[past + t] * inv_z);
         }
-        // Future keys [max(k0, q + 1), k1): distances d = lo + 1 ..= hi + 1.
-        if (params.causal == 0u && k1 > q + 1u) {
-            let lo = max(k0, q + 1u) - q - 1u;
-            let hi = k1 - q - 2u;
-            count = count + hi - lo + 1u;
-            acc = fold(acc, 2u * n + 2u, params.future_table, n - 1u, lo, hi, inv_z);
+        // Future keys max(k0, q + 1) .. k1: top distance k1 − 1 − q ≥ 1.
+        if (params.causal == 0u && k1 >= q + 2u) {
+            let t = k1 - 1u - q;
+            count = count + min(t, w);
+            acc = combine(acc, rel[future + t] * inv_z);
         }
     }
     if (params.use_max == 0u && count > 0u) {
@@ -231,30 +220,53 @@ fn from_order_key(key: u32) -> f32 {
     return bitcast<f32>(~key);
 }
 
+// Each workgroup counts into its own memory first and adds to the global counters once per
+// workgroup (and per bin): 256× fewer contended global atomics, which a software GPU pays dearly.
+var<workgroup> local_count: atomic<u32>;
+var<workgroup> local_min: atomic<u32>;
+var<workgroup> local_hist: array<atomic<u32>, 256>;
+
 @compute @workgroup_size(256)
-fn range_count(@builtin(global_invocation_id) id: vec3<u32>) {
-    let i = id.x;
-    if (i >= params.side * params.side || out_cells[i].y == 0.0) {
-        return;
+fn range_count(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    if (li == 0u) {
+        atomicStore(&local_count, 0u);
+        atomicStore(&local_min, 0xFFFFFFFFu);
     }
-    atomicAdd(&range.count, 1u);
-    atomicMin(&range.min_key, order_key(out_cells[i].x));
+    workgroupBarrier();
+    let i = id.x;
+    if (i < params.side * params.side && out_cells[i].y != 0.0) {
+        atomicAdd(&local_count, 1u);
+        atomicMin(&local_min, order_key(out_cells[i].x));
+    }
+    workgroupBarrier();
+    if (li == 0u) {
+        let count = atomicLoad(&local_count);
+        if (count > 0u) {
+            atomicAdd(&range.count, count);
+            atomicMin(&range.min_key, atomicLoad(&local_min));
+        }
+    }
 }
 
 @compute @workgroup_size(256)
-fn range_hist(@builtin(global_invocation_id) id: vec3<u32>) {
+fn range_hist(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    atomicStore(&local_hist[li], 0u);
+    workgroupBarrier();
     let i = id.x;
     let round = range.round;
-    if (round >= 4u || i >= params.side * params.side || out_cells[i].y == 0.0) {
-        return;
+    let shift = 24u - 8u * min(round, 3u);
+    if (round < 4u && i < params.side * params.side && out_cells[i].y != 0.0) {
+        let key = order_key(out_cells[i].x);
+        // Only cells whose higher bytes equal the ones selected so far take part.
+        if (round == 0u || (key >> (shift + 8u)) == (range.prefix >> (shift + 8u))) {
+            atomicAdd(&local_hist[(key >> shift) & 255u], 1u);
+        }
     }
-    let key = order_key(out_cells[i].x);
-    let shift = 24u - 8u * round;
-    // Only cells whose higher bytes equal the ones selected so far take part.
-    if (round > 0u && (key >> (shift + 8u)) != (range.prefix >> (shift + 8u))) {
-        return;
+    workgroupBarrier();
+    let h = atomicLoad(&local_hist[li]);
+    if (round < 4u && h > 0u) {
+        atomicAdd(&hist[round * 256u + li], h);
     }
-    atomicAdd(&hist[round * 256u + ((key >> shift) & 255u)], 1u);
 }
 
 @compute @workgroup_size(1)

@@ -152,7 +152,7 @@ fn assert_same_map(gpu_map: &poslens::analysis::gpu_map::GpuMap, cpu: &attention
     );
 }
 
-/// A table whose f32 prefix sums would underflow (query 0 sees one logit 50 below the largest)
+/// A table whose f32 window sums would underflow (query 0 sees one logit 50 below the largest)
 /// goes to the direct kernel, and still equals the CPU's map.
 #[test]
 fn a_table_f32_prefixes_cannot_carry_takes_the_direct_kernel() {

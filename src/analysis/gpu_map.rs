@@ -7,12 +7,13 @@
 //! (from `crate::pe`, see [`relative_table`]). Two kernels reduce the N×N stable softmax to S×S
 //! blocks, so only `S²` values ever exist on the device:
 //! - the **prefix** kernel ([`GpuKernel::Prefix`], what [`GpuAttentionMap::submit`] takes): the
-//!   CPU prepares prefix sums over distance and every row's normaliser in O(N)
-//!   (`super::relative_map::RelativePrefix`, the CPU fast path's own first half) and the device
-//!   sums each block from differences of them — O(N·S) in all, the CPU fast path's work spread
-//!   over the GPU, so 65 536 tokens cost no more than the picture's 512² cells times 128;
+//!   CPU prepares, in O(N) from its prefix sums over distance, the sum (or max) of every window
+//!   of a block's width, and every row's normaliser (`super::relative_map::RelativePrefix`, the
+//!   CPU fast path's own first half); the device adds one window per row of each block — O(N·S)
+//!   in all, the CPU fast path's work spread over the GPU, so 65 536 tokens cost no more than
+//!   the picture's 512² cells times 128;
 //! - the **direct** kernel ([`GpuKernel::Direct`]): an exponential per cell, O(N²), for tables
-//!   whose f32 prefixes would underflow (up to [`DIRECT_MAX_N`]).
+//!   whose f32 window sums would underflow (up to [`DIRECT_MAX_N`]).
 //!
 //! Results match the CPU path (`crate::analysis::attention_map`) within float tolerance;
 //! `tests/gpu_attention_map.rs` checks both kernels on lavapipe.
@@ -104,11 +105,12 @@ pub use super::relative_map::relative_table;
 /// Which kernel computed a GPU map's cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GpuKernel {
-    /// `relative_blocks`: block sums from prefix sums over distance prepared on the CPU in O(N),
-    /// O(N·S) on the device; the row statistics come from the same O(N) preparation.
+    /// `relative_blocks`: block sums from window sums over distance prepared on the CPU in O(N)
+    /// (from its prefix sums, in f64), O(N·S) on the device; the row statistics come from the
+    /// same O(N) preparation.
     Prefix,
     /// `row_stats` + `blocks`: every cell's exponential on the device, O(N²) — for tables the
-    /// f32 prefix sums cannot carry (see `relative_map::DEVICE_MAX_SHIFT`).
+    /// f32 window sums cannot carry (see `relative_map::DEVICE_MAX_SHIFT`).
     Direct,
 }
 
@@ -196,7 +198,7 @@ impl GpuAttentionMap {
     }
 
     /// Encode and submit the map of the relative logit table `rel` (`rel[k − q + N − 1]`) and its
-    /// read-back copy: by the prefix kernel where f32 prefix sums can carry the table, else by
+    /// read-back copy: by the prefix kernel where f32 window sums can carry the table, else by
     /// the direct one.
     pub fn submit(&self, rel: &[f32], req: GpuRequest) -> Result<PendingMap, String> {
         self.submit_with(rel, req, true)
@@ -235,21 +237,20 @@ impl GpuAttentionMap {
         let prefix = allow_prefix
             .then(|| RelativePrefix::new(rel, &map_req))
             .flatten()
-            .and_then(|p| p.device_table().map(|(table, future)| (p, table, future)));
-        let (kernel, table, future_table, known_stats) = match &prefix {
-            Some((p, table, future)) => (
+            .and_then(|p| p.device_table().map(|table| (p, table)));
+        let (kernel, table, known_stats) = match &prefix {
+            Some((p, table)) => (
                 GpuKernel::Prefix,
                 table.as_slice(),
-                *future,
                 Some((p.mean_entropy_nats(), p.mass_beyond_train())),
             ),
             None if allow_prefix && n > DIRECT_MAX_N => {
                 return Err(format!(
-                    "GPU attention map: at N = {n} only the prefix kernel may run, and f32 prefix sums \
+                    "GPU attention map: at N = {n} only the prefix kernel may run, and f32 window sums \
                      cannot carry this table (a row's logits lie far below the largest)"
                 ));
             }
-            None => (GpuKernel::Direct, rel, 0, None),
+            None => (GpuKernel::Direct, rel, None),
         };
         let params: [u32; 8] = [
             n as u32,
@@ -258,7 +259,7 @@ impl GpuAttentionMap {
             u32::from(req.softmax),
             u32::from(req.aggregate == Aggregate::Max),
             u32::try_from(req.train_len).unwrap_or(u32::MAX),
-            u32::try_from(future_table).map_err(|_| "GPU attention map: table too large".to_string())?,
+            0,
             0,
         ];
         let storage = wgpu::BufferUsages::STORAGE;

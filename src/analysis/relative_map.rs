@@ -211,51 +211,49 @@ impl RelativePrefix {
         (self.beyond_queries > 0).then(|| self.beyond_sum / self.beyond_queries as f64)
     }
 
-    /// The prefix tables in f32 for the GPU's `relative_blocks` pass (`shaders/attention_map.wgsl`),
-    /// or `None` where f32 cannot carry them: a row whose largest logit lies more than
+    /// The window table for the GPU's `relative_blocks` pass (`shaders/attention_map.wgsl`), or
+    /// `None` where f32 cannot carry it: a row whose largest logit lies more than
     /// [`DEVICE_MAX_SHIFT`] below `G` (its `E` and `1 / Z` would leave f32's range).
     ///
-    /// Layout, for N keys (`P` = `Σ E` for softmax maps, `Σ l` for logit maps):
-    /// - `[0, N + 1)`: the past side's `P[i] = Σ_{d < i}` rounded to f32 (`hi`), then
-    ///   `[N + 1, 2N + 2)` the rounding's remainder `P − hi` (`lo`): a difference of two prefix
-    ///   sums is `(hi_b − hi_a) + (lo_b − lo_a)`, about as exact as in f64, since a block's sum
-    ///   is a small difference of large prefixes;
-    /// - `[2N + 2, 3N + 2)` and `[3N + 2, 4N + 2)`: the same for the future side (N − 1
-    ///   distances, N prefixes);
-    /// - `[4N + 2, 5N + 2)`: `1 / Z_q` per query row;
-    /// - block maxima only (`Aggregate::Max`): from `5N + 2` the past side's sparse table (level
-    ///   `j` holds the maxima of `2^j` consecutive distances, `L − 2^j + 1` of them for a side of
-    ///   `L` distances), then from the returned offset the future side's.
-    ///
-    /// Returns the table and the offset of the future side's sparse table.
-    pub fn device_table(&self) -> Option<(Vec<f32>, usize)> {
-        if self.req.softmax && self.max_shift > DEVICE_MAX_SHIFT {
-            return None;
-        }
-        let n = self.req.n;
+    /// A block's columns are `w` consecutive keys (`w` = ⌊N/S⌋ or ⌈N/S⌉), so one query row sees
+    /// them as `w` consecutive distances, clipped at the diagonal, ending at a *top* distance
+    /// `t` (past: `t = q − k0`, distances `max(0, t − w + 1) ..= t`; future: `t = k1 − 1 − q`,
+    /// distances `max(1, t − w + 1) ..= t`). The table holds, for every `t` in `0..N`, the sum
+    /// (mean blocks) or maximum (max blocks) of `E` (softmax) or the logit (logits) over that
+    /// window, computed here in f64 from the prefix sums and rounded once — a block's row costs
+    /// the device one load and one multiply, with no f32 cancellation. Layout, N values each:
+    /// past windows of width ⌊N/S⌋, of width ⌈N/S⌉, future windows of width ⌊N/S⌋, of width
+    /// ⌈N/S⌉ (zeros for a causal map), then `1 / Z_q` per query row.
+    pub fn device_table(&self) -> Option<Vec<f32>> {
         let softmax = self.req.softmax;
-        // f32 of each prefix, then each one's remainder.
-        let split = |side: &Side, len: usize, out: &mut Vec<f32>| {
-            let sums = if softmax { &side.sum_e } else { &side.sum_l };
-            let value = |i: usize| sums.get(i).copied().unwrap_or(0.0);
-            out.extend((0..len).map(|i| value(i) as f32));
-            out.extend((0..len).map(|i| (value(i) - f64::from(value(i) as f32)) as f32));
-        };
-        let mut out = Vec::with_capacity(5 * n + 2);
-        split(&self.past, n + 1, &mut out);
-        split(&self.future, n, &mut out);
-        out.extend(self.inv_z.iter().map(|&v| v as f32));
-        for level in &self.past.table {
-            out.extend(level.iter().map(|&v| v as f32));
-        }
-        let future_base = out.len();
-        for level in &self.future.table {
-            out.extend(level.iter().map(|&v| v as f32));
-        }
-        if out.iter().any(|v| !v.is_finite()) {
+        if softmax && self.max_shift > DEVICE_MAX_SHIFT {
             return None;
         }
-        Some((out, future_base))
+        let (n, s) = (self.req.n, self.s);
+        let use_max = self.req.aggregate == Aggregate::Max;
+        // Past windows: distances lo..=t from index lo; future distance d at index d − 1.
+        let window = |side: &Side, lo: usize, hi: usize| -> f64 {
+            match (use_max, softmax) {
+                (false, true) => side.sum_e[hi + 1] - side.sum_e[lo],
+                (false, false) => side.sum_l[hi + 1] - side.sum_l[lo],
+                (true, _) => side.range_max(lo, hi),
+            }
+        };
+        let mut out = Vec::with_capacity(5 * n);
+        for w in [n / s, n.div_ceil(s)] {
+            out.extend((0..n).map(|t| window(&self.past, (t + 1).saturating_sub(w), t) as f32));
+        }
+        for w in [n / s, n.div_ceil(s)] {
+            out.extend((0..n).map(|t| {
+                if self.req.causal || t == 0 {
+                    0.0
+                } else {
+                    window(&self.future, (t + 1).saturating_sub(w).max(1) - 1, t - 1) as f32
+                }
+            }));
+        }
+        out.extend(self.inv_z.iter().map(|&v| v as f32));
+        out.iter().all(|v| v.is_finite()).then_some(out)
     }
 }
 
@@ -486,48 +484,47 @@ mod tests {
         }
     }
 
-    /// The GPU's table: its layout, prefix differences as exact as f64's, and refusal where f32
-    /// would underflow.
+    /// The GPU's table: each window's sum (or maximum) equals the one taken cell by cell over
+    /// the weights `E`, clipped at the diagonal, for both block widths and both sides; `1 / Z`
+    /// follows; f32 refuses what would underflow.
     #[test]
-    fn the_device_table_carries_the_prefix_sums() {
-        let prepared = PreparedLogits::new(&schemes()[2], &Content::Identical, 32, 300).expect("prepared");
-        let rel = relative_table(&prepared, 300).expect("relative");
+    fn the_device_table_holds_every_windows_sum_and_max() {
         let n = 300;
-        for (causal, aggregate) in [(true, Aggregate::Mean), (false, Aggregate::Max)] {
+        let prepared = PreparedLogits::new(&schemes()[2], &Content::Identical, 32, n).expect("prepared");
+        let rel = relative_table(&prepared, n).expect("relative");
+        let g = rel.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        // E at past distance d (key q − d) and future distance d (key q + d).
+        let e_past = |d: usize| (f64::from(rel[n - 1 - d]) - g).exp();
+        let e_future = |d: usize| (f64::from(rel[n - 1 + d]) - g).exp();
+        for aggregate in [Aggregate::Mean, Aggregate::Max] {
             let req = MapRequest {
                 n,
-                causal,
+                causal: false,
                 softmax: true,
-                out_side: 64,
+                out_side: 64, // widths 4 and 5
                 aggregate,
                 train_len: 0,
             };
             let pre = RelativePrefix::new(&rel, &req).expect("prefix");
-            let (table, future) = pre.device_table().expect("f32 carries it");
-            let levels = |len: usize| {
-                (0..)
-                    .take_while(|j| 1 << j <= len)
-                    .map(|j| len - (1 << j) + 1)
-                    .sum::<usize>()
+            let table = pre.device_table().expect("f32 carries it");
+            assert_eq!(table.len(), 5 * n);
+            let fold = |vals: Vec<f64>| match aggregate {
+                Aggregate::Mean => vals.iter().sum::<f64>(),
+                Aggregate::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             };
-            let tables = if aggregate == Aggregate::Max {
-                (levels(n), levels(n - 1))
-            } else {
-                (0, 0)
-            };
-            assert_eq!(future, 5 * n + 2 + tables.0);
-            assert_eq!(table.len(), future + tables.1);
-            // hi + lo reproduces each f64 prefix; a far difference keeps f64's precision.
-            for i in [0, 1, 150, n] {
-                let (hi, lo) = (table[i], table[n + 1 + i]);
-                assert!(
-                    (f64::from(hi) + f64::from(lo) - pre.past.sum_e[i]).abs() <= 1e-12 * pre.past.sum_e[i].max(1.0)
-                );
+            for (i, w) in [4_usize, 5].into_iter().enumerate() {
+                for t in [0, 1, 3, 4, 5, 150, n - 1] {
+                    let past = fold(((t + 1).saturating_sub(w)..=t).map(e_past).collect());
+                    let got = f64::from(table[i * n + t]);
+                    assert!((got - past).abs() <= 1e-6 * past, "{aggregate:?} w={w} past t={t}: {got} vs {past}");
+                    if t >= 1 {
+                        let future = fold(((t + 1).saturating_sub(w).max(1)..=t).map(e_future).collect());
+                        let got = f64::from(table[(2 + i) * n + t]);
+                        assert!((got - future).abs() <= 1e-6 * future, "{aggregate:?} w={w} future t={t}: {got} vs {future}");
+                    }
+                }
             }
-            let diff = (table[n] - table[n - 1]) as f64 + (table[2 * n + 1] - table[2 * n]) as f64;
-            let exact = pre.past.sum_e[n] - pre.past.sum_e[n - 1];
-            assert!((diff - exact).abs() <= 1e-6 * exact, "{diff} vs {exact}");
-            assert_eq!(table[4 * n + 2 + 7], pre.inv_z[7] as f32);
+            assert_eq!(table[4 * n + 7], pre.inv_z[7] as f32);
         }
         // Query 0 of a causal softmax map sees one logit 50 below the largest: refused in f32
         // (not in f64), while its logits carry fine.
@@ -543,12 +540,7 @@ mod tests {
         };
         assert!(RelativePrefix::new(&steep, &req).expect("f64").device_table().is_none());
         let logits = MapRequest { softmax: false, ..req };
-        assert!(
-            RelativePrefix::new(&steep, &logits)
-                .expect("f64")
-                .device_table()
-                .is_some()
-        );
+        assert!(RelativePrefix::new(&steep, &logits).expect("f64").device_table().is_some());
     }
 
     #[test]
