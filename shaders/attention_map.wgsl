@@ -220,53 +220,30 @@ fn from_order_key(key: u32) -> f32 {
     return bitcast<f32>(~key);
 }
 
-// Each workgroup counts into its own memory first and adds to the global counters once per
-// workgroup (and per bin): 256× fewer contended global atomics, which a software GPU pays dearly.
-var<workgroup> local_count: atomic<u32>;
-var<workgroup> local_min: atomic<u32>;
-var<workgroup> local_hist: array<atomic<u32>, 256>;
-
 @compute @workgroup_size(256)
-fn range_count(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    if (li == 0u) {
-        atomicStore(&local_count, 0u);
-        atomicStore(&local_min, 0xFFFFFFFFu);
-    }
-    workgroupBarrier();
+fn range_count(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.x;
-    if (i < params.side * params.side && out_cells[i].y != 0.0) {
-        atomicAdd(&local_count, 1u);
-        atomicMin(&local_min, order_key(out_cells[i].x));
+    if (i >= params.side * params.side || out_cells[i].y == 0.0) {
+        return;
     }
-    workgroupBarrier();
-    if (li == 0u) {
-        let count = atomicLoad(&local_count);
-        if (count > 0u) {
-            atomicAdd(&range.count, count);
-            atomicMin(&range.min_key, atomicLoad(&local_min));
-        }
-    }
+    atomicAdd(&range.count, 1u);
+    atomicMin(&range.min_key, order_key(out_cells[i].x));
 }
 
 @compute @workgroup_size(256)
-fn range_hist(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    atomicStore(&local_hist[li], 0u);
-    workgroupBarrier();
+fn range_hist(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.x;
     let round = range.round;
-    let shift = 24u - 8u * min(round, 3u);
-    if (round < 4u && i < params.side * params.side && out_cells[i].y != 0.0) {
-        let key = order_key(out_cells[i].x);
-        // Only cells whose higher bytes equal the ones selected so far take part.
-        if (round == 0u || (key >> (shift + 8u)) == (range.prefix >> (shift + 8u))) {
-            atomicAdd(&local_hist[(key >> shift) & 255u], 1u);
-        }
+    if (round >= 4u || i >= params.side * params.side || out_cells[i].y == 0.0) {
+        return;
     }
-    workgroupBarrier();
-    let h = atomicLoad(&local_hist[li]);
-    if (round < 4u && h > 0u) {
-        atomicAdd(&hist[round * 256u + li], h);
+    let key = order_key(out_cells[i].x);
+    let shift = 24u - 8u * round;
+    // Only cells whose higher bytes equal the ones selected so far take part.
+    if (round > 0u && (key >> (shift + 8u)) != (range.prefix >> (shift + 8u))) {
+        return;
     }
+    atomicAdd(&hist[round * 256u + ((key >> shift) & 255u)], 1u);
 }
 
 @compute @workgroup_size(1)

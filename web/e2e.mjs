@@ -371,41 +371,44 @@ async function runMode(name, mode, base) {
       // per channel; placement may differ by a pixel at cell edges, so a pixel also passes when
       // its 3×3 neighbourhood in the other picture holds its colour. (tests/gpu_heatmap_draw.rs
       // checks the same pixel for pixel on lavapipe, in an offscreen target.)
-      const shot = async (engine) => {
-        await page.goto(`${base}/#view=attention&len=512&scheme=rope&mode=logits&train=256&engine=${engine}`);
-        await page.waitForFunction((e) => { const s = window.poslens.status(); return s.view === 'attention' && s.seq_len === 512 && s.heatmap_engine === e && s.heatmap_rect; }, engine, { timeout: 60_000, polling: 250 });
+      const shot = async (link, n, engine) => {
+        await page.goto(`${base}/#${link}&engine=${engine}`);
+        await page.waitForFunction(([n, e]) => { const s = window.poslens.status(); return s.view === 'attention' && s.seq_len === n && s.heatmap_engine === e && s.heatmap_rect && s.heatmap_progress === null && s.heatmap_ms > 0; }, [n, engine], { timeout: 120_000, polling: 250 });
         await page.mouse.move(5, 5);
         await page.waitForTimeout(400);
         const s = await page.evaluate(() => window.poslens.status());
         const [x, y, w, h] = s.heatmap_rect;
         const clip = { x: Math.ceil(x) + 1, y: Math.ceil(y) + 1, width: Math.floor(w) - 3, height: Math.floor(h) - 3 };
-        const buf = await page.screenshot({ clip, path: path.join(ART, `e2e-${name}-heatmap-${engine}.png`) });
+        const buf = await page.screenshot({ clip, path: path.join(ART, `e2e-${name}-heatmap-${n}-${engine}.png`) });
         return { s, png: PNG.sync.read(buf) };
       };
-      const g = await shot('gpu');
-      const c = await shot('cpu');
-      const [a, b] = [g.png, c.png];
-      let exact = 0, near = 0, bad = 0;
-      const close = (i, j) => Math.max(Math.abs(a.data[i] - b.data[j]), Math.abs(a.data[i + 1] - b.data[j + 1]), Math.abs(a.data[i + 2] - b.data[j + 2])) <= 1;
-      if (a.width === b.width && a.height === b.height) {
-        for (let y = 0; y < a.height; y++) {
-          for (let x = 0; x < a.width; x++) {
-            const i = (y * a.width + x) * 4;
-            if (close(i, i)) { exact++; continue; }
-            let found = false;
-            for (let dy = -1; dy <= 1 && !found; dy++) {
-              for (let dx = -1; dx <= 1 && !found; dx++) {
-                const yy = y + dy, xx = x + dx;
-                if (yy >= 0 && xx >= 0 && yy < a.height && xx < a.width) found = close(i, (yy * a.width + xx) * 4);
+      // N = 512 logits, and N = 65 536 softmax (the prefix kernel's longest map: 33 M steps).
+      for (const [link, n] of [['view=attention&len=512&scheme=rope&mode=logits&train=256', 512], ['view=attention&len=65536&scheme=rope&train=8192', 65536]]) {
+        const g = await shot(link, n, 'gpu');
+        const c = await shot(link, n, 'cpu');
+        const [a, b] = [g.png, c.png];
+        let exact = 0, near = 0, bad = 0;
+        const close = (i, j) => Math.max(Math.abs(a.data[i] - b.data[j]), Math.abs(a.data[i + 1] - b.data[j + 1]), Math.abs(a.data[i + 2] - b.data[j + 2])) <= 1;
+        if (a.width === b.width && a.height === b.height) {
+          for (let y = 0; y < a.height; y++) {
+            for (let x = 0; x < a.width; x++) {
+              const i = (y * a.width + x) * 4;
+              if (close(i, i)) { exact++; continue; }
+              let found = false;
+              for (let dy = -1; dy <= 1 && !found; dy++) {
+                for (let dx = -1; dx <= 1 && !found; dx++) {
+                  const yy = y + dy, xx = x + dx;
+                  if (yy >= 0 && xx >= 0 && yy < a.height && xx < a.width) found = close(i, (yy * a.width + xx) * 4);
+                }
               }
+              if (found) near++; else bad++;
             }
-            if (found) near++; else bad++;
           }
         }
+        const total = a.width * a.height;
+        check(g.s.heatmap_drawn === 'gpu' && c.s.heatmap_drawn === 'texture' && total > 10_000 && bad <= total * 0.002 && pngStats(PNG.sync.write(a)).std > 20,
+          `GPU-drawn heatmap (paint callback) equals the CPU texture on SwiftShader at N = ${n}: ${a.width}×${a.height} px, ${(100 * exact / Math.max(1, total)).toFixed(2)} % identical within 1 LSB, ${near} a pixel off at cell edges, ${bad} different (drawn: ${g.s.heatmap_drawn} vs ${c.s.heatmap_drawn}; GPU ${g.s.heatmap_ms.toFixed(0)} ms to its read-back, CPU ${c.s.heatmap_busy_ms.toFixed(0)} ms of rows)`);
       }
-      const total = a.width * a.height;
-      check(g.s.heatmap_drawn === 'gpu' && c.s.heatmap_drawn === 'texture' && total > 10_000 && bad <= total * 0.002 && pngStats(PNG.sync.write(a)).std > 20,
-        `GPU-drawn heatmap (paint callback) equals the CPU texture on SwiftShader: ${a.width}×${a.height} px, ${(100 * exact / Math.max(1, total)).toFixed(2)} % identical within 1 LSB, ${near} a pixel off at cell edges, ${bad} different (drawn: ${g.s.heatmap_drawn} vs ${c.s.heatmap_drawn})`);
     }
     if (name === 'webgpu') {
       // The engine façade in the other heatmap views: with ?heatmaps=gpu (the measured choice
