@@ -23,6 +23,11 @@ use super::gpu_map::{GpuAttentionMap, GpuMap, GpuPicture, GpuRequest, PendingMap
 use super::relative_map::RelativeJob;
 use crate::pe::{PeError, PreparedLogits};
 
+/// Heavy work a view may do in one frame, in milliseconds (the rest waits for the next frame):
+/// with the UI itself this keeps every frame under ~100 ms whatever a link or control asks for.
+/// (The app's frame deadline; the engine choice's cost model counts frames by it.)
+pub const WORK_BUDGET_MS: u64 = 35;
+
 /// Up to this N, every GPU map is also computed on the CPU and the difference reported.
 pub const GPU_CHECK_MAX_N: usize = 512;
 
@@ -82,11 +87,13 @@ impl MapEngines {
         }
     }
 
-    /// Advance the first-use measurement of both engines (the app calls this every frame);
-    /// `true` while it runs. Without a GPU there is nothing to measure.
-    pub fn calibrate(&mut self) -> bool {
+    /// Advance the first-use measurement of both engines (the app calls this every frame, with
+    /// the milliseconds since the previous frame began); `true` while it runs. Without a GPU
+    /// there is nothing to measure.
+    pub fn calibrate(&mut self, frame_interval_ms: f64) -> bool {
+        let draws = self.draw.is_some();
         match &self.gpu {
-            Some(gpu) => self.calibration.advance(gpu),
+            Some(gpu) => self.calibration.advance(gpu, frame_interval_ms, draws),
             None => false,
         }
     }

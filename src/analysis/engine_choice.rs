@@ -7,13 +7,25 @@
 //! distance in `O(N·S)` — the CPU's fast path (`super::relative_map`) and the GPU's prefix kernel
 //! (`relative_blocks` in `shaders/attention_map.wgsl`), so `t_cpu(N) = c·N·S`, and the GPU pays
 //! a fixed latency on top (upload, submission, the browser's GPU process, the read-back):
-//! `t_gpu(N) = a + b·N·S`. The GPU serves `N` where `t_gpu(N) < t_cpu(N)`: from a crossover on,
-//! if it is faster per cell, else never. A reader can override the choice (the Attention view's engine control,
+//! `t_gpu(N) = a + b·N·S`. Three probes fix `c`, `a` and `b`.
+//!
+//! What a reader waits for is the *picture*, so the choice compares the time until a map is on
+//! screen:
+//! - a GPU map drawn on the device (the paint callback) is on screen once the device has done
+//!   its work, `b·N·S`; the read-back latency `a` only delays its statistics. (Without device
+//!   drawing the picture comes with the read-back: `a + b·N·S`.)
+//! - a CPU map over the frame budget is spread over frames ([`super::engine::IMMEDIATE_WORK`]):
+//!   `c·N·S / budget` frames (a continuous count, so the choice stays monotone in N), each at
+//!   least as long as the frame interval measured while the probes ran. On a page whose frames come slowly (a software compositor: ~200 ms here) that
+//!   dominates, and there the GPU, working in its own process, wins.
+//!
+//! The GPU serves `N` where its picture time is shorter. A reader can override the choice (the Attention view's engine control,
 //! `engine=` in the link; `?heatmaps=` in the page's address for every view).
 
 use web_time::Instant;
 
 use super::attention_map::MapRequest;
+use super::engine::{IMMEDIATE_WORK, WORK_BUDGET_MS};
 use super::gpu_map::{GpuAttentionMap, GpuRequest, PendingMap};
 use super::grid::Aggregate;
 use super::relative_map::{self, relative_table};
@@ -33,6 +45,10 @@ const LENGTHS: std::ops::RangeInclusive<usize> = 8..=65_536;
 /// What the measurement found.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Measured {
+    /// Median milliseconds between frames while the probes ran.
+    pub frame_interval_ms: f64,
+    /// GPU maps are drawn on the device (no read-back before the picture).
+    pub gpu_draws: bool,
     /// (N, milliseconds) per probe.
     pub cpu_ms: Vec<(usize, f64)>,
     pub gpu_ms: Vec<(usize, f64)>,
@@ -54,7 +70,7 @@ fn cells(n: usize) -> f64 {
 
 impl Measured {
     /// Fit the cost model to the probes' times (see the module docs).
-    pub fn fit(cpu_ms: Vec<(usize, f64)>, gpu_ms: Vec<(usize, f64)>) -> Self {
+    pub fn fit(cpu_ms: Vec<(usize, f64)>, gpu_ms: Vec<(usize, f64)>, frame_interval_ms: f64, gpu_draws: bool) -> Self {
         let per_cell: Vec<f64> = cpu_ms
             .iter()
             .filter(|(n, t)| *n > 0 && t.is_finite())
@@ -78,6 +94,12 @@ impl Measured {
             _ => (f64::INFINITY, f64::INFINITY),
         };
         let mut m = Self {
+            frame_interval_ms: if frame_interval_ms.is_finite() {
+                frame_interval_ms.max(0.0)
+            } else {
+                0.0
+            },
+            gpu_draws,
             cpu_ms,
             gpu_ms,
             cpu_per_cell_ms: c,
@@ -97,9 +119,26 @@ impl Measured {
         )
     }
 
-    /// Does the GPU serve a map of `n` keys (predicted faster)?
-    pub fn uses_gpu(&self, n: usize) -> bool {
+    /// Predicted milliseconds until a map of `n` keys is on screen, (CPU, GPU).
+    pub fn picture_ms(&self, n: usize) -> (f64, f64) {
         let (cpu, gpu) = self.predict_ms(n);
+        let budget = WORK_BUDGET_MS as f64;
+        let cpu = if cells(n) > IMMEDIATE_WORK as f64 {
+            cpu / budget * self.frame_interval_ms.max(budget)
+        } else {
+            cpu
+        };
+        let gpu = if self.gpu_draws && gpu.is_finite() {
+            self.gpu_per_cell_ms * cells(n)
+        } else {
+            gpu
+        };
+        (cpu, gpu)
+    }
+
+    /// Does the GPU serve a map of `n` keys (its picture predicted sooner)?
+    pub fn uses_gpu(&self, n: usize) -> bool {
+        let (cpu, gpu) = self.picture_ms(n);
         gpu < cpu
     }
 
@@ -111,9 +150,9 @@ impl Measured {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        // Both costs grow as N·S: the GPU, once faster, stays faster.
         let choice = match self.gpu_from_n {
-            Some(n) => format!("GPU from N = {n}, CPU below"),
+            Some(n) if self.uses_gpu(*LENGTHS.end()) => format!("GPU from N = {n}, CPU below"),
+            Some(n) => format!("GPU from N = {n} where predicted faster, else CPU"),
             None => "CPU at every N".into(),
         };
         format!(
@@ -134,6 +173,8 @@ pub enum Calibration {
         cpu_ms: Vec<(usize, f64)>,
         gpu_ms: Vec<(usize, f64)>,
         job: Option<(PendingMap, Instant)>,
+        /// Milliseconds between frames while the probes run.
+        intervals: Vec<f64>,
     },
     Done(Measured),
     /// The GPU probe failed: the CPU serves every map.
@@ -161,8 +202,10 @@ fn probe(n: usize) -> Option<(PreparedLogits, MapRequest)> {
 
 impl Calibration {
     /// Advance: time the CPU probes (first call), then submit the GPU probes one at a time and
-    /// collect them as they come back. Returns `true` while the measurement is still running.
-    pub fn advance(&mut self, gpu: &GpuAttentionMap) -> bool {
+    /// collect them as they come back, noting the interval since the previous frame
+    /// (`frame_interval_ms`) each time. `gpu_draws`: the app draws GPU maps on the device.
+    /// Returns `true` while the measurement is still running.
+    pub fn advance(&mut self, gpu: &GpuAttentionMap, frame_interval_ms: f64, gpu_draws: bool) -> bool {
         match self {
             Self::Idle => {
                 let mut cpu_ms = Vec::new();
@@ -185,10 +228,19 @@ impl Calibration {
                     cpu_ms,
                     gpu_ms: Vec::new(),
                     job: None,
+                    intervals: Vec::new(),
                 };
-                self.advance(gpu)
+                self.advance(gpu, 0.0, gpu_draws)
             }
-            Self::Running { cpu_ms, gpu_ms, job } => {
+            Self::Running {
+                cpu_ms,
+                gpu_ms,
+                job,
+                intervals,
+            } => {
+                if frame_interval_ms > 0.0 && frame_interval_ms.is_finite() {
+                    intervals.push(frame_interval_ms);
+                }
                 if let Some((pending, started)) = job.as_ref() {
                     match pending.try_take() {
                         None => {
@@ -206,7 +258,13 @@ impl Calibration {
                     }
                 }
                 let Some(&n) = GPU_PROBE_N.get(gpu_ms.len()) else {
-                    *self = Self::Done(Measured::fit(std::mem::take(cpu_ms), std::mem::take(gpu_ms)));
+                    let interval = median(intervals);
+                    *self = Self::Done(Measured::fit(
+                        std::mem::take(cpu_ms),
+                        std::mem::take(gpu_ms),
+                        interval,
+                        gpu_draws,
+                    ));
                     return false;
                 };
                 let submitted = probe(n)
@@ -241,6 +299,12 @@ impl Calibration {
     }
 }
 
+/// The median of `v` (0 when empty).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::Measured;
@@ -256,6 +320,8 @@ mod tests {
                 (1024, a + b * cells(1024)),
                 (4096, a + b * cells(4096)),
             ],
+            0.0,
+            false,
         )
     }
 
@@ -266,9 +332,9 @@ mod tests {
         // b = 0 and a GPU "faster" from N ≈ 22 700; the 4096 probe shows the GPU's work per
         // cell (15× the CPU's): the CPU serves every length.
         let cpu = vec![(256, 4.9), (1024, 23.7)];
-        let small = Measured::fit(cpu.clone(), vec![(256, 697.0), (1024, 507.0)]);
+        let small = Measured::fit(cpu.clone(), vec![(256, 697.0), (1024, 507.0)], 0.0, false);
         assert!(small.uses_gpu(65_536), "the two-probe fit's mistake");
-        let m = Measured::fit(cpu, vec![(1024, 507.0), (4096, 1618.0), (256, 697.0)]);
+        let m = Measured::fit(cpu, vec![(1024, 507.0), (4096, 1618.0), (256, 697.0)], 0.0, false);
         assert_eq!(m.gpu_from_n, None, "{m:?}");
         let (cpu_ms, gpu_ms) = m.predict_ms(65_536);
         assert!(gpu_ms > 10.0 * cpu_ms, "{cpu_ms} vs {gpu_ms}");
@@ -303,13 +369,57 @@ mod tests {
         assert!(w.uses_gpu(65_536) && !w.uses_gpu(19_531));
     }
 
+    /// SwiftShader in session 8: CPU probes 0.6 / 5.0 ms (c ≈ 9.3e-6 ms per cell), GPU probes
+    /// 472 / 460 / 490 ms at 256 / 1024 / 4096 (b ≈ 1.9e-5: twice the CPU's per cell, behind
+    /// ~0.45 s of read-back latency), frames 200 ms apart. Maps up to 8192 are done at once on
+    /// the CPU and stay there; longer ones would be spread over frames (16 384: ~78 ms of rows,
+    /// 2.2 frames of 200 ms), where the device-drawn GPU picture (b·N·S = 160 ms) comes first —
+    /// as the drag bench measured (2.8 vs 0.3 maps/s at 20 000–25 000).
+    #[test]
+    fn the_choice_follows_the_picture_long_maps_go_to_a_device_that_draws() {
+        let fit = |interval, draws| {
+            Measured::fit(
+                vec![(256, 0.6), (1024, 5.0)],
+                vec![(256, 472.0), (1024, 460.0), (4096, 490.0)],
+                interval,
+                draws,
+            )
+        };
+        let drawn = fit(200.0, true);
+        assert_eq!(drawn.gpu_from_n, Some(8193), "{drawn:?}");
+        assert!(!drawn.uses_gpu(2048) && !drawn.uses_gpu(8192) && drawn.uses_gpu(16_384) && drawn.uses_gpu(65_536));
+        let (cpu, gpu) = drawn.picture_ms(16_384);
+        assert!(
+            (cpu - 78.0 / 35.0 * 200.0).abs() < 5.0 && (gpu - 160.0).abs() < 5.0,
+            "{cpu} vs {gpu}"
+        );
+        assert!(
+            drawn.summary().contains("GPU from N = 8193, CPU below"),
+            "{}",
+            drawn.summary()
+        );
+        // Without device drawing the picture waits for the read-back (~0.47 s): the crossover
+        // moves out to where the CPU's spread maps take longer still.
+        let read_back = fit(200.0, false);
+        assert_eq!(read_back.gpu_from_n, Some(26_781), "{read_back:?}");
+        assert!(!read_back.uses_gpu(16_384) && read_back.uses_gpu(65_536));
+        // Frames as fast as the budget (a real compositor): spreading costs nothing extra, and a
+        // GPU twice as slow per cell never serves.
+        let fast_frames = fit(16.0, true);
+        assert_eq!(fast_frames.gpu_from_n, None, "{fast_frames:?}");
+    }
+
     #[test]
     fn missing_or_broken_probes_choose_the_cpu() {
-        let none = Measured::fit(vec![(256, 6.5)], vec![(256, f64::NAN), (1024, 3.0)]);
-        assert_eq!(none.gpu_from_n, None);
-        let one = Measured::fit(vec![(256, 6.5)], vec![(256, 3.0)]);
-        assert_eq!(one.gpu_from_n, None);
-        let no_cpu = Measured::fit(vec![], vec![(256, 0.1), (1024, 0.2)]);
-        assert_eq!(no_cpu.gpu_from_n, None);
+        for draws in [false, true] {
+            let none = Measured::fit(vec![(256, 6.5)], vec![(256, f64::NAN), (1024, 3.0)], 200.0, draws);
+            assert_eq!(none.gpu_from_n, None);
+            let one = Measured::fit(vec![(256, 6.5)], vec![(256, 3.0)], 200.0, draws);
+            assert_eq!(one.gpu_from_n, None);
+            let no_cpu = Measured::fit(vec![], vec![(256, 0.1), (1024, 0.2)], 200.0, draws);
+            assert_eq!(no_cpu.gpu_from_n, None);
+        }
+        let nan_interval = Measured::fit(vec![(256, 0.6), (1024, 5.0)], vec![], f64::NAN, true);
+        assert_eq!((nan_interval.frame_interval_ms, nan_interval.gpu_from_n), (0.0, None));
     }
 }

@@ -516,11 +516,17 @@ mod tests {
                 for t in [0, 1, 3, 4, 5, 150, n - 1] {
                     let past = fold(((t + 1).saturating_sub(w)..=t).map(e_past).collect());
                     let got = f64::from(table[i * n + t]);
-                    assert!((got - past).abs() <= 1e-6 * past, "{aggregate:?} w={w} past t={t}: {got} vs {past}");
+                    assert!(
+                        (got - past).abs() <= 1e-6 * past,
+                        "{aggregate:?} w={w} past t={t}: {got} vs {past}"
+                    );
                     if t >= 1 {
                         let future = fold(((t + 1).saturating_sub(w).max(1)..=t).map(e_future).collect());
                         let got = f64::from(table[(2 + i) * n + t]);
-                        assert!((got - future).abs() <= 1e-6 * future, "{aggregate:?} w={w} future t={t}: {got} vs {future}");
+                        assert!(
+                            (got - future).abs() <= 1e-6 * future,
+                            "{aggregate:?} w={w} future t={t}: {got} vs {future}"
+                        );
                     }
                 }
             }
@@ -540,7 +546,12 @@ mod tests {
         };
         assert!(RelativePrefix::new(&steep, &req).expect("f64").device_table().is_none());
         let logits = MapRequest { softmax: false, ..req };
-        assert!(RelativePrefix::new(&steep, &logits).expect("f64").device_table().is_some());
+        assert!(
+            RelativePrefix::new(&steep, &logits)
+                .expect("f64")
+                .device_table()
+                .is_some()
+        );
     }
 
     #[test]

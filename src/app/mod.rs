@@ -40,6 +40,8 @@ pub struct PosLensApp {
     render_backend: RenderBackend,
     frames: u64,
     last_frame_ms: f32,
+    /// When the previous frame started (the interval between frames feeds the engine choice).
+    last_frame_start: Option<Instant>,
     /// The slowest frame since the state was last set from a link (the work budget's check).
     slowest_frame_ms: f32,
     /// Notes from reading the URL (clamped values etc.), shown until dismissed.
@@ -71,9 +73,8 @@ pub struct PosLensApp {
 
 type ScreenshotSlot = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui::ColorImage>>>>;
 
-/// Heavy work a view may do in one frame, in milliseconds (the rest waits for the next frame):
-/// with the UI itself this keeps every frame under ~100 ms whatever a link or control asks for.
-pub const WORK_BUDGET_MS: u64 = 35;
+/// Heavy work a view may do in one frame (the heatmap engines' cost model needs it too).
+pub use crate::analysis::engine::WORK_BUDGET_MS;
 
 /// The notes from reading a link, identical ones counted once (a link can repeat a bad key
 /// thousands of times).
@@ -157,6 +158,7 @@ impl PosLensApp {
             render_backend,
             frames: 0,
             last_frame_ms: 0.0,
+            last_frame_start: None,
             slowest_frame_ms: 0.0,
             notes: LinkNotes::new(notes),
             central_rect: egui::Rect::NOTHING,
@@ -323,8 +325,13 @@ impl PosLensApp {
             ctx.request_repaint();
         }
         self.route_dropped_files(&ctx);
-        // Time both heatmap engines at first use (a few ms of CPU, then GPU probes in flight).
-        if self.engines.calibrate() {
+        // Time both heatmap engines at first use (a few ms of CPU, then GPU probes in flight),
+        // and how far apart frames come meanwhile.
+        let interval_ms = self
+            .last_frame_start
+            .map_or(0.0, |t| started.duration_since(t).as_secs_f64() * 1000.0);
+        self.last_frame_start = Some(started);
+        if self.engines.calibrate(interval_ms) {
             ctx.request_repaint();
         }
         let env = ViewEnv {

@@ -43,11 +43,14 @@ impl PosLensApp {
             ui.label(short).on_hover_text(&summary);
             ui.separator();
             let (label, note) = self.compute_label();
+            // Chosen by timing both backends (`compute::backend_choice`): the times on hover.
+            let measured = note.contains(", measured: ");
             let color = match self.compute.state() {
                 WorkerState::Ready {
                     backend: ComputeBackend::Wgpu,
                     ..
                 } => theme.ok(),
+                WorkerState::Ready { .. } if measured => theme.ok(),
                 WorkerState::Idle => theme.weak_text(),
                 WorkerState::Failed(_) => theme.error(),
                 _ => theme.warn(),
@@ -55,7 +58,9 @@ impl PosLensApp {
             ui.colored_label(color, format!("compute: burn {label}"))
                 .on_hover_text(&note);
             if matches!(self.compute.state(), WorkerState::Ready { backend, .. } if backend != ComputeBackend::Wgpu) {
-                ui.label(RichText::new(&note).color(theme.weak_text()));
+                let inline = if measured { "(measured faster)" } else { note.as_str() };
+                ui.label(RichText::new(inline).color(theme.weak_text()))
+                    .on_hover_text(&note);
             }
             match (self.readiness.result(), self.compute.state()) {
                 (_, WorkerState::Idle) => {}
