@@ -33,10 +33,18 @@ use crate::pe::{Content, PositionMap, PreparedLogits, Scheme, scaling::RopeScali
 
 /// Map sizes the CPU is timed on (synchronously, twice each, a few ms together).
 pub const CPU_PROBE_N: [usize; 2] = [256, 1024];
-/// Map sizes the GPU is timed on (one after the other, submit → results back). `b` comes from
-/// the two largest, where the work shows over a software GPU's latency: two small probes alone
-/// can fit `b ≈ 0` from noise and predict a software GPU fast at 65 536.
-pub const GPU_PROBE_N: [usize; 3] = [256, 1024, 4096];
+/// Map sizes the GPU is timed on (one probe after the other, submit → results back), and how
+/// many maps each probe submits at once ([`probe_maps`]). `b` comes from the two largest, where
+/// the work shows over a software GPU's read-back latency: the last probe submits four 8192-token
+/// maps together (17 M block steps; SwiftShader: ~0.3 s of work against ±0.1 s of latency
+/// noise). With single maps up to 4096, SwiftShader's work hid in that noise (a 4096 map came
+/// back faster than a 1024 one), `b` fitted 0, and the GPU looked free.
+pub const GPU_PROBE_N: [usize; 3] = [256, 1024, 8192];
+
+/// Maps a GPU probe of `n` keys submits at once (four for the largest, see [`GPU_PROBE_N`]).
+pub fn probe_maps(n: usize) -> usize {
+    if n == GPU_PROBE_N[2] { 4 } else { 1 }
+}
 /// Output side of the maps (the Attention view's `MAP_SIDE`): the model's `S = min(N, 512)`.
 pub const PROBE_SIDE: usize = 512;
 /// The lengths the choice is reported over.
@@ -68,6 +76,11 @@ fn cells(n: usize) -> f64 {
     n as f64 * n.min(PROBE_SIDE) as f64
 }
 
+/// A GPU probe's work: `N·S` for each of the maps it submits.
+fn work(n: usize) -> f64 {
+    cells(n) * probe_maps(n) as f64
+}
+
 impl Measured {
     /// Fit the cost model to the probes' times (see the module docs).
     pub fn fit(cpu_ms: Vec<(usize, f64)>, gpu_ms: Vec<(usize, f64)>, frame_interval_ms: f64, gpu_draws: bool) -> Self {
@@ -84,12 +97,12 @@ impl Measured {
         let all_finite = gpu_sorted.iter().all(|(_, t)| t.is_finite());
         let (a, b) = match gpu_sorted.as_slice() {
             [(n0, t0), .., (n1, t1), (n2, t2)] if all_finite && n2 > n1 && !per_cell.is_empty() => {
-                let b = ((t2 - t1) / (cells(*n2) - cells(*n1))).max(0.0);
-                ((t0 - b * cells(*n0)).max(0.0), b)
+                let b = ((t2 - t1) / (work(*n2) - work(*n1))).max(0.0);
+                ((t0 - b * work(*n0)).max(0.0), b)
             }
             [(n1, t1), (n2, t2)] if all_finite && n2 > n1 && !per_cell.is_empty() => {
-                let b = ((t2 - t1) / (cells(*n2) - cells(*n1))).max(0.0);
-                ((t1 - b * cells(*n1)).max(0.0), b)
+                let b = ((t2 - t1) / (work(*n2) - work(*n1))).max(0.0);
+                ((t1 - b * work(*n1)).max(0.0), b)
             }
             _ => (f64::INFINITY, f64::INFINITY),
         };
@@ -128,7 +141,9 @@ impl Measured {
         } else {
             cpu
         };
-        let gpu = if self.gpu_draws && gpu.is_finite() {
+        // A fitted b of 0 cannot tell the device's work from its latency: then the latency
+        // counts, as if the picture waited for it.
+        let gpu = if self.gpu_draws && gpu.is_finite() && self.gpu_per_cell_ms > 0.0 {
             self.gpu_per_cell_ms * cells(n)
         } else {
             gpu
@@ -172,7 +187,8 @@ pub enum Calibration {
     Running {
         cpu_ms: Vec<(usize, f64)>,
         gpu_ms: Vec<(usize, f64)>,
-        job: Option<(PendingMap, Instant)>,
+        /// The probe in flight: its maps, and when they were submitted.
+        job: Option<(Vec<PendingMap>, Instant)>,
         /// Milliseconds between frames while the probes run.
         intervals: Vec<f64>,
     },
@@ -241,21 +257,28 @@ impl Calibration {
                 if frame_interval_ms > 0.0 && frame_interval_ms.is_finite() {
                     intervals.push(frame_interval_ms);
                 }
-                if let Some((pending, started)) = job.as_ref() {
-                    match pending.try_take() {
-                        None => {
-                            gpu.poll();
-                            return true;
-                        }
+                if let Some((pending, started)) = job.as_mut() {
+                    // Collect the maps that came back; the probe's time is the last one's.
+                    let mut failed = None;
+                    pending.retain(|p| match p.try_take() {
+                        None => true,
+                        Some(Ok(_)) => false,
                         Some(Err(e)) => {
-                            *self = Self::Failed(e);
-                            return false;
+                            failed = Some(e);
+                            false
                         }
-                        Some(Ok(_)) => {
-                            gpu_ms.push((pending.request.n, started.elapsed().as_secs_f64() * 1000.0));
-                            *job = None;
-                        }
+                    });
+                    if let Some(e) = failed {
+                        *self = Self::Failed(e);
+                        return false;
                     }
+                    if !pending.is_empty() {
+                        gpu.poll();
+                        return true;
+                    }
+                    let n = GPU_PROBE_N.get(gpu_ms.len()).copied().unwrap_or(0);
+                    gpu_ms.push((n, started.elapsed().as_secs_f64() * 1000.0));
+                    *job = None;
                 }
                 let Some(&n) = GPU_PROBE_N.get(gpu_ms.len()) else {
                     let interval = median(intervals);
@@ -267,25 +290,30 @@ impl Calibration {
                     ));
                     return false;
                 };
+                let started = Instant::now();
                 let submitted = probe(n)
                     .and_then(|(prepared, req)| relative_table(&prepared, n).map(|rel| (rel, req)))
                     .ok_or_else(|| format!("no probe map at N = {n}"))
                     .and_then(|(rel, req)| {
-                        gpu.submit(
-                            &rel,
-                            GpuRequest {
-                                n,
-                                side: req.out_side,
-                                causal: req.causal,
-                                softmax: req.softmax,
-                                aggregate: req.aggregate,
-                                train_len: 0,
-                            },
-                        )
+                        (0..probe_maps(n))
+                            .map(|_| {
+                                gpu.submit(
+                                    &rel,
+                                    GpuRequest {
+                                        n,
+                                        side: req.out_side,
+                                        causal: req.causal,
+                                        softmax: req.softmax,
+                                        aggregate: req.aggregate,
+                                        train_len: 0,
+                                    },
+                                )
+                            })
+                            .collect::<Result<Vec<_>, _>>()
                     });
                 match submitted {
                     Ok(pending) => {
-                        *job = Some((pending, Instant::now()));
+                        *job = Some((pending, started));
                         true
                     }
                     Err(e) => {
@@ -407,6 +435,29 @@ mod tests {
         // GPU twice as slow per cell never serves.
         let fast_frames = fit(16.0, true);
         assert_eq!(fast_frames.gpu_from_n, None, "{fast_frames:?}");
+    }
+
+    /// The browser test's SwiftShader run in session 8: single probes of 710 / 624 / 621 ms at
+    /// 256 / 1024 / 4096 — the largest came back faster, `b` fits 0, and a device-drawn picture
+    /// looked free ("GPU from N = 8"). With `b = 0` the latency now counts; and the batch probe
+    /// (four 8192 maps at once) measures the work the single probes could not.
+    #[test]
+    fn a_gpu_whose_work_hides_in_its_latency_is_not_called_free() {
+        let cpu = vec![(256, 0.6), (1024, 5.0)];
+        let flat = Measured::fit(
+            cpu.clone(),
+            vec![(256, 710.0), (1024, 624.0), (4096, 621.0)],
+            200.0,
+            true,
+        );
+        assert_eq!(flat.gpu_per_cell_ms, 0.0);
+        let from = flat.gpu_from_n.expect("long spread CPU maps still lose");
+        assert!(from > 20_000 && !flat.uses_gpu(8192), "{flat:?}");
+        // Four 8192 maps (4 × 4.2 M block steps) back after 950 ms: b ≈ 2e-5 ms per step.
+        assert_eq!(super::probe_maps(8192), 4);
+        let batch = Measured::fit(cpu, vec![(256, 710.0), (1024, 624.0), (8192, 950.0)], 200.0, true);
+        assert!((batch.gpu_per_cell_ms - 326.0 / (4.0 * 8192.0 * 512.0 - 1024.0 * 512.0)).abs() < 1e-9);
+        assert_eq!(batch.gpu_from_n, Some(8193), "{batch:?}");
     }
 
     #[test]
