@@ -104,6 +104,14 @@ fn row_stats(@builtin(global_invocation_id) id: vec3<u32>) {
     stats[q] = vec4<f32>(mx, s, log(s) - sums.y / s, sums.z / s);
 }
 
+// Output cell (r, c)'s block: queries [q0, q1) and keys [k0, k1), as (q0, q1, k0, k1) — block
+// r covers [r·N/S, (r+1)·N/S), as on the CPU.
+fn block(r: u32, c: u32) -> vec4<u32> {
+    let n = params.n;
+    let side = params.side;
+    return vec4<u32>(r * n / side, (r + 1u) * n / side, c * n / side, (c + 1u) * n / side);
+}
+
 @compute @workgroup_size(8, 8)
 fn blocks(@builtin(global_invocation_id) id: vec3<u32>) {
     let c = id.x;
@@ -112,11 +120,11 @@ fn blocks(@builtin(global_invocation_id) id: vec3<u32>) {
     if (r >= side || c >= side) {
         return;
     }
-    let n = params.n;
-    let q0 = r * n / side;
-    let q1 = (r + 1u) * n / side;
-    let k0 = c * n / side;
-    let k1 = (c + 1u) * n / side;
+    let b = block(r, c);
+    let q0 = b.x;
+    let q1 = b.y;
+    let k0 = b.z;
+    let k1 = b.w;
     var acc = 0.0;
     if (params.use_max == 1u) {
         acc = -3.0e38;
@@ -163,10 +171,11 @@ fn relative_blocks(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     let n = params.n;
-    let q0 = r * n / side;
-    let q1 = (r + 1u) * n / side;
-    let k0 = c * n / side;
-    let k1 = (c + 1u) * n / side;
+    let b = block(r, c);
+    let q0 = b.x;
+    let q1 = b.y;
+    let k0 = b.z;
+    let k1 = b.w;
     // The window tables of this block's width (⌊N/S⌋ or ⌈N/S⌉): past at 0 or N, future at 2N
     // or 3N, indexed by the row's top distance; 1 / Z_q from 4N.
     let w = k1 - k0;

@@ -7,7 +7,7 @@
 mod common;
 use common::device;
 use poslens::analysis::attention_map::{self, MapRequest};
-use poslens::analysis::gpu_map::{GpuAttentionMap, GpuKernel, GpuRequest, MAX_N, SHADER_WGSL, relative_table};
+use poslens::analysis::gpu_map::{GpuAttentionMap, GpuKernel, GpuMap, GpuRequest, MAX_N, SHADER_WGSL, relative_table};
 use poslens::analysis::grid::Aggregate;
 use poslens::analysis::relative_map;
 use poslens::pe::{Content, PreparedLogits, Scheme};
@@ -107,18 +107,23 @@ fn gpu_and_cpu_maps_agree() {
         for kernel in [GpuKernel::Prefix, GpuKernel::Direct] {
             let what =
                 format!("{scheme:?} n={n} side={side} causal={causal} softmax={softmax} {aggregate:?} {kernel:?}");
-            let pending = match kernel {
-                GpuKernel::Prefix => engine.submit(&rel, req),
-                GpuKernel::Direct => engine.submit_direct(&rel, req),
-            }
-            .expect("submit");
-            assert_eq!(pending.kernel, kernel, "{what}");
-            assert_same_map(&engine.wait(&pending).expect("gpu map"), &cpu, &what);
+            assert_same_map(&run(&engine, kernel, &rel, req), &cpu, &what);
         }
     }
 }
 
-fn assert_same_map(gpu_map: &poslens::analysis::gpu_map::GpuMap, cpu: &attention_map::AttentionMap, what: &str) {
+/// The map of `rel` by `kernel` (checked to be the one that ran).
+fn run(engine: &GpuAttentionMap, kernel: GpuKernel, rel: &[f32], req: GpuRequest) -> GpuMap {
+    let pending = match kernel {
+        GpuKernel::Prefix => engine.submit(rel, req),
+        GpuKernel::Direct => engine.submit_direct(rel, req),
+    }
+    .expect("submit");
+    assert_eq!(pending.kernel, kernel);
+    engine.wait(&pending).expect("gpu map")
+}
+
+fn assert_same_map(gpu_map: &GpuMap, cpu: &attention_map::AttentionMap, what: &str) {
     assert!(
         (gpu_map.mean_entropy_nats - cpu.mean_entropy_nats).abs() < 1e-3,
         "{what}: entropy {} vs {}",
@@ -208,13 +213,7 @@ fn long_relative_maps_agree_with_the_cpu_fast_path() {
         train_len,
     };
     for kernel in [GpuKernel::Prefix, GpuKernel::Direct] {
-        let pending = match kernel {
-            GpuKernel::Prefix => engine.submit(&rel, gpu_req),
-            GpuKernel::Direct => engine.submit_direct(&rel, gpu_req),
-        }
-        .expect("submit");
-        assert_eq!(pending.kernel, kernel);
-        let gpu = engine.wait(&pending).expect("gpu map");
+        let gpu = run(&engine, kernel, &rel, gpu_req);
         assert!((gpu.mean_entropy_nats - cpu.mean_entropy_nats).abs() < 1e-3 * cpu.mean_entropy_nats);
         let (g, c) = (
             gpu.mass_beyond_train.expect("N > L"),
@@ -283,13 +282,7 @@ fn longest_map(kernel: GpuKernel, causal: bool) {
         aggregate: Aggregate::Mean,
         train_len: n / 4,
     };
-    let pending = match kernel {
-        GpuKernel::Prefix => engine.submit(&rel, gpu_req),
-        GpuKernel::Direct => engine.submit_direct(&rel, gpu_req),
-    }
-    .expect("submit");
-    assert_eq!(pending.kernel, kernel);
-    let gpu = engine.wait(&pending).expect("gpu map");
+    let gpu = run(&engine, kernel, &rel, gpu_req);
     assert!((gpu.mean_entropy_nats - cpu.mean_entropy_nats).abs() < 1e-4 * cpu.mean_entropy_nats);
     let scale = cpu
         .values
