@@ -459,10 +459,10 @@ async function runMode(name, mode, base) {
     if (name === 'webgpu') {
       // The worker's choice on a software adapter, and burn's wgpu path forced onto it: the
       // softmax row and a Model-lab run on SwiftShader WebGPU in the worker.
-      // Chosen by timing both backends on one probe: ndarray's time, and WebGPU's (or no answer
-      // within the budget) on SwiftShader, named as a software renderer.
-      check(s1.compute_backend === 'ndarray' && /^burn ndarray \(CPU\), measured: ndarray [0-9.]+ ms, wgpu \(.*software renderer\) ([0-9.]+ ms|no answer within \d+ ms)/.test(s1.compute_note),
-        `on SwiftShader the worker measured both burn backends and chose ndarray: "${s1.compute_note}"`);
+      // A software adapter is named and not timed (its probe would hold up the GPU process
+      // that draws the page); hardware adapters are timed (src/compute/backend_choice.rs).
+      check(s1.compute_backend === 'ndarray' && /^burn ndarray \(CPU\): the worker's WebGPU adapter is a software renderer \(.*swiftshader.*\)/i.test(s1.compute_note),
+        `on SwiftShader the worker chose ndarray without timing the software adapter: "${s1.compute_note}"`);
       const forced = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       try {
         await forced.goto(`${base}/?compute=wgpu#view=sinusoidal&len=64&d=128&q=32`);

@@ -58,7 +58,13 @@ impl PosLensApp {
             ui.colored_label(color, format!("compute: burn {label}"))
                 .on_hover_text(&note);
             if matches!(self.compute.state(), WorkerState::Ready { backend, .. } if backend != ComputeBackend::Wgpu) {
-                let inline = if measured { "(measured faster)" } else { note.as_str() };
+                let inline = if measured {
+                    "(measured faster)"
+                } else if note.contains("software renderer") {
+                    "(the WebGPU adapter is a software renderer)"
+                } else {
+                    note.as_str()
+                };
                 ui.label(RichText::new(inline).color(theme.weak_text()))
                     .on_hover_text(&note);
             }

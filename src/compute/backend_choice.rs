@@ -7,9 +7,10 @@
 //! positions, read back with `into_data_async`. Each backend runs it twice and the second run
 //! counts (the first compiles wgpu's kernels and warms ndarray's allocator).
 //!
-//! A software WebGPU adapter (SwiftShader, llvmpipe) can take seconds per run: in the browser the
-//! wgpu runs race a timer ([`gpu_budget_ms`]); a run that has not come back by then counts as
-//! slower, and the worker goes on with ndarray without waiting for it.
+//! In the browser the wgpu runs race a timer ([`gpu_budget_ms`]); a run that has not come back by
+//! then counts as slower, and the worker goes on with ndarray without waiting for it. A software
+//! WebGPU adapter (SwiftShader, llvmpipe) is not timed at all (`super::device::worker_device`):
+//! the abandoned run would keep the GPU process, which also draws the page, busy for seconds.
 
 use burn::tensor::{Device, Tensor, TensorData, activation::softmax};
 

@@ -92,11 +92,12 @@ fn chosen(
 /// (`super::backend_choice`), the faster kept; ndarray without a WebGPU adapter (the page's
 /// device cannot be shared with a worker). Read-back is always `into_data_async`.
 ///
-/// A software WebGPU adapter (SwiftShader, llvmpipe/lavapipe, a "fallback" adapter) emulates
-/// the GPU on the same CPU cores, far slower than burn's ndarray backend on them (README,
-/// "Benchmarks": a traced forward pass at L = 64 takes 2661 ms on SwiftShader WebGPU and 8.2 ms
-/// on wasm ndarray). Its probe runs race a timer ([`super::backend_choice::gpu_budget_ms`]), so
-/// finding that out costs at most a second or two. The page's `?compute=wgpu` (or `ndarray`)
+/// A software WebGPU adapter (SwiftShader, llvmpipe/lavapipe, a "fallback" adapter, read from
+/// `GPUAdapterInfo`) emulates the GPU on the same CPU cores, far slower than burn's ndarray
+/// backend on them (README, "Benchmarks": a traced forward pass at L = 256 takes 2295 ms on
+/// SwiftShader WebGPU and 35 ms on wasm ndarray): it gets ndarray without a probe, which would
+/// hold up the GPU process that also draws the page. A hardware adapter's probe runs race a
+/// timer ([`super::backend_choice::gpu_budget_ms`]). The page's `?compute=wgpu` (or `ndarray`)
 /// skips the measurement; the page passes it to the worker as `POSLENS_COMPUTE`.
 #[cfg(target_arch = "wasm32")]
 pub async fn worker_device() -> ComputeDevice {
@@ -110,6 +111,18 @@ pub async fn worker_device() -> ComputeDevice {
         return ndarray_device("compute=ndarray: burn runs on the CPU (ndarray)");
     }
     let adapter = adapter_name(&global).await;
+    // A software adapter is not timed: its probe would keep the browser's GPU process — which
+    // also draws the page — busy for seconds (burn's first kernels, autotuning included), long
+    // after the timer gave up on it. (A clean-clone CI run, with such a probe abandoned in
+    // SwiftShader, saw the page stop answering for 3 minutes; the link is likely, not proven.)
+    if forced != "wgpu"
+        && let Some((name, true)) = &adapter
+    {
+        return ndarray_device(format!(
+            "burn ndarray (CPU): the worker's WebGPU adapter is a software renderer ({name}) that runs burn's kernels on these same CPU cores (README: 2295 ms vs 35 ms per forward pass at L = 256); not timed, as its probe would hold up the page's drawing; ?compute=wgpu forces it"
+        ));
+    }
+    let adapter = adapter.map(|(name, _)| name);
     let gpu = match Device::wgpu_options().init_async().await {
         Ok(device) => device,
         Err(e) => {
@@ -159,10 +172,11 @@ async fn within_ms(ms: f64, job: impl std::future::Future<Output = Option<f64>> 
     wasm_bindgen_futures::JsFuture::from(race).await.ok()?.as_f64()
 }
 
-/// The worker's WebGPU adapter: its vendor / architecture / description (`GPUAdapterInfo`),
-/// with ", a software renderer" where it is one. `None` without WebGPU.
+/// The worker's WebGPU adapter: its vendor / architecture / description (`GPUAdapterInfo`), and
+/// whether it is a software renderer (SwiftShader, llvmpipe/lavapipe, a fallback adapter).
+/// `None` without WebGPU.
 #[cfg(target_arch = "wasm32")]
-async fn adapter_name(global: &wasm_bindgen::JsValue) -> Option<String> {
+async fn adapter_name(global: &wasm_bindgen::JsValue) -> Option<(String, bool)> {
     use js_sys::Reflect;
     use wasm_bindgen::JsCast as _;
     let get = |o: &wasm_bindgen::JsValue, k: &str| {
@@ -195,10 +209,10 @@ async fn adapter_name(global: &wasm_bindgen::JsValue) -> Option<String> {
             .iter()
             .any(|s| lower.contains(s));
     let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-    Some(match (name.is_empty(), software) {
-        (true, true) => "a software renderer".to_owned(),
-        (true, false) => "unnamed adapter".to_owned(),
-        (false, true) => format!("{name}, a software renderer"),
-        (false, false) => name,
-    })
+    let name = if name.is_empty() {
+        "unnamed adapter".to_owned()
+    } else {
+        name
+    };
+    Some((name, software))
 }
