@@ -49,6 +49,22 @@ pub struct TrainArgs {
     /// warm-up from train-len/2, then the upper half of the range; default: the shipped setting).
     #[arg(long)]
     lengths: Option<String>,
+    /// How the weights start: standard (PyTorch defaults), zero-query (every head starts with
+    /// uniform attention) or mup (zero queries and read-out, small residual outputs; default:
+    /// the shipped setting).
+    #[arg(long)]
+    init: Option<String>,
+    /// Recall: the most queries a training sequence asks after its separator (1 … 8; each
+    /// sequence draws 1 … this; default: the shipped setting). Evaluation always asks one.
+    #[arg(long)]
+    queries: Option<usize>,
+    /// Weight of the auxiliary previous-token loss (0 … 10; a separate head, not shipped,
+    /// predicts each token's previous token; default: the shipped setting).
+    #[arg(long)]
+    aux_previous: Option<f64>,
+    /// AdamW's ε (default: burn's 1e-5, what the shipped models used).
+    #[arg(long)]
+    adam_eps: Option<f64>,
     /// Output folder for `<task>-<pe>.plw` and `.json`.
     #[arg(long, default_value = "assets/models/")]
     out: PathBuf,
@@ -159,10 +175,38 @@ pub fn train(args: &TrainArgs) -> Result<String, String> {
         if let Some(l) = &args.lengths {
             spec.lengths = crate::model::train::LengthDraw::parse(l).map_err(|e| format!("--{e}"))?;
         }
+        if let Some(q) = args.queries {
+            if !(1..=8).contains(&q) {
+                return Err(format!("--queries {q} must be in 1..=8"));
+            }
+            spec.queries = q;
+        }
+        if let Some(w) = args.aux_previous {
+            if !(w.is_finite() && (0.0..=10.0).contains(&w)) {
+                return Err(format!("--aux-previous {w} must be in 0..=10"));
+            }
+            spec.aux_previous = w;
+        }
+        if let Some(e) = args.adam_eps {
+            if !(e > 0.0 && e < 1.0) {
+                return Err(format!("--adam-eps {e} must be in (0, 1)"));
+            }
+            spec.adam_epsilon = e;
+        }
+        if let Some(i) = &args.init {
+            spec.init = crate::model::train::InitScheme::parse(i).map_err(|e| format!("--{e}"))?;
+        }
         let name = model_name(task, pe);
         eprintln!(
-            "training {name}: {} steps, batch {}, lengths up to {} ({:?})",
-            spec.steps, spec.batch, spec.train_len, spec.lengths
+            "training {name}: {} steps, batch {}, lengths up to {} ({:?}), init {:?}, queries ≤ {}, aux previous-token loss × {}, AdamW ε {}",
+            spec.steps,
+            spec.batch,
+            spec.train_len,
+            spec.lengths,
+            spec.init,
+            spec.queries,
+            spec.aux_previous,
+            spec.adam_epsilon
         );
         let meta = train_and_save(&spec, &args.out, |line| eprintln!("  {name}: {line}")).map_err(|e| e.to_string())?;
         eprintln!(

@@ -46,6 +46,18 @@ pub struct ModelMeta {
     /// How the training lengths were drawn (files written before it existed: uniform).
     #[serde(default)]
     pub lengths: super::train_spec::LengthDraw,
+    /// How the weights started (older metadata without it: standard).
+    #[serde(default)]
+    pub init: super::train_spec::InitScheme,
+    /// Recall: the most queries a training sequence asked (older metadata without it: 1).
+    #[serde(default = "one")]
+    pub queries: usize,
+    /// Weight of the auxiliary previous-token loss in training (older metadata: 0, none).
+    #[serde(default)]
+    pub aux_previous: f64,
+    /// AdamW's ε in training (older metadata: burn's default, 1e-5).
+    #[serde(default = "burn_adam_epsilon")]
+    pub adam_epsilon: f64,
     /// Mean training loss over the last 50 steps.
     pub final_loss: f64,
     /// Exact match at `train_len` on held-out samples, measured after the f16 round trip.
@@ -179,4 +191,12 @@ mod tests {
             assert!(r.is_err(), "{field} = {value} was accepted");
         }
     }
+}
+
+fn one() -> usize {
+    1
+}
+
+fn burn_adam_epsilon() -> f64 {
+    super::train_spec::BURN_ADAM_EPSILON
 }

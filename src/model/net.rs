@@ -6,12 +6,18 @@ use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, L
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Device, Int, Tensor};
 
+use super::train_spec::InitScheme;
 use super::{ModelConfig, PeKind, Positions, weights};
 
 impl ModelConfig {
     /// A freshly initialised model whose weights depend on `seed` only.
     pub fn init_seeded(&self, device: &Device, seed: u64) -> Model {
-        weights::seeded_init(self.init(device), seed, device)
+        self.init_seeded_with(device, seed, InitScheme::Standard)
+    }
+
+    /// [`Self::init_seeded`] with an initialisation scheme other than the standard one.
+    pub fn init_seeded_with(&self, device: &Device, seed: u64, init: InitScheme) -> Model {
+        weights::seeded_init(self.init(device), seed, init, self.n_layers, device)
     }
 
     /// A model with burn's default initialisers (the device RNG); weights are about to be
@@ -69,6 +75,9 @@ pub struct Block {
 pub struct Output {
     /// `[batch, len, vocab]` next-token logits.
     pub logits: Tensor<3>,
+    /// `[batch, len, d_model]` the final layer-normed residual stream the LM head reads (an
+    /// auxiliary training head reads it too, `train::Trainer`).
+    pub features: Tensor<3>,
     /// Per layer, `[batch, heads, len, len]` attention weights (rows sum to 1); empty unless
     /// traced.
     pub attention: Vec<Tensor<4>>,
@@ -120,8 +129,10 @@ impl Model {
                 hidden.push(x.clone());
             }
         }
+        let features = self.ln_f.forward(x);
         Output {
-            logits: self.head.forward(self.ln_f.forward(x)),
+            logits: self.head.forward(features.clone()),
+            features,
             attention,
             hidden,
         }

@@ -313,6 +313,66 @@ fn trainer_is_deterministic_for_a_seed_and_learns() {
     assert_eq!(wa, wb, "same seed, same weights");
 }
 
+/// The NoPE recipes' options: deterministic, the auxiliary previous-token head adds to the loss
+/// and is trained but never exported, multi-query batches train, and a bad ε is refused.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn training_options_are_deterministic_and_the_auxiliary_head_is_not_shipped() {
+    use super::train::{InitScheme, LengthDraw, TrainSpec, Trainer, train};
+    let plain = TrainSpec {
+        steps: 3,
+        batch: 4,
+        train_len: 16,
+        ..TrainSpec::shipped(crate::tasks::TaskKind::Recall, PeKind::Nope)
+    };
+    let spec = TrainSpec {
+        init: InitScheme::ZeroQuery,
+        lengths: LengthDraw::CurriculumTop,
+        queries: 3,
+        aux_previous: 0.5,
+        adam_epsilon: 1e-8,
+        ..plain.clone()
+    };
+    let a = train(&spec, |_, _| {}).unwrap();
+    let b = train(&spec, |_, _| {}).unwrap();
+    assert_eq!(a.losses, b.losses);
+    assert!(a.losses.iter().all(|l| l.is_finite()));
+    // The auxiliary loss starts at ln(vocab) (a zero head) and is added with weight 0.5.
+    let without = train(
+        &TrainSpec {
+            aux_previous: 0.0,
+            ..spec.clone()
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    let added = a.losses[0] - without.losses[0];
+    let expected = 0.5 * (VOCAB as f64).ln();
+    assert!((added - expected).abs() < 1e-3, "aux adds {added}, expected {expected}");
+    assert_ne!(
+        a.losses[1..],
+        without.losses[1..],
+        "the auxiliary gradient changes training"
+    );
+    // What is exported has exactly the plain model's tensors.
+    let paths = |m: &Model| -> Vec<(String, Vec<usize>)> {
+        WeightFile::from_model(m)
+            .unwrap()
+            .tensors
+            .into_iter()
+            .map(|(p, s, _)| (p, s))
+            .collect()
+    };
+    let reference = train(&plain, |_, _| {}).unwrap();
+    assert_eq!(paths(&a.model), paths(&reference.model));
+    let bad = TrainSpec {
+        adam_epsilon: 0.0,
+        ..plain
+    };
+    let err = Trainer::new(&bad, super::cpu_device()).err().map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.contains("epsilon")));
+}
+
 #[test]
 fn config_validation_catches_inconsistent_sizes() {
     assert!(ModelConfig::tiny(PeKind::Rope, 32).validate().is_ok());
@@ -430,5 +490,74 @@ mod fuzz {
         fn metadata_text_never_panics(text in "\\PC{0,200}") {
             let _ = crate::model::ModelMeta::from_json(&text);
         }
+    }
+}
+
+#[test]
+fn init_schemes_change_only_the_tensors_they_name() {
+    use super::train_spec::InitScheme;
+    let device = cpu();
+    let cfg = tiny(PeKind::Nope, 2);
+    let tensors = |init| {
+        WeightFile::from_model(&cfg.init_seeded_with(&device, 5, init))
+            .unwrap()
+            .tensors
+    };
+    let (standard, zero_q, mup) = (
+        tensors(InitScheme::Standard),
+        tensors(InitScheme::ZeroQuery),
+        tensors(InitScheme::Mup),
+    );
+    let d = cfg.d_model;
+    let scale = 1.0 / (2.0 * cfg.n_layers as f32).sqrt();
+    let mut seen = [0usize; 3];
+    for ((s, z), m) in standard.iter().zip(&zero_q).zip(&mup) {
+        let (path, shape, sv) = s;
+        assert_eq!((path, shape), (&z.0, &z.1));
+        if path.ends_with("qkv.weight") {
+            seen[0] += 1;
+            let cols = shape[1];
+            for (i, ((a, b), c)) in sv.iter().zip(&z.2).zip(&m.2).enumerate() {
+                if i % cols < d {
+                    assert!(*a != 0.0 || i == 0, "{path}: the standard query is drawn");
+                    assert_eq!((*b, *c), (0.0, 0.0), "{path}[{i}]: queries start at zero");
+                } else {
+                    assert_eq!((a, a), (b, c), "{path}[{i}]: keys and values are untouched");
+                }
+            }
+        } else if path.ends_with("proj.weight") || path.ends_with("fc2.weight") {
+            seen[1] += 1;
+            assert_eq!(sv, &z.2, "{path}: zero-query leaves the outputs alone");
+            for (a, c) in sv.iter().zip(&m.2) {
+                assert!(
+                    (a * scale - c).abs() < 1e-7,
+                    "{path}: mup scales the outputs by {scale}"
+                );
+            }
+        } else if path.starts_with("head") && path.ends_with("weight") {
+            seen[2] += 1;
+            assert_eq!(sv, &z.2);
+            assert!(sv.iter().any(|v| *v != 0.0) && m.2.iter().all(|v| *v == 0.0), "{path}");
+        } else {
+            assert_eq!(
+                (sv, sv),
+                (&z.2, &m.2),
+                "{path}: other tensors do not depend on the scheme"
+            );
+        }
+    }
+    assert_eq!(seen, [2, 4, 1], "every named tensor was checked: {seen:?}");
+    // A zero-query model attends uniformly: every head's row is 1/(p+1) on the prefix.
+    let model = cfg.init_seeded_with(&device, 5, InitScheme::ZeroQuery);
+    let pos = Positions::new(&cfg, 8, &RopeOptions::default(), &device).unwrap();
+    let att = model.forward(tokens(&seq(8, 1), &device), &pos, true).attention[0]
+        .clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    for (i, w) in att.iter().enumerate() {
+        let (p, k) = ((i / 8) % 8, i % 8);
+        let want = if k <= p { 1.0 / (p + 1) as f32 } else { 0.0 };
+        assert!((w - want).abs() < 1e-6, "row {p}, key {k}: {w} ≠ {want}");
     }
 }

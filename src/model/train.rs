@@ -10,13 +10,14 @@ use std::collections::HashMap;
 #[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::eval::tokens_tensor;
-pub use super::train_spec::{LengthDraw, TrainSpec, learning_rate};
+pub use super::train_spec::{InitScheme, LengthDraw, TrainSpec, learning_rate};
 use super::{Model, ModelConfig, ModelError, Positions, RopeOptions};
 // `train` / `train_and_save` (native): files, evaluation of the saved model.
 #[cfg(not(target_arch = "wasm32"))]
@@ -49,6 +50,9 @@ pub struct Trainer {
     device: Device,
     /// `None` only inside `step` (the optimiser consumes and returns the model).
     model: Option<Model>,
+    /// The auxiliary previous-token head (`TrainSpec::aux_previous > 0`): `d_model → vocab`,
+    /// zero-initialised, trained with the model and dropped at export.
+    aux: Option<Linear>,
     optim: burn::optim::ModuleOptimizer,
     loss_fn: burn::nn::loss::CrossEntropyLoss,
     rng: SplitMix64,
@@ -72,18 +76,30 @@ impl Trainer {
             n_layers: spec.layers.clamp(1, 16),
             ..ModelConfig::tiny(spec.pe, spec.train_len)
         };
-        let model = config.init_seeded(&device, spec.seed);
+        let model = config.init_seeded_with(&device, spec.seed, spec.init);
+        if !(spec.adam_epsilon > 0.0 && spec.adam_epsilon < 1.0) {
+            return Err(ModelError::Options(format!(
+                "AdamW's epsilon must be in (0, 1) (got {})",
+                spec.adam_epsilon
+            )));
+        }
         let optim = AdamWConfig::new()
+            .with_epsilon(spec.adam_epsilon as f32)
             .with_weight_decay(0.01)
             .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(1.0)))
             .init();
         let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let aux = (spec.aux_previous > 0.0).then(|| {
+            let head = LinearConfig::new(config.d_model, config.vocab).init(&device);
+            head.map(&mut ZeroInit)
+        });
         Ok(Self {
             spec: spec.clone(),
             config,
             plain,
             device,
             model: Some(model),
+            aux,
             optim,
             loss_fn,
             rng: SplitMix64::new(spec.seed ^ 0x5EED),
@@ -110,7 +126,7 @@ impl Trainer {
             .lengths
             .window(step, spec.steps, spec.task.min_len(), spec.train_len);
         let len = lo + self.rng.below(hi - lo + 1);
-        let batch = spec.task.batch(spec.batch, len, &mut self.rng)?;
+        let batch = spec.task.training_batch(spec.batch, len, spec.queries, &mut self.rng)?;
         let positions = match self.cache.entry(len) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => e.insert(Positions::new(
@@ -133,14 +149,42 @@ impl Trainer {
             .reshape([b * l, v])
             .select(0, Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &self.device));
         let targets = Tensor::<1, Int>::from_data(TensorData::new(ans, [n]), &self.device);
-        let loss = self.loss_fn.forward(rows, targets);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let mut loss = self.loss_fn.forward(rows, targets);
+        if let Some(aux) = &self.aux {
+            // Every position t ≥ 1 predicts token t − 1: dense supervision of the
+            // previous-token binding an induction circuit needs.
+            let tokens = batch.tokens_flat();
+            let (mut rows_at, mut prev) = (Vec::new(), Vec::new());
+            for s in 0..b {
+                for t in 1..l {
+                    rows_at.push((s * l + t) as i64);
+                    prev.push(tokens[s * l + t - 1]);
+                }
+            }
+            let n = rows_at.len();
+            let feats = aux.forward(out.features).reshape([b * l, v]).select(
+                0,
+                Tensor::<1, Int>::from_data(TensorData::new(rows_at, [n]), &self.device),
+            );
+            let prev = Tensor::<1, Int>::from_data(TensorData::new(prev, [n]), &self.device);
+            loss = loss + self.loss_fn.forward(feats, prev).mul_scalar(spec.aux_previous);
+        }
+        let mut grads = loss.backward();
+        let aux_grads = self
+            .aux
+            .as_ref()
+            .map(|aux| GradientsParams::from_module(&mut grads, aux));
+        let grads = GradientsParams::from_grads(grads, &model);
         let value = super::eval::read_f32(loss)
             .await
             .ok()
             .and_then(|v| v.first().copied())
             .map_or(f64::NAN, f64::from);
-        self.model = Some(self.optim.step(learning_rate(spec, step), model, grads));
+        let lr = learning_rate(spec, step);
+        self.model = Some(self.optim.step(lr, model, grads));
+        if let (Some(aux), Some(g)) = (self.aux.take(), aux_grads) {
+            self.aux = Some(self.optim.step(lr, aux, g));
+        }
         self.losses.push(value);
         if !value.is_finite() {
             return Err(ModelError::Backend(format!(
@@ -162,6 +206,15 @@ impl Trainer {
     /// The plain device the model of [`Self::model`] lives on.
     pub fn plain_device(&self) -> &Device {
         &self.plain
+    }
+}
+
+/// Sets every parameter to zero (the auxiliary head starts silent and deterministic).
+struct ZeroInit;
+
+impl ModuleMapper for ZeroInit {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| t.zeros_like())
     }
 }
 
@@ -246,6 +299,10 @@ pub fn train_and_save(spec: &TrainSpec, out: &Path, mut log: impl FnMut(&str)) -
         batch: spec.batch,
         learning_rate: spec.learning_rate,
         lengths: spec.lengths,
+        init: spec.init,
+        queries: spec.queries,
+        aux_previous: spec.aux_previous,
+        adam_epsilon: spec.adam_epsilon,
         final_loss: tail.iter().sum::<f64>() / tail.len().max(1) as f64,
         in_distribution_exact_match: in_dist.exact_match(),
         in_distribution_token_accuracy: in_dist.token_accuracy(),

@@ -19,6 +19,64 @@ pub struct TrainSpec {
     /// How each step's sequence length is drawn (older specs without it: uniform).
     #[serde(default)]
     pub lengths: LengthDraw,
+    /// How the weights start (older specs without it: standard).
+    #[serde(default)]
+    pub init: InitScheme,
+    /// Recall only: the most queries a training sequence asks after its separator (each
+    /// sequence draws 1 ..= this; [`crate::tasks::recall::sample_queries`]). 1 (older specs):
+    /// the evaluation's single-query format only.
+    #[serde(default = "one")]
+    pub queries: usize,
+    /// Weight of an auxiliary loss (0 = none, older specs): a separate linear head, trained
+    /// with the model and not shipped, predicts every token's *previous* token from the final
+    /// features. See [`crate::model::train::Trainer`].
+    #[serde(default)]
+    pub aux_previous: f64,
+    /// AdamW's ε (older specs: burn's default, 1e-5; PyTorch's is 1e-8).
+    #[serde(default = "burn_adam_epsilon")]
+    pub adam_epsilon: f64,
+}
+
+/// burn's `AdamWConfig` default ε, which every shipped model was trained with.
+pub const BURN_ADAM_EPSILON: f64 = 1e-5;
+
+fn burn_adam_epsilon() -> f64 {
+    BURN_ADAM_EPSILON
+}
+
+fn one() -> usize {
+    1
+}
+
+/// How a training run initialises the weights (before the seeded values are drawn, every
+/// scheme draws the same stream, so only the listed tensors differ).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitScheme {
+    /// PyTorch's defaults: linear weights uniform in `±1/√fan_in`, token embeddings `N(0, 1)`
+    /// (see `weights::seeded_init`).
+    #[default]
+    Standard,
+    /// Every head starts with uniform causal attention: the query projection is zero. Uniform
+    /// attention is how a model without positional encoding reads position from the causal
+    /// mask (the weight on `BOS` is `1/(p+1)`, Kazemnejad et al. 2023, Theorem 1), and
+    /// zero-initialised queries are μP's recommendation (Yang et al. 2021, "Tensor Programs V").
+    ZeroQuery,
+    /// [`Self::ZeroQuery`] plus μP's zero read-out (LM head) and GPT-2's residual scaling: the
+    /// attention and MLP output projections start at `1/√(2·layers)` of the standard scale
+    /// (Radford et al. 2019), so each block starts close to the identity.
+    Mup,
+}
+
+impl InitScheme {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "standard" => Ok(Self::Standard),
+            "zero-query" => Ok(Self::ZeroQuery),
+            "mup" => Ok(Self::Mup),
+            other => Err(format!("init {other:?}: expected standard, zero-query or mup")),
+        }
+    }
 }
 
 /// How the trainer draws each step's sequence length.
@@ -34,6 +92,9 @@ pub enum LengthDraw {
     /// uniformly from the upper half of that window (`[longest / 2, longest]`) — short inputs
     /// first, and most of the training where the task is hardest.
     Curriculum,
+    /// [`Self::Curriculum`] during its warm-up; after it, each step draws from the top quarter
+    /// (`[3·train_len/4, train_len]`): the rest of the training is spent near `train_len`.
+    CurriculumTop,
 }
 
 impl LengthDraw {
@@ -41,7 +102,10 @@ impl LengthDraw {
         match s {
             "uniform" => Ok(Self::Uniform),
             "curriculum" => Ok(Self::Curriculum),
-            other => Err(format!("lengths {other:?}: expected uniform or curriculum")),
+            "curriculum-top" => Ok(Self::CurriculumTop),
+            other => Err(format!(
+                "lengths {other:?}: expected uniform, curriculum or curriculum-top"
+            )),
         }
     }
 
@@ -51,12 +115,17 @@ impl LengthDraw {
         let train_len = train_len.max(min_len);
         match self {
             Self::Uniform => (min_len, train_len),
-            Self::Curriculum => {
+            Self::Curriculum | Self::CurriculumTop => {
                 let ramp = (steps * 2 / 5).max(1);
                 let f = (step as f64 / ramp as f64).min(1.0);
                 let start = (train_len / 2).max(min_len);
                 let longest = start + ((train_len - start) as f64 * f).round() as usize;
-                ((longest / 2).max(min_len), longest.min(train_len))
+                let shortest = if self == Self::CurriculumTop && step >= ramp {
+                    longest * 3 / 4
+                } else {
+                    longest / 2
+                };
+                (shortest.max(min_len).min(longest), longest.min(train_len))
             }
         }
     }
@@ -83,6 +152,10 @@ impl TrainSpec {
             learning_rate: 1e-3,
             layers: 3,
             lengths: LengthDraw::Uniform,
+            init: InitScheme::Standard,
+            queries: 1,
+            aux_previous: 0.0,
+            adam_epsilon: BURN_ADAM_EPSILON,
         }
     }
 }
@@ -116,6 +189,10 @@ impl TrainSpec {
             learning_rate: 1e-2,
             layers: 2,
             lengths: LengthDraw::Uniform,
+            init: InitScheme::Standard,
+            queries: 1,
+            aux_previous: 0.0,
+            adam_epsilon: BURN_ADAM_EPSILON,
         }
     }
 }
@@ -154,15 +231,34 @@ mod tests {
     }
 
     #[test]
-    fn lengths_parse_and_default_to_uniform_in_old_specs() {
+    fn curriculum_top_ramps_like_the_curriculum_then_stays_in_the_top_quarter() {
+        let (c, t) = (LengthDraw::Curriculum, LengthDraw::CurriculumTop);
+        for step in 0..400 {
+            assert_eq!(t.window(step, 1000, 6, 32), c.window(step, 1000, 6, 32), "{step}");
+        }
+        for step in 400..1000 {
+            assert_eq!(t.window(step, 1000, 6, 32), (24, 32), "{step}");
+        }
+        assert_eq!(t.window(9, 10, 10, 12), (10, 12), "never below the task's minimum");
+        assert_eq!(t.window(5, 10, 6, 4), (6, 6));
+    }
+
+    #[test]
+    fn options_parse_and_old_specs_get_the_shipped_defaults() {
+        use super::InitScheme;
         assert_eq!(LengthDraw::parse("curriculum"), Ok(LengthDraw::Curriculum));
-        assert!(
-            LengthDraw::parse("zigzag")
-                .unwrap_err()
-                .contains("uniform or curriculum")
-        );
+        assert_eq!(LengthDraw::parse("curriculum-top"), Ok(LengthDraw::CurriculumTop));
+        assert!(LengthDraw::parse("zigzag").unwrap_err().contains("uniform, curriculum"));
+        assert_eq!(InitScheme::parse("zero-query"), Ok(InitScheme::ZeroQuery));
+        assert_eq!(InitScheme::parse("mup"), Ok(InitScheme::Mup));
+        assert!(InitScheme::parse("xavier").unwrap_err().contains("standard"));
         let old = r#"{"task":"recall","pe":"nope","seed":0,"steps":10,"train_len":32,"batch":4,"learning_rate":0.001,"layers":3}"#;
         let spec: super::TrainSpec = serde_json::from_str(old).unwrap();
         assert_eq!(spec.lengths, LengthDraw::Uniform);
+        assert_eq!(spec.init, InitScheme::Standard);
+        assert_eq!((spec.queries, spec.aux_previous), (1, 0.0));
+        assert_eq!(spec.adam_epsilon, super::BURN_ADAM_EPSILON);
+        let shipped = super::TrainSpec::shipped(crate::tasks::TaskKind::Recall, crate::model::PeKind::Nope);
+        assert_eq!(spec.adam_epsilon, shipped.adam_epsilon);
     }
 }

@@ -4,6 +4,7 @@
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::train_spec::InitScheme;
 use super::weights::WeightFile;
 use super::{Model, ModelError};
 
@@ -153,12 +154,16 @@ impl ModuleMapper for Loader<'_> {
 /// Re-initialises every parameter from a [`SplitMix64`](crate::rng::SplitMix64) stream, so a
 /// training run depends on its seed only (not on a backend's global RNG): linear weights
 /// uniform in `±1/√fan_in` (PyTorch's default), biases 0, token embeddings `N(0, 1)`,
-/// learned positions `N(0, 0.02²)`, T5 bias table 0, LayerNorm γ = 1, β = 0.
-pub fn seeded_init(model: Model, seed: u64, device: &Device) -> Model {
+/// learned positions `N(0, 0.02²)`, T5 bias table 0, LayerNorm γ = 1, β = 0 — then `init`
+/// zeroes or scales the tensors its scheme names ([`InitScheme`]). `n_layers` sets GPT-2's
+/// residual scale `1/√(2·n_layers)`.
+pub fn seeded_init(model: Model, seed: u64, init: InitScheme, n_layers: usize, device: &Device) -> Model {
     let mut m = SeededInit {
         path: Vec::new(),
         rng: crate::rng::SplitMix64::new(seed),
         device: device.clone(),
+        init,
+        residual_scale: 1.0 / (2.0 * n_layers.max(1) as f32).sqrt(),
     };
     model.map(&mut m)
 }
@@ -167,6 +172,33 @@ struct SeededInit {
     path: Vec<String>,
     rng: crate::rng::SplitMix64,
     device: Device,
+    init: InitScheme,
+    residual_scale: f32,
+}
+
+impl SeededInit {
+    /// What the scheme does to a tensor after it is drawn (the stream is drawn in full either
+    /// way, so the other tensors do not depend on the scheme).
+    fn adjust(&self, module: &str, layer: &str, leaf: &str, shape: &[usize], values: &mut [f32]) {
+        if leaf != "weight" || self.init == InitScheme::Standard {
+            return;
+        }
+        match (module, layer) {
+            // `qkv.weight` is `[d_in, 3·d]`: queries are the first `d` output columns.
+            ("blocks", "qkv") => {
+                let cols = shape.get(1).copied().unwrap_or(0);
+                let d = cols / 3;
+                for row in values.chunks_mut(cols.max(1)) {
+                    row[..d].fill(0.0);
+                }
+            }
+            ("blocks", "proj" | "fc2") if self.init == InitScheme::Mup => {
+                values.iter_mut().for_each(|v| *v *= self.residual_scale);
+            }
+            ("head", _) if self.init == InitScheme::Mup => values.fill(0.0),
+            _ => {}
+        }
+    }
 }
 
 impl ModuleMapper for SeededInit {
@@ -183,7 +215,8 @@ impl ModuleMapper for SeededInit {
         let n: usize = shape.iter().product();
         let leaf = self.path.last().map(String::as_str).unwrap_or("");
         let module = self.path.first().map(String::as_str).unwrap_or("");
-        let values: Vec<f32> = match (module, leaf) {
+        let layer = self.path.len().checked_sub(2).map_or("", |i| self.path[i].as_str());
+        let mut values: Vec<f32> = match (module, leaf) {
             (_, "gamma") => vec![1.0; n],
             (_, "beta") | (_, "bias") | ("t5", _) => vec![0.0; n],
             ("tok", _) => (0..n).map(|_| self.rng.next_gaussian() as f32).collect(),
@@ -197,6 +230,7 @@ impl ModuleMapper for SeededInit {
                     .collect()
             }
         };
+        self.adjust(module, layer, leaf, &shape, &mut values);
         let t = Tensor::<D>::from_data(TensorData::new(values, shape), &self.device);
         let id = param.id;
         param.transform_for_load(t, id)

@@ -157,6 +157,28 @@ impl TaskKind {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Batch { len, samples })
     }
+
+    /// A training batch: like [`Self::batch`], except that with `max_queries > 1` each recall
+    /// sequence asks `1 ..= max_queries` queries ([`recall::sample_queries`]).
+    pub fn training_batch(
+        self,
+        batch: usize,
+        len: usize,
+        max_queries: usize,
+        rng: &mut SplitMix64,
+    ) -> Result<Batch, TaskError> {
+        if self != TaskKind::Recall || max_queries <= 1 {
+            return self.batch(batch, len, rng);
+        }
+        self.check_len(len)?;
+        let samples = (0..batch)
+            .map(|_| {
+                let queries = 1 + rng.below(max_queries);
+                recall::sample_queries(len, queries, rng)
+            })
+            .collect();
+        Ok(Batch { len, samples })
+    }
 }
 
 /// One task instance.

@@ -43,6 +43,41 @@ pub fn sample(len: usize, rng: &mut SplitMix64) -> Sample {
     }
 }
 
+/// A training variant with several queries after the separator (multi-query associative
+/// recall, "MQAR", Arora et al. 2023, "Zoology"): `BOS k₁ v₁ … kₙ vₙ SEP k_a v_a k_b v_b …`,
+/// `queries` distinct keys of the `n = (len − 2)/2 − queries` pairs, every answer scored. The
+/// first query follows `SEP` exactly as in [`sample`]; the others give the same retrieval more
+/// scored tokens per sequence. `queries` is clamped to `1 ..= (len − 2)/4` (no more queries
+/// than pairs); for 1 this is a
+/// sample of [`sample`]'s format (drawn from a different stream).
+pub fn sample_queries(len: usize, queries: usize, rng: &mut SplitMix64) -> Sample {
+    let queries = queries.clamp(1, ((len - 2) / 4).max(1));
+    let n = (len - 2) / 2 - queries;
+    let keys: Vec<u32> = rng.distinct(n, SYMBOLS).into_iter().map(symbol).collect();
+    let values: Vec<u32> = (0..n).map(|_| VALUE0 + rng.below(VALUES) as u32).collect();
+    let asked = rng.distinct(queries, n);
+    let mut tokens = Vec::with_capacity(len);
+    tokens.push(BOS);
+    if len % 2 == 1 {
+        tokens.push(SEP);
+    }
+    for (k, v) in keys.iter().zip(&values) {
+        tokens.push(*k);
+        tokens.push(*v);
+    }
+    tokens.push(SEP);
+    let mut answer_positions = Vec::with_capacity(queries);
+    for q in asked {
+        tokens.push(keys[q]);
+        answer_positions.push(tokens.len() - 1);
+        tokens.push(values[q]);
+    }
+    Sample {
+        tokens,
+        answer_positions,
+    }
+}
+
 /// Where in the input the queried pair sits, as a fraction 0 (first pair) … 1 (last pair).
 pub fn query_depth(sample: &Sample) -> Option<f64> {
     let &at = sample.answer_positions.first()?;
@@ -79,6 +114,28 @@ mod tests {
             counts[b] += 1;
         }
         assert!(counts.iter().all(|&c| c > 60), "{counts:?}");
+    }
+
+    #[test]
+    fn every_query_of_a_multi_query_sample_asks_for_its_stored_value() {
+        let mut rng = SplitMix64::new(10);
+        for (len, queries) in [(32, 1), (32, 4), (33, 3), (12, 9), (6, 1), (MAX_LEN, 5)] {
+            let s = sample_queries(len, queries, &mut rng);
+            assert_eq!(s.tokens.len(), len, "{len}, {queries}");
+            let sep = s.tokens.iter().rposition(|&t| t == SEP).unwrap();
+            let asked = queries.clamp(1, ((len - 2) / 4).max(1));
+            assert_eq!(s.answer_positions.len(), asked);
+            assert_eq!(s.answer_positions[0], sep + 1, "the first query follows SEP");
+            let mut keys: Vec<u32> = Vec::new();
+            for &at in &s.answer_positions {
+                let key = s.tokens[at];
+                assert!(!keys.contains(&key), "queried keys are distinct");
+                keys.push(key);
+                let pos = s.tokens[..sep].iter().position(|&t| t == key).unwrap();
+                assert_eq!(s.tokens[pos + 1], s.tokens[at + 1], "{len}, {queries}");
+                assert!(s.tokens[at + 1] >= VALUE0);
+            }
+        }
     }
 
     #[test]
