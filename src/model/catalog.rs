@@ -146,6 +146,14 @@ pub fn load_model(meta: &ModelMeta, weights: &[u8], device: &burn::tensor::Devic
     super::weights::WeightFile::decode(weights)?.apply(meta.config.init(device), device)
 }
 
+fn one() -> usize {
+    1
+}
+
+fn burn_adam_epsilon() -> f64 {
+    super::train_spec::BURN_ADAM_EPSILON
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,12 +199,4 @@ mod tests {
             assert!(r.is_err(), "{field} = {value} was accepted");
         }
     }
-}
-
-fn one() -> usize {
-    1
-}
-
-fn burn_adam_epsilon() -> f64 {
-    super::train_spec::BURN_ADAM_EPSILON
 }
