@@ -18,12 +18,11 @@ pub const MIN_LEN: usize = 6;
 /// `n ≤ SYMBOLS` distinct keys, plus one for odd lengths.
 pub const MAX_LEN: usize = 2 * SYMBOLS + 5;
 
-/// A recall sample of length `len` (assumed in `MIN_LEN..=MAX_LEN`).
-pub fn sample(len: usize, rng: &mut SplitMix64) -> Sample {
-    let n = (len - 4) / 2;
+/// `n` distinct keys and their values, drawn in that order, and the tokens up to and including
+/// the `SEP` before the query: `BOS [SEP] k₁ v₁ … kₙ vₙ SEP`.
+fn haystack(len: usize, n: usize, rng: &mut SplitMix64) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
     let keys: Vec<u32> = rng.distinct(n, SYMBOLS).into_iter().map(symbol).collect();
     let values: Vec<u32> = (0..n).map(|_| VALUE0 + rng.below(VALUES) as u32).collect();
-    let q = rng.below(n);
     let mut tokens = Vec::with_capacity(len);
     tokens.push(BOS);
     if len % 2 == 1 {
@@ -34,6 +33,14 @@ pub fn sample(len: usize, rng: &mut SplitMix64) -> Sample {
         tokens.push(*v);
     }
     tokens.push(SEP);
+    (keys, values, tokens)
+}
+
+/// A recall sample of length `len` (assumed in `MIN_LEN..=MAX_LEN`).
+pub fn sample(len: usize, rng: &mut SplitMix64) -> Sample {
+    let n = (len - 4) / 2;
+    let (keys, values, mut tokens) = haystack(len, n, rng);
+    let q = rng.below(n);
     tokens.push(keys[q]);
     let answer_at = tokens.len() - 1;
     tokens.push(values[q]);
@@ -48,24 +55,12 @@ pub fn sample(len: usize, rng: &mut SplitMix64) -> Sample {
 /// `queries` distinct keys of the `n = (len − 2)/2 − queries` pairs, every answer scored. The
 /// first query follows `SEP` exactly as in [`sample`]; the others give the same retrieval more
 /// scored tokens per sequence. `queries` is clamped to `1 ..= (len − 2)/4` (no more queries
-/// than pairs); for 1 this is a
-/// sample of [`sample`]'s format (drawn from a different stream).
+/// than pairs); for 1 this is a sample of [`sample`]'s format (drawn from a different stream).
 pub fn sample_queries(len: usize, queries: usize, rng: &mut SplitMix64) -> Sample {
     let queries = queries.clamp(1, ((len - 2) / 4).max(1));
     let n = (len - 2) / 2 - queries;
-    let keys: Vec<u32> = rng.distinct(n, SYMBOLS).into_iter().map(symbol).collect();
-    let values: Vec<u32> = (0..n).map(|_| VALUE0 + rng.below(VALUES) as u32).collect();
+    let (keys, values, mut tokens) = haystack(len, n, rng);
     let asked = rng.distinct(queries, n);
-    let mut tokens = Vec::with_capacity(len);
-    tokens.push(BOS);
-    if len % 2 == 1 {
-        tokens.push(SEP);
-    }
-    for (k, v) in keys.iter().zip(&values) {
-        tokens.push(*k);
-        tokens.push(*v);
-    }
-    tokens.push(SEP);
     let mut answer_positions = Vec::with_capacity(queries);
     for q in asked {
         tokens.push(keys[q]);
